@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what dockgate's scripts need on a Debian machine, as root: Debian packages first
+# (only those missing), then the npm dependencies from package-lock.json, then the build.
+# Sourced by scripts/serve.sh and scripts/test.sh; safe to run again (it skips what is there).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+debian_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  if ((${#missing[@]} > 0)); then
+    if [ "$(id -u)" != 0 ]; then
+      echo "dockgate setup: missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+      exit 1
+    fi
+    echo "dockgate setup: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+npm_dependencies() {
+  # npm ci when node_modules is missing or older than the lock file.
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund
+  fi
+  npm run --silent build
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine (as root) and runs the whole test suite: lint, type-check,
+# build, unit tests, then integration and conformance tests against a private dockerd.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+# docker.io: dockerd for the private test engine and the 20.10 docker CLI (a conformance client);
+# busybox-static: the test image's rootfs (no registry is reachable).
+debian_packages docker.io busybox-static
+npm_dependencies
+npm test

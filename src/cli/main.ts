@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { isDockgateError } from '../errors.js';
+import { DOCKGATE_VERSION } from '../version.js';
+import { registerVersionCommand } from './version-command.js';
+
+/** `dockgate`: one file per command under src/cli/, wired here. */
+const program = new Command('dockgate')
+  .description('A safe, byte-transparent HTTP gateway to the Docker Engine API')
+  .version(DOCKGATE_VERSION, '-V, --dockgate-version', 'print the dockgate version')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerVersionCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode;
+  } else if (isDockgateError(error)) {
+    // Known faults: one clear line, with the code to look up in docs/errors.md.
+    process.stderr.write(`dockgate: ${error.message} [${error.code}]\n`);
+    process.exitCode = 2;
+  } else {
+    throw error;
+  }
+}

@@ -1,0 +1,36 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
+import type { EngineEndpoint } from './endpoint.js';
+
+/**
+ * Opens one raw byte stream to the engine. Half-open is allowed so that a client's TCP
+ * half-close (docker exec without -i) can be forwarded as exactly that, not as a full close.
+ * Writes made before the connection is up are queued by Node, so callers may write at once.
+ */
+export function connectEngine(endpoint: EngineEndpoint): Socket {
+  switch (endpoint.kind) {
+    case 'unix':
+    case 'npipe':
+      // Node's `path` option opens a unix socket, or a named pipe on Windows.
+      return netConnect({ path: endpoint.path, allowHalfOpen: true });
+    case 'tcp': {
+      if (endpoint.tls === undefined) {
+        const socket = netConnect({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true });
+        socket.setNoDelay(true);
+        return socket;
+      }
+      const { ca, cert, key, verify } = endpoint.tls;
+      // Node passes allowHalfOpen through to the TLSSocket; its typings omit the field.
+      const options: ConnectionOptions & { allowHalfOpen: boolean } = {
+        host: endpoint.host,
+        port: endpoint.port,
+        allowHalfOpen: true,
+        rejectUnauthorized: verify,
+        ...(ca && { ca }),
+        ...(cert && { cert }),
+        ...(key && { key }),
+      };
+      return tlsConnect(options);
+    }
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The one error catalogue. Every fault dockgate raises or answers carries a stable `code` from
+ * here; code is matched by `code`, never by message text. `docs/errors.md` lists the same codes
+ * (a unit test keeps the two in step).
+ *
+ * `status` is the HTTP status a client sees when the fault is answered on the wire; faults that
+ * only ever stop the process (bad config, a listener that cannot bind) have none.
+ */
+export const ERRORS = {
+  DG_CONFIG_INVALID: {
+    status: undefined,
+    summary: 'A command-line option, environment value or config is invalid.',
+  },
+  DG_LISTEN_FAILED: { status: undefined, summary: 'A listener could not be opened.' },
+  DG_TLS_MATERIAL: {
+    status: undefined,
+    summary: 'A TLS certificate, key or CA file could not be read or used.',
+  },
+  DG_BAD_REQUEST: { status: 400, summary: 'The request is not valid HTTP/1.x; the connection is closed.' },
+  DG_REQUEST_SMUGGLING: {
+    status: 400,
+    summary:
+      'The request has conflicting or duplicated framing headers (Content-Length / Transfer-Encoding).',
+  },
+  DG_HEADERS_TOO_LARGE: { status: 431, summary: 'The request line and headers exceed the size limit.' },
+  DG_NOT_IMPLEMENTED: {
+    status: 501,
+    summary: 'The request uses a transfer coding the gateway does not forward.',
+  },
+  DG_HTTP_VERSION: { status: 505, summary: 'Only HTTP/1.0 and HTTP/1.1 are accepted.' },
+  DG_ENGINE_UNREACHABLE: { status: 502, summary: 'The Docker engine could not be reached.' },
+  DG_ENGINE_PROTOCOL: {
+    status: 502,
+    summary: 'The Docker engine answered with something that is not valid HTTP.',
+  },
+  DG_ENGINE_DISCONNECTED: {
+    status: 502,
+    summary: 'The Docker engine closed the connection before answering.',
+  },
+  DG_SHUTTING_DOWN: { status: 503, summary: 'The gateway is shutting down and takes no new requests.' },
+  DG_TEST_ENGINE: { status: undefined, summary: 'The private test engine could not be started or reached.' },
+} as const satisfies Record<string, { status: number | undefined; summary: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** A fault with a stable catalogue code. `message` is safe to show to the caller. */
+export class DockgateError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DockgateError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+  }
+}
+
+export function isDockgateError(value: unknown, code?: ErrorCode): value is DockgateError {
+  return value instanceof DockgateError && (code === undefined || value.code === code);
+}
+
+/**
+ * The body a client sees for an error: Docker's own shape, so the docker CLI prints it as
+ * "Error response from daemon: <message>". The request id ties it to the access and audit log.
+ */
+export function dockerErrorBody(message: string, requestId?: string): string {
+  const text =
+    requestId === undefined ? `dockgate: ${message}` : `dockgate: ${message} (request ${requestId})`;
+  return JSON.stringify({ message: text });
+}

@@ -1,0 +1,82 @@
+import { DockerClient } from '../../src/client/index.js';
+import { DockgateError } from '../../src/errors.js';
+
+/** Set by test/run.ts for every test process. */
+export interface TestEngineEnv {
+  /** The engine under test: the private dockerd, or DOCKGATE_TEST_ENGINE. */
+  readonly host: string;
+  readonly image: string;
+  /** Label value put on every object the tests create, so cleanup touches nothing else. */
+  readonly runId: string;
+}
+
+export const RUN_LABEL = 'dockgate.test.run';
+
+export function testEngine(): TestEngineEnv {
+  const host = process.env.DOCKGATE_TEST_DOCKER_HOST;
+  const image = process.env.DOCKGATE_TEST_IMAGE;
+  const runId = process.env.DOCKGATE_TEST_RUN_ID;
+  if (host === undefined || image === undefined || runId === undefined) {
+    throw new DockgateError(
+      'DG_TEST_ENGINE',
+      'integration tests run through `npm test` (test/run.ts), which starts the private engine and builds the test image',
+    );
+  }
+  return { host, image, runId };
+}
+
+export function testClient(): DockerClient {
+  return new DockerClient({ engine: testEngine().host });
+}
+
+export interface RunResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Creates, runs, waits for and removes a container of the test image; demuxes its logs. */
+export async function runContainer(
+  client: DockerClient,
+  cmd: string[],
+  hostConfig: Record<string, unknown> = {},
+): Promise<RunResult> {
+  const { image, runId } = testEngine();
+  const created = await client.json<{ Id: string }>('POST', '/containers/create', {
+    body: {
+      Image: image,
+      Cmd: cmd,
+      Labels: { [RUN_LABEL]: runId },
+      HostConfig: { NetworkMode: 'none', ...hostConfig },
+    },
+  });
+  try {
+    await client.json('POST', `/containers/${created.Id}/start`);
+    const waited = await client.json<{ StatusCode: number }>('POST', `/containers/${created.Id}/wait`);
+    const logs = await client.request('GET', `/containers/${created.Id}/logs`, {
+      query: { stdout: 1, stderr: 1 },
+    });
+    const chunks: Buffer[] = [];
+    for await (const chunk of logs.body) chunks.push(chunk);
+    const { stdout, stderr } = demux(Buffer.concat(chunks));
+    return { exitCode: waited.StatusCode, stdout, stderr };
+  } finally {
+    await client.json('DELETE', `/containers/${created.Id}`, { query: { force: 1 } });
+  }
+}
+
+/** Splits Docker's multiplexed stream: 8-byte header [type,0,0,0,size BE] then payload. */
+export function demux(data: Buffer): { stdout: string; stderr: string } {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= data.length) {
+    const type = data[offset];
+    const size = data.readUInt32BE(offset + 4);
+    const payload = data.subarray(offset + 8, offset + 8 + size);
+    if (type === 2) err.push(payload);
+    else out.push(payload);
+    offset += 8 + size;
+  }
+  return { stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}

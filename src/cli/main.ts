@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { isDockgateError } from '../errors.js';
 import { DOCKGATE_VERSION } from '../version.js';
+import { registerServeCommand } from './serve-command.js';
 import { registerVersionCommand } from './version-command.js';
 
 /** `dockgate`: one file per command under src/cli/, wired here. */
@@ -11,6 +12,7 @@ const program = new Command('dockgate')
   .showHelpAfterError()
   .exitOverride();
 
+registerServeCommand(program);
 registerVersionCommand(program);
 
 try {

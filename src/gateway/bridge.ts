@@ -1,0 +1,708 @@
+import type { Socket } from 'node:net';
+import { connectEngine } from '../engine/connect.js';
+import type { EngineEndpoint } from '../engine/endpoint.js';
+import { DockgateError, isDockgateError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { mayHijack } from './hijack.js';
+import { ChunkedScanner } from './http/chunked-scanner.js';
+import { errorResponse } from './http/error-response.js';
+import { findHeadEnd } from './http/header-fields.js';
+import { engineRequestHead, parseRequestHead } from './http/request-head.js';
+import { parseResponseHead } from './http/response-head.js';
+
+/** What a bridge needs from its gateway. */
+export interface BridgeContext {
+  readonly endpoint: EngineEndpoint;
+  /** Largest request head (request line + headers) accepted; beyond it, 431. */
+  readonly maxHeadBytes: number;
+  /** The listener's URL, for the access log. */
+  readonly listener: string;
+  readonly log: Logger;
+  readonly nextRequestId: () => string;
+  readonly closed: (bridge: Bridge) => void;
+}
+
+/** One request/response exchange on the connection, from head to the end of its answer. */
+interface Exchange {
+  readonly id: string;
+  readonly method: string;
+  readonly target: string;
+  readonly started: number;
+  /** May take over the connection: later client bytes wait for the answer (see hijack.ts). */
+  readonly holds: boolean;
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  hijacked: boolean;
+}
+
+/** Where the client → engine byte stream is. */
+enum Req {
+  Head, // reading a request head
+  Length, // forwarding a Content-Length body
+  Chunked, // forwarding a chunked body
+  Hold, // a hijack request was sent: hold later bytes until the answer decides
+  Raw, // hijacked: raw bytes
+  Closed, // rejected or gone: discard
+}
+
+/** Where the engine → client byte stream is. */
+enum Res {
+  Head,
+  Length,
+  Chunked,
+  Close, // body delimited by the engine closing
+  Raw, // hijacked
+}
+
+// Reasons a socket is paused; it reads again only when none is left.
+const DRAIN = 1; // the other side's write buffer is full (backpressure)
+const HOLD = 2; // waiting for a hijack decision
+const FLUSH = 4; // an upgrade head must reach the client alone, before stream bytes
+
+const MAX_RESPONSE_HEAD = 1 << 20;
+const MAX_HELD_BYTES = 1 << 20;
+
+/**
+ * Pairs one client connection with one engine connection and moves bytes between them without
+ * re-serialising them. It reads just enough of each message — the head and the body's framing —
+ * to know where the next one starts, to keep pipelined answers in order, to log each exchange,
+ * and to switch both directions to a raw pipe when the engine hijacks the connection
+ * (101 UPGRADED, or the legacy 200 raw stream). A half-close (FIN) on either side is forwarded
+ * as a half-close, never turned into a full close: that is what keeps the output of
+ * `docker exec` without -i (moby#11714 for socat's version of this bug).
+ */
+export class Bridge {
+  readonly #client: Socket;
+  readonly #ctx: BridgeContext;
+  readonly #clientLabel: string;
+  #engine: Socket | undefined;
+  #engineConnected = false;
+
+  #req = Req.Head;
+  #reqPending: Buffer | undefined;
+  #reqRemaining = 0;
+  #reqScanner: ChunkedScanner | undefined;
+  #held: Buffer[] = [];
+  #heldBytes = 0;
+  #clientEnded = false;
+
+  #res = Res.Head;
+  #resPending: Buffer | undefined;
+  #resRemaining = 0;
+  #resScanner: ChunkedScanner | undefined;
+
+  /** Exchanges sent to the engine and not yet fully answered, oldest first. */
+  readonly #inflight: Exchange[] = [];
+  /** An error answer the gateway owes the client once the answers before it are through. */
+  #owedError: { status: number; message: string; id: string } | undefined;
+
+  #clientPause = 0;
+  #enginePause = 0;
+  #draining = false;
+  #closed = false;
+
+  constructor(client: Socket, clientLabel: string, ctx: BridgeContext) {
+    this.#client = client;
+    this.#clientLabel = clientLabel;
+    this.#ctx = ctx;
+    client.on('data', (chunk: Buffer) => this.#onClientData(chunk));
+    client.on('end', () => this.#onClientEnd());
+    client.on('drain', () => this.#resumeEngine(DRAIN));
+    client.on('error', () => {}); // 'close' follows and does the cleanup
+    client.on('close', () => this.#onClientClose());
+  }
+
+  /** Graceful shutdown: finish the exchanges under way, take no new ones, then close. */
+  drain(): void {
+    this.#draining = true;
+    this.#closeIfIdle();
+  }
+
+  /** Immediate shutdown (the grace period is over). */
+  destroy(): void {
+    this.#client.destroy();
+    this.#engine?.destroy();
+  }
+
+  // ── client → engine ────────────────────────────────────────────────────────────────────────
+
+  #onClientData(chunk: Buffer): void {
+    const engine = this.#engine;
+    engine?.cork();
+    try {
+      this.#readClient(chunk);
+    } finally {
+      engine?.uncork();
+    }
+  }
+
+  #readClient(chunk: Buffer): void {
+    let buf = chunk;
+    let pos = 0;
+    while (pos < buf.length) {
+      switch (this.#req) {
+        case Req.Head: {
+          if (this.#reqPending !== undefined) {
+            buf = Buffer.concat([this.#reqPending, buf.subarray(pos)]);
+            pos = 0;
+            this.#reqPending = undefined;
+          }
+          // Tolerate the stray CRLF some clients send after a body (RFC 9112 §2.2).
+          while (pos + 1 < buf.length && buf[pos] === 0x0d && buf[pos + 1] === 0x0a) pos += 2;
+          if (pos >= buf.length) return;
+          const end = findHeadEnd(buf, pos);
+          if (end < 0 || end - pos > this.#ctx.maxHeadBytes) {
+            if (buf.length - pos > this.#ctx.maxHeadBytes) {
+              this.#reject(new DockgateError('DG_HEADERS_TOO_LARGE', 'request headers too large'), undefined);
+              return;
+            }
+            this.#reqPending = buf.subarray(pos);
+            return;
+          }
+          if (!this.#startRequest(buf.subarray(pos, end))) return;
+          pos = end;
+          break;
+        }
+        case Req.Length: {
+          const take = Math.min(this.#reqRemaining, buf.length - pos);
+          this.#toEngine(buf.subarray(pos, pos + take));
+          pos += take;
+          this.#reqRemaining -= take;
+          if (this.#reqRemaining === 0) this.#requestSent();
+          break;
+        }
+        case Req.Chunked: {
+          let end: number;
+          try {
+            end = (this.#reqScanner as ChunkedScanner).scan(buf, pos);
+          } catch (error) {
+            this.#abortMidRequest(error);
+            return;
+          }
+          const stop = end < 0 ? buf.length : end;
+          this.#toEngine(buf.subarray(pos, stop));
+          pos = stop;
+          if (end >= 0) this.#requestSent();
+          break;
+        }
+        case Req.Hold:
+          this.#hold(buf.subarray(pos));
+          return;
+        case Req.Raw:
+          this.#toEngine(buf.subarray(pos));
+          return;
+        case Req.Closed:
+          return;
+      }
+    }
+  }
+
+  /** Parses a request head and forwards it; false when the request was refused. */
+  #startRequest(head: Buffer): boolean {
+    let request: ReturnType<typeof parseRequestHead>;
+    try {
+      request = parseRequestHead(head);
+    } catch (error) {
+      this.#reject(error, undefined);
+      return false;
+    }
+    const id = this.#ctx.nextRequestId();
+    if (this.#draining) {
+      this.#reject(new DockgateError('DG_SHUTTING_DOWN', 'the gateway is shutting down'), id, request);
+      return false;
+    }
+    const exchange: Exchange = {
+      id,
+      method: request.method,
+      target: request.target,
+      started: performance.now(),
+      holds: mayHijack(request.method, request.target, request.upgrade),
+      status: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      hijacked: false,
+    };
+    this.#inflight.push(exchange);
+    const basePath = this.#ctx.endpoint.kind === 'tcp' ? this.#ctx.endpoint.basePath : '';
+    if (this.#engine === undefined) this.#connect();
+    this.#toEngine(engineRequestHead(head, request, basePath));
+    switch (request.body.kind) {
+      case 'none':
+        this.#requestSent();
+        break;
+      case 'length':
+        this.#req = Req.Length;
+        this.#reqRemaining = request.body.length;
+        break;
+      case 'chunked':
+        this.#req = Req.Chunked;
+        this.#reqScanner = new ChunkedScanner('DG_BAD_REQUEST');
+        break;
+    }
+    return true;
+  }
+
+  /** The current request's last byte went to the engine. */
+  #requestSent(): void {
+    this.#reqScanner = undefined;
+    const current = this.#inflight.at(-1);
+    this.#req = current?.holds === true && current.status === 0 ? Req.Hold : Req.Head;
+    if (this.#req === Req.Head && this.#clientEnded) this.#onClientEnd();
+  }
+
+  #hold(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.#held.push(bytes);
+    this.#heldBytes += bytes.length;
+    if (this.#heldBytes >= MAX_HELD_BYTES) this.#pauseClient(HOLD);
+  }
+
+  /** The engine answered the held request: replay what the client sent meanwhile. */
+  #releaseHold(raw: boolean): void {
+    const held = this.#held;
+    this.#held = [];
+    this.#heldBytes = 0;
+    this.#req = raw ? Req.Raw : Req.Head;
+    this.#resumeClient(HOLD);
+    // Replaying may start a pipelined request that holds again; #readClient then re-holds the rest.
+    for (const bytes of held) this.#readClient(bytes);
+    if (this.#clientEnded && (this.#req as Req) !== Req.Hold) this.#onClientEnd();
+  }
+
+  #toEngine(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    const current = this.#inflight.at(-1);
+    if (current !== undefined) current.bytesIn += bytes.length;
+    const engine = this.#engine;
+    // Gone mid-stream (a hijacked engine side closed): there is no one left to hear it.
+    if (engine === undefined || engine.destroyed) return;
+    if (!engine.write(bytes)) this.#pauseClient(DRAIN);
+  }
+
+  #onClientEnd(): void {
+    this.#clientEnded = true;
+    switch (this.#req) {
+      case Req.Hold:
+        return; // forwarded after the held bytes, in #releaseHold
+      case Req.Closed:
+        return;
+      case Req.Head:
+        if (this.#inflight.length === 0) {
+          // Nothing under way: the client is done with this connection.
+          this.#endClient();
+          this.#engine?.end();
+          return;
+        }
+        this.#engine?.end();
+        return;
+      default:
+        // Mid-body or hijacked: forward the half-close as a half-close.
+        this.#engine?.end();
+    }
+  }
+
+  #onClientClose(): void {
+    this.#closed = true;
+    this.#req = Req.Closed;
+    // Cancels the engine's work for this connection (a build, a logs -f, a pull).
+    this.#engine?.destroy();
+    // A hijacked exchange ends when its connection does; anything else still open was cut short.
+    for (const exchange of this.#inflight.splice(0)) this.#logExchange(exchange, !exchange.hijacked);
+    this.#ctx.closed(this);
+  }
+
+  // ── engine → client ────────────────────────────────────────────────────────────────────────
+
+  #connect(): Socket {
+    const engine = connectEngine(this.#ctx.endpoint);
+    this.#engine = engine;
+    this.#engineConnected = false;
+    this.#res = Res.Head;
+    this.#resPending = undefined;
+    // Over TLS the engine counts as reached once the handshake is done, so a certificate
+    // problem reads as "cannot reach", not as "closed the connection".
+    engine.on('encrypted' in engine ? 'secureConnect' : 'connect', () => {
+      this.#engineConnected = true;
+    });
+    engine.on('data', (chunk: Buffer) => this.#onEngineData(chunk));
+    engine.on('end', () => this.#onEngineEnd(engine));
+    engine.on('drain', () => this.#resumeClient(DRAIN));
+    let failure: Error | undefined;
+    engine.on('error', (error) => {
+      failure = error;
+    });
+    engine.on('close', () => this.#onEngineClose(engine, failure));
+    return engine;
+  }
+
+  #onEngineData(chunk: Buffer): void {
+    this.#client.cork();
+    try {
+      this.#readEngine(chunk);
+    } finally {
+      this.#client.uncork();
+    }
+  }
+
+  #readEngine(chunk: Buffer): void {
+    let buf = chunk;
+    let pos = 0;
+    while (pos < buf.length) {
+      switch (this.#res) {
+        case Res.Head: {
+          if (this.#resPending !== undefined) {
+            buf = Buffer.concat([this.#resPending, buf.subarray(pos)]);
+            pos = 0;
+            this.#resPending = undefined;
+          }
+          const end = findHeadEnd(buf, pos);
+          if (end < 0) {
+            if (buf.length - pos > MAX_RESPONSE_HEAD) {
+              this.#engineFailed(new DockgateError('DG_ENGINE_PROTOCOL', 'response head too large'));
+              return;
+            }
+            this.#resPending = buf.subarray(pos);
+            return;
+          }
+          if (!this.#startResponse(buf.subarray(pos, end), buf.subarray(end))) return;
+          pos = end;
+          break;
+        }
+        case Res.Length: {
+          const take = Math.min(this.#resRemaining, buf.length - pos);
+          this.#toClient(buf.subarray(pos, pos + take));
+          pos += take;
+          this.#resRemaining -= take;
+          if (this.#resRemaining === 0) this.#responseDone();
+          break;
+        }
+        case Res.Chunked: {
+          let end: number;
+          try {
+            end = (this.#resScanner as ChunkedScanner).scan(buf, pos);
+          } catch (error) {
+            this.#engineFailed(error);
+            return;
+          }
+          const stop = end < 0 ? buf.length : end;
+          this.#toClient(buf.subarray(pos, stop));
+          pos = stop;
+          if (end >= 0) this.#responseDone();
+          break;
+        }
+        case Res.Close:
+        case Res.Raw:
+          this.#toClient(buf.subarray(pos));
+          return;
+      }
+    }
+  }
+
+  /**
+   * Forwards a response head. Returns false when the rest of the chunk (`rest`) was taken
+   * over (the connection turned raw) or the answer failed.
+   */
+  #startResponse(head: Buffer, rest: Buffer): boolean {
+    const exchange = this.#inflight[0];
+    if (exchange === undefined) {
+      this.#engineFailed(
+        new DockgateError('DG_ENGINE_PROTOCOL', 'the engine answered a request nobody sent'),
+      );
+      return false;
+    }
+    let response: ReturnType<typeof parseResponseHead>;
+    try {
+      response = parseResponseHead(head, exchange.method);
+    } catch (error) {
+      this.#engineFailed(error);
+      return false;
+    }
+    exchange.status = response.status;
+    if (response.status === 101 || (response.body.kind === 'close' && exchange.holds)) {
+      this.#hijack(exchange, response.forward, rest);
+      return false;
+    }
+    this.#toClient(response.forward);
+    if (response.status < 200) return true; // 100 Continue and friends: the real answer follows
+    switch (response.body.kind) {
+      case 'none':
+        this.#responseDone();
+        break;
+      case 'length':
+        this.#res = Res.Length;
+        this.#resRemaining = response.body.length;
+        break;
+      case 'chunked':
+        this.#res = Res.Chunked;
+        this.#resScanner = new ChunkedScanner('DG_ENGINE_PROTOCOL');
+        break;
+      case 'close':
+        this.#res = Res.Close;
+        break;
+    }
+    return true;
+  }
+
+  /**
+   * The engine took over the connection: from now on both directions are a raw pipe. The
+   * answer's head goes to the client on its own, before any stream byte, because clients that
+   * read the head with a buffered reader and then switch to the raw socket lose bytes that
+   * arrive in the same read (docker-py over TCP).
+   */
+  #hijack(exchange: Exchange, head: Buffer, rest: Buffer): void {
+    exchange.hijacked = true;
+    this.#res = Res.Raw;
+    this.#pauseEngine(FLUSH);
+    this.#countOut(head.length);
+    this.#client.write(head, () => {
+      this.#toClient(rest);
+      this.#resumeEngine(FLUSH);
+    });
+    // HTTP framing is over on the engine side; no keep-alive after a hijack.
+    if (this.#req === Req.Hold) this.#releaseHold(true);
+    else if (this.#req !== Req.Closed) this.#req = Req.Raw;
+  }
+
+  /** The current answer's last byte went to the client. */
+  #responseDone(): void {
+    this.#res = Res.Head;
+    this.#resScanner = undefined;
+    const exchange = this.#inflight.shift();
+    if (exchange !== undefined) this.#logExchange(exchange, false);
+    if (this.#req === Req.Hold && this.#inflight.length === 0) this.#releaseHold(false);
+    if (this.#inflight.length === 0 && this.#owedError !== undefined) this.#sendOwedError();
+    this.#closeIfIdle();
+  }
+
+  #toClient(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.#countOut(bytes.length);
+    if (!this.#client.write(bytes)) this.#pauseEngine(DRAIN);
+  }
+
+  #countOut(bytes: number): void {
+    const exchange = this.#inflight[0];
+    if (exchange !== undefined) exchange.bytesOut += bytes;
+  }
+
+  #onEngineEnd(engine: Socket): void {
+    if (engine !== this.#engine) return;
+    switch (this.#res) {
+      case Res.Raw:
+        // Half-close from the engine: the client may still be sending (stdin).
+        this.#endClient();
+        return;
+      case Res.Close:
+        this.#res = Res.Head;
+        this.#responseDone();
+        this.#endClient();
+        engine.end();
+        return;
+      default:
+        this.#engineGone(engine, undefined);
+    }
+  }
+
+  #onEngineClose(engine: Socket, failure: Error | undefined): void {
+    if (engine !== this.#engine) return;
+    if (this.#res === Res.Raw || this.#res === Res.Close) {
+      // Fully closed (or reset): the stream is over. End the client cleanly once written.
+      if (this.#res === Res.Close) this.#responseDone();
+      this.#endClient(true);
+      return;
+    }
+    this.#engineGone(engine, failure);
+  }
+
+  /** The engine connection ended outside a raw stream. */
+  #engineGone(engine: Socket, failure: Error | undefined): void {
+    this.#engine = undefined;
+    engine.destroy();
+    const exchange = this.#inflight[0];
+    if (exchange === undefined && this.#resPending === undefined) {
+      // An idle keep-alive connection closed by the engine: the next request reconnects.
+      if (this.#clientEnded) this.#endClient();
+      return;
+    }
+    if (!this.#engineConnected) {
+      const why = failure === undefined ? 'connection closed' : describeSocketError(failure);
+      this.#answerAndClose(
+        new DockgateError(
+          'DG_ENGINE_UNREACHABLE',
+          `cannot reach the Docker engine at ${this.#ctx.endpoint.url}: ${why}`,
+        ),
+      );
+      return;
+    }
+    this.#engineFailed(
+      new DockgateError(
+        'DG_ENGINE_DISCONNECTED',
+        `the Docker engine closed the connection${failure === undefined ? '' : ` (${describeSocketError(failure)})`}`,
+      ),
+    );
+  }
+
+  /** The engine broke the protocol or went away mid-answer. */
+  #engineFailed(error: unknown): void {
+    const engine = this.#engine;
+    this.#engine = undefined;
+    engine?.destroy();
+    const exchange = this.#inflight[0];
+    if (exchange !== undefined && exchange.status === 0 && exchange.bytesOut === 0) {
+      this.#answerAndClose(error);
+      return;
+    }
+    // Part of an answer is out already: all we can do is end the stream where it stopped.
+    this.#ctx.log.warn({ err: errorText(error), client: this.#clientLabel }, 'engine stream ended early');
+    this.#req = Req.Closed;
+    this.#endClient(true);
+  }
+
+  // ── answering by itself, closing ───────────────────────────────────────────────────────────
+
+  /**
+   * Refuses the request being read: stop reading, answer in order once the exchanges before it
+   * are answered, then close.
+   */
+  #reject(error: unknown, id: string | undefined, request?: { method: string; target: string }): void {
+    const requestId = id ?? this.#ctx.nextRequestId();
+    this.#req = Req.Closed;
+    this.#reqPending = undefined;
+    const { status, message } = asAnswer(error);
+    this.#ctx.log.info(
+      {
+        req: requestId,
+        client: this.#clientLabel,
+        listener: this.#ctx.listener,
+        method: request?.method,
+        path: request?.target,
+        status,
+        error: message,
+      },
+      'request refused',
+    );
+    this.#owedError = { status, message, id: requestId };
+    if (this.#inflight.length === 0) this.#sendOwedError();
+  }
+
+  /** A chunked request body turned out malformed after part of it went to the engine. */
+  #abortMidRequest(error: unknown): void {
+    const engine = this.#engine;
+    this.#engine = undefined;
+    engine?.destroy();
+    const exchange = this.#inflight.shift();
+    if (exchange !== undefined) this.#logExchange(exchange, true);
+    this.#inflight.length = 0;
+    this.#reject(error, exchange?.id);
+  }
+
+  /** Answers the oldest exchange with an error of the gateway's own, then closes. */
+  #answerAndClose(error: unknown): void {
+    const exchange = this.#inflight.shift();
+    const { status, message } = asAnswer(error);
+    if (exchange !== undefined) {
+      exchange.status = status;
+      this.#logExchange(exchange, false, message);
+    }
+    this.#inflight.length = 0;
+    this.#req = Req.Closed;
+    this.#owedError = { status, message, id: exchange?.id ?? this.#ctx.nextRequestId() };
+    this.#sendOwedError();
+  }
+
+  #sendOwedError(): void {
+    const owed = this.#owedError;
+    if (owed === undefined || this.#closed) return;
+    this.#owedError = undefined;
+    this.#client.write(errorResponse(owed.status, owed.message, owed.id));
+    this.#engine?.destroy();
+    this.#engine = undefined;
+    this.#endClient(true);
+  }
+
+  #closeIfIdle(): void {
+    if (
+      this.#draining &&
+      this.#inflight.length === 0 &&
+      this.#req === Req.Head &&
+      this.#reqPending === undefined &&
+      !this.#closed
+    ) {
+      this.#req = Req.Closed;
+      this.#endClient(true);
+      this.#engine?.end();
+    }
+  }
+
+  /**
+   * Sends FIN to the client. With `thenDestroy`, the socket is destroyed once everything
+   * written has been flushed: nothing more will be read from it either.
+   */
+  #endClient(thenDestroy = false): void {
+    const client = this.#client;
+    if (client.destroyed) return;
+    if (!client.writableEnded) client.end();
+    if (thenDestroy) {
+      if (client.writableFinished) client.destroy();
+      else client.once('finish', () => client.destroy());
+    }
+  }
+
+  #pauseClient(reason: number): void {
+    if (this.#clientPause === 0) this.#client.pause();
+    this.#clientPause |= reason;
+  }
+
+  #resumeClient(reason: number): void {
+    if ((this.#clientPause & reason) === 0) return;
+    this.#clientPause &= ~reason;
+    if (this.#clientPause === 0 && !this.#closed) this.#client.resume();
+  }
+
+  #pauseEngine(reason: number): void {
+    if (this.#enginePause === 0) this.#engine?.pause();
+    this.#enginePause |= reason;
+  }
+
+  #resumeEngine(reason: number): void {
+    if ((this.#enginePause & reason) === 0) return;
+    this.#enginePause &= ~reason;
+    if (this.#enginePause === 0) this.#engine?.resume();
+  }
+
+  #logExchange(exchange: Exchange, aborted: boolean, error?: string): void {
+    this.#ctx.log.info(
+      {
+        req: exchange.id,
+        client: this.#clientLabel,
+        listener: this.#ctx.listener,
+        method: exchange.method,
+        path: exchange.target,
+        status: exchange.status,
+        in: exchange.bytesIn,
+        out: exchange.bytesOut,
+        ms: Math.round((performance.now() - exchange.started) * 10) / 10,
+        ...(exchange.hijacked && { hijacked: true }),
+        ...(aborted && { aborted: true }),
+        ...(error !== undefined && { error }),
+      },
+      'request',
+    );
+  }
+}
+
+function asAnswer(error: unknown): { status: number; message: string } {
+  if (isDockgateError(error) && error.status !== undefined)
+    return { status: error.status, message: error.message };
+  return { status: 502, message: 'internal gateway error' };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function describeSocketError(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === undefined ? error.message : `${code} (${error.message})`;
+}

@@ -1,0 +1,91 @@
+import type { Socket } from 'node:net';
+import type { ServeConfig } from '../config/serve-config.js';
+import type { Logger } from '../log/logger.js';
+import { Bridge, type BridgeContext } from './bridge.js';
+import { type OpenListener, openListener } from './listeners.js';
+import { requestIdSource } from './request-id.js';
+
+/**
+ * The gateway: its listeners, and one Bridge per accepted connection. It owns the lifecycle:
+ * start → serve → stop (stop accepting, let exchanges under way finish within the grace
+ * period, then cut what is left — long streams such as `logs -f` never end by themselves).
+ */
+export class Gateway {
+  readonly #config: ServeConfig;
+  readonly #log: Logger;
+  readonly #bridges = new Set<Bridge>();
+  readonly #listeners: OpenListener[] = [];
+  readonly #nextRequestId = requestIdSource();
+  #stopping: Promise<void> | undefined;
+
+  constructor(config: ServeConfig, log: Logger) {
+    this.#config = config;
+    this.#log = log;
+  }
+
+  /** Opens every listener; on any failure, closes those already open. Returns the bound URLs. */
+  async start(): Promise<string[]> {
+    try {
+      for (const address of this.#config.listen) {
+        const listener = await openListener(address, {
+          tls: this.#config.tls,
+          socketMode: this.#config.socketMode,
+          onConnection: (socket, open) => this.#accept(socket, open),
+          onTlsError: (error, at) =>
+            this.#log.info({ listener: at.url, error: error.message }, 'TLS handshake failed'),
+        });
+        this.#listeners.push(listener);
+      }
+    } catch (error) {
+      await Promise.all(this.#listeners.map((listener) => listener.close()));
+      throw error;
+    }
+    return this.#listeners.map((listener) => listener.url);
+  }
+
+  /** Connections open now (for tests and metrics). */
+  get connections(): number {
+    return this.#bridges.size;
+  }
+
+  #accept(socket: Socket, listener: OpenListener): void {
+    if (this.#stopping !== undefined) {
+      socket.destroy();
+      return;
+    }
+    const context: BridgeContext = {
+      endpoint: this.#config.upstream,
+      maxHeadBytes: this.#config.maxHeaderBytes,
+      listener: listener.url,
+      log: this.#log,
+      nextRequestId: this.#nextRequestId,
+      closed: (bridge) => this.#bridges.delete(bridge),
+    };
+    const label =
+      socket.remoteAddress === undefined ? 'unix' : `${socket.remoteAddress}:${socket.remotePort}`;
+    this.#bridges.add(new Bridge(socket, label, context));
+  }
+
+  /** Graceful stop; resolves when every connection is closed. Safe to call twice. */
+  stop(graceMs: number = this.#config.shutdownGraceMs): Promise<void> {
+    this.#stopping ??= this.#stop(graceMs);
+    return this.#stopping;
+  }
+
+  async #stop(graceMs: number): Promise<void> {
+    const closing = Promise.all(this.#listeners.map((listener) => listener.close()));
+    for (const bridge of this.#bridges) bridge.drain();
+    const deadline = Date.now() + graceMs;
+    while (this.#bridges.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    if (this.#bridges.size > 0) {
+      this.#log.info(
+        { connections: this.#bridges.size },
+        'grace period over: closing the remaining connections',
+      );
+      for (const bridge of this.#bridges) bridge.destroy();
+    }
+    await closing;
+  }
+}

@@ -1,0 +1,20 @@
+import { STATUS_CODES } from 'node:http';
+import { dockerErrorBody } from '../../errors.js';
+
+/**
+ * A complete HTTP/1.1 error answer in Docker's shape. The connection is always closed after it:
+ * whatever made the gateway answer by itself (bad framing, an engine that is gone) leaves the
+ * connection in a state no later request should rely on.
+ */
+export function errorResponse(status: number, message: string, requestId: string | undefined): Buffer {
+  const body = `${dockerErrorBody(message, requestId)}\n`;
+  return Buffer.from(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+      'Content-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n' +
+      `${requestId === undefined ? '' : `X-Dockgate-Request-Id: ${requestId}\r\n`}` +
+      `\r\n${body}`,
+    'utf8',
+  );
+}

@@ -1,0 +1,119 @@
+import { DockgateError } from '../../errors.js';
+import {
+  connectionTokens,
+  type HeaderList,
+  hasAny,
+  headerValues,
+  parseContentLength,
+  parseHeaderLines,
+  rebuildHead,
+  splitHeadLines,
+} from './header-fields.js';
+import { namesToDrop } from './hop-by-hop.js';
+
+/** How the request body is delimited on the wire. */
+export type RequestBody =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'length'; readonly length: number }
+  | { readonly kind: 'chunked' };
+
+export interface RequestHead {
+  readonly method: string;
+  /** The request-target as sent (origin-form: path and query). */
+  readonly target: string;
+  readonly version: '1.0' | '1.1';
+  readonly headers: HeaderList;
+  readonly body: RequestBody;
+  /** The connection stays open after this exchange (HTTP/1.1 default, or 1.0 + keep-alive). */
+  readonly keepAlive: boolean;
+  /** The protocol asked for with `Connection: upgrade` + `Upgrade:` (e.g. "tcp", "h2c", "websocket"). */
+  readonly upgrade: string | undefined;
+  /** Header names (lowercase) that must not reach the engine; empty in the common case. */
+  readonly drop: ReadonlySet<string>;
+}
+
+const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const TARGET = /^(?:\/[\x21-\x7e]*|\*)$/;
+const VERSION = /^HTTP\/(\d)\.(\d)$/;
+
+/**
+ * Parses a request head (bytes up to and including the blank line), strictly: anything the
+ * engine's Go parser and this one could read differently is rejected, since a gateway that
+ * decides on one reading while the engine acts on another can be bypassed
+ * (request smuggling, RFC 9112 §11.2).
+ */
+export function parseRequestHead(head: Buffer): RequestHead {
+  const text = head.toString('latin1', 0, head.length - 4);
+  const lines = splitHeadLines(text, 'DG_BAD_REQUEST');
+  const requestLine = lines[0] as string;
+  const parts = requestLine.split(' ');
+  if (parts.length !== 3) throw new DockgateError('DG_BAD_REQUEST', 'malformed request line');
+  const [method, target, protocol] = parts as [string, string, string];
+  if (!METHOD.test(method)) throw new DockgateError('DG_BAD_REQUEST', 'malformed method');
+  if (!TARGET.test(target)) {
+    throw new DockgateError('DG_BAD_REQUEST', 'the request target must be a path starting with "/"');
+  }
+  const versionMatch = VERSION.exec(protocol);
+  if (versionMatch === null) throw new DockgateError('DG_BAD_REQUEST', 'malformed HTTP version');
+  if (versionMatch[1] !== '1' || (versionMatch[2] !== '0' && versionMatch[2] !== '1')) {
+    throw new DockgateError('DG_HTTP_VERSION', `HTTP/${versionMatch[1]}.${versionMatch[2]} is not supported`);
+  }
+  const version = versionMatch[2] === '0' ? '1.0' : '1.1';
+  const headers = parseHeaderLines(lines, 1, 'DG_BAD_REQUEST');
+
+  const tokens = connectionTokens(headers);
+  const upgradeValues = headerValues(headers, 'upgrade');
+  return {
+    method,
+    target,
+    version,
+    headers,
+    body: requestBody(headers, version),
+    keepAlive: version === '1.1' ? !tokens.has('close') : tokens.has('keep-alive'),
+    upgrade:
+      tokens.has('upgrade') && upgradeValues.length > 0
+        ? upgradeValues.join(',').trim().toLowerCase()
+        : undefined,
+    drop: namesToDrop(tokens),
+  };
+}
+
+function requestBody(headers: HeaderList, version: '1.0' | '1.1'): RequestBody {
+  const transferEncodings = headerValues(headers, 'transfer-encoding');
+  const length = parseContentLength(headerValues(headers, 'content-length'), 'DG_REQUEST_SMUGGLING');
+  if (transferEncodings.length > 0) {
+    // Both framings at once is the textbook smuggling request (CL.TE / TE.CL); so is a repeated
+    // Transfer-Encoding or one on HTTP/1.0, which has no chunked coding.
+    if (length !== undefined) {
+      throw new DockgateError(
+        'DG_REQUEST_SMUGGLING',
+        'both Content-Length and Transfer-Encoding are present',
+      );
+    }
+    if (transferEncodings.length > 1 || version === '1.0') {
+      throw new DockgateError('DG_REQUEST_SMUGGLING', 'ambiguous Transfer-Encoding');
+    }
+    if ((transferEncodings[0] as string).toLowerCase() !== 'chunked') {
+      throw new DockgateError(
+        'DG_NOT_IMPLEMENTED',
+        `unsupported Transfer-Encoding ${JSON.stringify(transferEncodings[0])}`,
+      );
+    }
+    return { kind: 'chunked' };
+  }
+  if (length === undefined || length === 0) return { kind: 'none' };
+  return { kind: 'length', length };
+}
+
+/**
+ * The head to send to the engine: the bytes as received when nothing changes (the common case,
+ * no copy), else rebuilt without the dropped headers and under the engine's base path.
+ */
+export function engineRequestHead(head: Buffer, request: RequestHead, basePath: string): Buffer {
+  if (basePath === '' && !hasAny(request.headers, request.drop)) return head;
+  return rebuildHead(
+    `${request.method} ${basePath}${request.target} HTTP/${request.version}`,
+    request.headers,
+    request.drop,
+  );
+}

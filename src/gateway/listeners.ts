@@ -1,0 +1,147 @@
+import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { TlsListenerMaterial } from '../config/serve-config.js';
+import { DockgateError } from '../errors.js';
+import type { ListenAddress } from './listen-address.js';
+
+export interface OpenListener {
+  readonly address: ListenAddress;
+  /** The URL actually bound (port 0 resolved). */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export interface ListenOptions {
+  readonly tls: TlsListenerMaterial | undefined;
+  readonly socketMode: number;
+  readonly onConnection: (socket: Socket, listener: OpenListener) => void;
+  readonly onTlsError: (error: Error, listener: ListenAddress) => void;
+}
+
+/**
+ * Opens one listener. Every socket is half-open capable (allowHalfOpen) so that a client's FIN
+ * reaches the engine as a FIN and the answer can still flow back.
+ */
+export async function openListener(address: ListenAddress, options: ListenOptions): Promise<OpenListener> {
+  let server: Server;
+  if (address.kind === 'tls') {
+    const tls = options.tls;
+    if (tls === undefined)
+      throw new DockgateError('DG_CONFIG_INVALID', `${address.url} needs --tls-cert and --tls-key`);
+    // allowHalfOpen is passed on to each TLSSocket by Node; its typings omit it.
+    const tlsOptions = {
+      cert: tls.cert,
+      key: tls.key,
+      minVersion: 'TLSv1.2' as const,
+      allowHalfOpen: true,
+      ...(tls.clientCa !== undefined && { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
+    };
+    try {
+      server = createTlsServer(tlsOptions);
+    } catch (cause) {
+      throw new DockgateError('DG_TLS_MATERIAL', `${address.url}: ${(cause as Error).message}`, { cause });
+    }
+    server.on('tlsClientError', (error: Error) => options.onTlsError(error, address));
+  } else {
+    server = createServer({
+      allowHalfOpen: true,
+      noDelay: address.kind === 'tcp',
+      keepAlive: address.kind === 'tcp',
+    });
+  }
+  if (address.kind === 'unix') await removeStaleSocket(address.path);
+
+  let bound = address.url;
+  const listener: OpenListener = {
+    address,
+    get url() {
+      return bound;
+    },
+    close: () => closeServer(server, address),
+  };
+  server.on(address.kind === 'tls' ? 'secureConnection' : 'connection', (socket: Socket | TLSSocket) =>
+    options.onConnection(socket, listener),
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      reject(
+        new DockgateError(
+          'DG_LISTEN_FAILED',
+          `cannot listen on ${address.url}: ${error.code ?? error.message}`,
+        ),
+      );
+    };
+    server.once('error', onError);
+    const done = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
+    if (address.kind === 'unix') {
+      // Create the socket with no permissions for group/other, then widen to the asked mode:
+      // no moment where anyone on the host could connect.
+      const previous = process.umask(0o177);
+      try {
+        server.listen(address.path, done);
+      } finally {
+        process.umask(previous);
+      }
+    } else {
+      server.listen({ host: address.host, port: address.port, ipv6Only: address.host.includes(':') }, done);
+    }
+  });
+  server.on('error', () => {}); // after listening, errors are per connection and handled there
+
+  if (address.kind === 'unix') {
+    chmodSync(address.path, options.socketMode);
+  } else {
+    const info = server.address();
+    if (info !== null && typeof info === 'object') {
+      const host = info.address.includes(':') ? `[${info.address}]` : info.address;
+      bound = `${address.kind}://${host}:${info.port}`;
+    }
+  }
+  return listener;
+}
+
+/**
+ * A socket file left by a gateway that died is replaced; one that a live server answers on, or
+ * a path that is not a socket at all, is never touched.
+ */
+async function removeStaleSocket(path: string): Promise<void> {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    return; // nothing there
+  }
+  if (!isSocket) {
+    throw new DockgateError('DG_LISTEN_FAILED', `${path} exists and is not a socket; refusing to replace it`);
+  }
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = connect({ path });
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (live) throw new DockgateError('DG_LISTEN_FAILED', `${path} is in use by a running server`);
+  unlinkSync(path);
+}
+
+function closeServer(server: Server, address: ListenAddress): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => {
+      if (address.kind === 'unix' && existsSync(address.path)) {
+        try {
+          unlinkSync(address.path);
+        } catch {
+          // Already gone.
+        }
+      }
+      resolve();
+    });
+  });
+}

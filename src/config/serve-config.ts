@@ -41,7 +41,20 @@ const rawServeOptions = z
   })
   .strict();
 
-export type RawServeOptions = z.input<typeof rawServeOptions>;
+/** As the command line gives them: every value a string (or a flag), checked by the schema. */
+export interface RawServeOptions {
+  readonly listen: string[];
+  readonly upstream?: string;
+  readonly profile: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly tlsClientCa?: string;
+  readonly socketMode: string;
+  readonly shutdownGrace: string;
+  readonly maxHeaderSize: string;
+  readonly logLevel: string;
+  readonly insecure: boolean;
+}
 
 export interface TlsListenerMaterial {
   readonly cert: Buffer;

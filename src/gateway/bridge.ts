@@ -61,6 +61,7 @@ const HOLD = 2; // waiting for a hijack decision
 const FLUSH = 4; // an upgrade head must reach the client alone, before stream bytes
 
 const MAX_RESPONSE_HEAD = 1 << 20;
+const HEAD_ALONE_DELAY_MS = 2;
 const MAX_HELD_BYTES = 1 << 20;
 
 /**
@@ -101,6 +102,7 @@ export class Bridge {
   #enginePause = 0;
   #draining = false;
   #closed = false;
+  #endAfterFlush: { destroy: boolean } | undefined;
 
   constructor(client: Socket, clientLabel: string, ctx: BridgeContext) {
     this.#client = client;
@@ -456,12 +458,28 @@ export class Bridge {
     this.#pauseEngine(FLUSH);
     this.#countOut(head.length);
     this.#client.write(head, () => {
-      this.#toClient(rest);
-      this.#resumeEngine(FLUSH);
+      if (rest.length === 0) {
+        this.#headFlushed();
+        return;
+      }
+      // Stream bytes came in the same read as the head: give the client a moment to read the
+      // head by itself, as it would from dockerd, which flushes the head before any output.
+      setTimeout(() => {
+        this.#toClient(rest);
+        this.#headFlushed();
+      }, HEAD_ALONE_DELAY_MS);
     });
     // HTTP framing is over on the engine side; no keep-alive after a hijack.
     if (this.#req === Req.Hold) this.#releaseHold(true);
     else if (this.#req !== Req.Closed) this.#req = Req.Raw;
+  }
+
+  /** The upgrade head (and any bytes that came with it) is out: the stream may flow. */
+  #headFlushed(): void {
+    this.#resumeEngine(FLUSH);
+    const end = this.#endAfterFlush;
+    this.#endAfterFlush = undefined;
+    if (end !== undefined) this.#endClient(end.destroy);
   }
 
   /** The current answer's last byte went to the client. */
@@ -642,6 +660,11 @@ export class Bridge {
   #endClient(thenDestroy = false): void {
     const client = this.#client;
     if (client.destroyed) return;
+    if ((this.#enginePause & FLUSH) !== 0) {
+      // An upgrade head is being delivered on its own; the FIN goes after what follows it.
+      this.#endAfterFlush = { destroy: thenDestroy || this.#endAfterFlush?.destroy === true };
+      return;
+    }
     if (!client.writableEnded) client.end();
     if (thenDestroy) {
       if (client.writableFinished) client.destroy();

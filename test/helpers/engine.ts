@@ -80,3 +80,35 @@ export function demux(data: Buffer): { stdout: string; stderr: string } {
   }
   return { stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
 }
+
+/** Creates (and optionally starts) a labelled container of the test image; returns its id. */
+export async function createContainer(
+  client: DockerClient,
+  cmd: string[],
+  options: { start?: boolean; config?: Record<string, unknown>; hostConfig?: Record<string, unknown> } = {},
+): Promise<string> {
+  const { image, runId } = testEngine();
+  const created = await client.json<{ Id: string }>('POST', '/containers/create', {
+    body: {
+      Image: image,
+      Cmd: cmd,
+      Labels: { [RUN_LABEL]: runId },
+      ...options.config,
+      HostConfig: { NetworkMode: 'none', ...options.hostConfig },
+    },
+  });
+  if (options.start !== false) await client.json('POST', `/containers/${created.Id}/start`);
+  return created.Id;
+}
+
+export async function removeContainer(client: DockerClient, id: string): Promise<void> {
+  await client.json('DELETE', `/containers/${id}`, { query: { force: 1, v: 1 } });
+}
+
+/** The engine's unix socket or TCP address, for raw connections straight to it. */
+export function engineTarget(): { path: string } | { port: number; host: string } {
+  const host = testEngine().host;
+  if (host.startsWith('unix://')) return { path: host.slice('unix://'.length) };
+  const url = new URL(host);
+  return { host: url.hostname, port: Number(url.port) };
+}

@@ -1,0 +1,68 @@
+import { mkdtempSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseEngineUrl } from '../../src/engine/endpoint.js';
+import { testEngine } from './engine.js';
+
+/**
+ * A byte relay on a unix socket in front of the real test engine. It is not an engine: every
+ * byte goes to dockerd and back unchanged. It lets a test see what the gateway sent upstream,
+ * whether the gateway closed its engine connection, and lets it take the engine away (stop) or
+ * cut a stream mid-way (cut) and bring it back.
+ */
+export class EngineRelay {
+  readonly path: string;
+  readonly url: string;
+  /** Bytes the gateway sent to the engine, per relayed connection. */
+  readonly sent: Buffer[][] = [];
+  readonly open = new Set<Socket>();
+  #server: Server | undefined;
+
+  constructor() {
+    this.path = join(mkdtempSync(join(tmpdir(), 'dockgate-relay-')), 'engine.sock');
+    this.url = `unix://${this.path}`;
+  }
+
+  async start(): Promise<void> {
+    const engine = parseEngineUrl(testEngine().host);
+    if (engine.kind !== 'unix') throw new Error('the relay needs a unix socket engine');
+    const server = createServer({ allowHalfOpen: true }, (downstream) => {
+      const log: Buffer[] = [];
+      this.sent.push(log);
+      const upstream = connect({ path: engine.path, allowHalfOpen: true });
+      this.open.add(downstream);
+      downstream.on('data', (chunk: Buffer) => log.push(chunk));
+      downstream.pipe(upstream);
+      upstream.pipe(downstream);
+      const done = (): void => {
+        this.open.delete(downstream);
+        downstream.destroy();
+        upstream.destroy();
+      };
+      downstream.on('close', done);
+      upstream.on('close', done);
+      downstream.on('error', done);
+      upstream.on('error', done);
+    });
+    await new Promise<void>((resolve) => server.listen(this.path, resolve));
+    this.#server = server;
+  }
+
+  /** Text the gateway sent upstream on every connection so far. */
+  sentText(): string {
+    return this.sent.map((log) => Buffer.concat(log).toString('latin1')).join('');
+  }
+
+  /** Resets every relayed connection (the engine went away mid-stream). */
+  cut(): void {
+    for (const socket of this.open) socket.destroy();
+  }
+
+  /** Stops listening and cuts everything: the engine is unreachable. */
+  async stop(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+    this.#server = undefined;
+  }
+}

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isDockgateError } from '../../src/errors.js';
+import { parseResponseHead } from '../../src/gateway/http/response-head.js';
+
+const head = (text: string): Buffer => Buffer.from(`${text}\r\n\r\n`, 'latin1');
+
+describe('parseResponseHead', () => {
+  it('reads the framing of each kind of answer', () => {
+    assert.deepEqual(parseResponseHead(head('HTTP/1.1 200 OK\r\nContent-Length: 3'), 'GET').body, {
+      kind: 'length',
+      length: 3,
+    });
+    assert.deepEqual(parseResponseHead(head('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked'), 'GET').body, {
+      kind: 'chunked',
+    });
+    assert.deepEqual(
+      parseResponseHead(head('HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream'), 'POST')
+        .body,
+      {
+        kind: 'close',
+      },
+    );
+    assert.deepEqual(parseResponseHead(head('HTTP/1.1 101 UPGRADED\r\nUpgrade: tcp'), 'POST').body, {
+      kind: 'close',
+    });
+    assert.deepEqual(parseResponseHead(head('HTTP/1.1 204 No Content'), 'DELETE').body, { kind: 'none' });
+    assert.deepEqual(parseResponseHead(head('HTTP/1.1 304 Not Modified'), 'POST').body, { kind: 'none' });
+  });
+
+  it('a HEAD answer has no body whatever its Content-Length says', () => {
+    assert.deepEqual(parseResponseHead(head('HTTP/1.1 200 OK\r\nContent-Length: 2'), 'HEAD').body, {
+      kind: 'none',
+    });
+  });
+
+  it('keeps the received bytes unless a hop-by-hop header must go', () => {
+    const plain = head('HTTP/1.1 200 OK\r\nApi-Version: 1.41');
+    assert.equal(parseResponseHead(plain, 'GET').forward, plain);
+    const withHop = head('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nApi-Version: 1.41');
+    assert.equal(
+      parseResponseHead(withHop, 'GET').forward.toString(),
+      'HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\n\r\n',
+    );
+  });
+
+  it('refuses a response that is not HTTP/1.x', () => {
+    assert.throws(
+      () => parseResponseHead(head('SSH-2.0-OpenSSH'), 'GET'),
+      (error) => isDockgateError(error, 'DG_ENGINE_PROTOCOL'),
+    );
+  });
+});

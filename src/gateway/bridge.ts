@@ -725,7 +725,8 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** "connect ENOENT /var/run/docker.sock", "read ECONNRESET": Node's message names the code. */
 function describeSocketError(error: Error): string {
   const code = (error as NodeJS.ErrnoException).code;
-  return code === undefined ? error.message : `${code} (${error.message})`;
+  return code === undefined || error.message.includes(code) ? error.message : `${code}: ${error.message}`;
 }

@@ -21,5 +21,4 @@ if [ -z "${DOCKER_HOST:-}" ] && ! curl -sf --max-time 2 --unix-socket /var/run/d
   fi
 fi
 
-# Until the gateway lands: show the engine through the client.
-exec node dist/cli/main.js version "$@"
+exec node dist/cli/main.js serve "$@"

@@ -3,6 +3,7 @@ import { connectEngine } from '../engine/connect.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import { DockgateError, isDockgateError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import type { AccessLog } from './access-log.js';
 import { mayHijack } from './hijack.js';
 import { ChunkedScanner } from './http/chunked-scanner.js';
 import { errorResponse } from './http/error-response.js';
@@ -18,6 +19,8 @@ export interface BridgeContext {
   /** The listener's URL, for the access log. */
   readonly listener: string;
   readonly log: Logger;
+  /** One line per request (see access-log.ts). */
+  readonly access: AccessLog;
   readonly nextRequestId: () => string;
   readonly closed: (bridge: Bridge) => void;
 }
@@ -103,13 +106,19 @@ export class Bridge {
   #draining = false;
   #closed = false;
   #endAfterFlush: { destroy: boolean } | undefined;
+  /** Bytes queued for each side, written once per event (see #toEngine). */
+  #engineRun: Buffer | undefined;
+  #clientRun: Buffer | undefined;
 
   constructor(client: Socket, clientLabel: string, ctx: BridgeContext) {
     this.#client = client;
     this.#clientLabel = clientLabel;
     this.#ctx = ctx;
     client.on('data', (chunk: Buffer) => this.#onClientData(chunk));
-    client.on('end', () => this.#onClientEnd());
+    client.on('end', () => {
+      this.#onClientEnd();
+      this.#flushRuns();
+    });
     client.on('drain', () => this.#resumeEngine(DRAIN));
     client.on('error', () => {}); // 'close' follows and does the cleanup
     client.on('close', () => this.#onClientClose());
@@ -130,13 +139,8 @@ export class Bridge {
   // ── client → engine ────────────────────────────────────────────────────────────────────────
 
   #onClientData(chunk: Buffer): void {
-    const engine = this.#engine;
-    engine?.cork();
-    try {
-      this.#readClient(chunk);
-    } finally {
-      engine?.uncork();
-    }
+    this.#readClient(chunk);
+    this.#flushEngineRun();
   }
 
   #readClient(chunk: Buffer): void {
@@ -272,14 +276,37 @@ export class Bridge {
     if (this.#clientEnded && (this.#req as Req) !== Req.Hold) this.#onClientEnd();
   }
 
+  /**
+   * Queues bytes for the engine. Consecutive slices of one read (a request head and its body)
+   * leave as one write: each write to a socket is a syscall, the largest cost on this path.
+   */
   #toEngine(bytes: Buffer): void {
     if (bytes.length === 0) return;
     const current = this.#inflight.at(-1);
     if (current !== undefined) current.bytesIn += bytes.length;
+    const run = this.#engineRun;
+    if (run !== undefined && follows(run, bytes)) {
+      this.#engineRun = Buffer.from(run.buffer, run.byteOffset, run.length + bytes.length);
+      return;
+    }
+    this.#flushEngineRun();
+    this.#engineRun = bytes;
+  }
+
+  #flushEngineRun(): void {
+    const run = this.#engineRun;
+    if (run === undefined) return;
+    this.#engineRun = undefined;
     const engine = this.#engine;
     // Gone mid-stream (a hijacked engine side closed): there is no one left to hear it.
     if (engine === undefined || engine.destroyed) return;
-    if (!engine.write(bytes)) this.#pauseClient(DRAIN);
+    if (!engine.write(run)) this.#pauseClient(DRAIN);
+  }
+
+  /** Half-closes the engine connection after what is queued for it. */
+  #endEngine(): void {
+    this.#flushEngineRun();
+    this.#engine?.end();
   }
 
   #onClientEnd(): void {
@@ -293,14 +320,14 @@ export class Bridge {
         if (this.#inflight.length === 0) {
           // Nothing under way: the client is done with this connection.
           this.#endClient();
-          this.#engine?.end();
+          this.#endEngine();
           return;
         }
-        this.#engine?.end();
+        this.#endEngine();
         return;
       default:
         // Mid-body or hijacked: forward the half-close as a half-close.
-        this.#engine?.end();
+        this.#endEngine();
     }
   }
 
@@ -328,23 +355,31 @@ export class Bridge {
       this.#engineConnected = true;
     });
     engine.on('data', (chunk: Buffer) => this.#onEngineData(chunk));
-    engine.on('end', () => this.#onEngineEnd(engine));
+    engine.on('end', () => {
+      this.#onEngineEnd(engine);
+      this.#flushRuns();
+    });
     engine.on('drain', () => this.#resumeClient(DRAIN));
     let failure: Error | undefined;
     engine.on('error', (error) => {
       failure = error;
     });
-    engine.on('close', () => this.#onEngineClose(engine, failure));
+    engine.on('close', () => {
+      this.#onEngineClose(engine, failure);
+      this.#flushRuns();
+    });
     return engine;
   }
 
   #onEngineData(chunk: Buffer): void {
-    this.#client.cork();
-    try {
-      this.#readEngine(chunk);
-    } finally {
-      this.#client.uncork();
-    }
+    this.#readEngine(chunk);
+    this.#flushRuns(); // a hold released by this answer may have queued bytes for the engine too
+  }
+
+  /** Writes what each side has queued. Every event handler ends here. */
+  #flushRuns(): void {
+    this.#flushClientRun();
+    this.#flushEngineRun();
   }
 
   #readEngine(chunk: Buffer): void {
@@ -457,6 +492,7 @@ export class Bridge {
     this.#res = Res.Raw;
     this.#pauseEngine(FLUSH);
     this.#countOut(head.length);
+    this.#flushClientRun();
     this.#client.write(head, () => {
       if (rest.length === 0) {
         this.#headFlushed();
@@ -466,6 +502,7 @@ export class Bridge {
       // head by itself, as it would from dockerd, which flushes the head before any output.
       setTimeout(() => {
         this.#toClient(rest);
+        this.#flushClientRun();
         this.#headFlushed();
       }, HEAD_ALONE_DELAY_MS);
     });
@@ -493,10 +530,24 @@ export class Bridge {
     this.#closeIfIdle();
   }
 
+  /** Queues bytes for the client; consecutive slices of one read leave as one write. */
   #toClient(bytes: Buffer): void {
     if (bytes.length === 0) return;
     this.#countOut(bytes.length);
-    if (!this.#client.write(bytes)) this.#pauseEngine(DRAIN);
+    const run = this.#clientRun;
+    if (run !== undefined && follows(run, bytes)) {
+      this.#clientRun = Buffer.from(run.buffer, run.byteOffset, run.length + bytes.length);
+      return;
+    }
+    this.#flushClientRun();
+    this.#clientRun = bytes;
+  }
+
+  #flushClientRun(): void {
+    const run = this.#clientRun;
+    if (run === undefined) return;
+    this.#clientRun = undefined;
+    if (!this.#client.write(run)) this.#pauseEngine(DRAIN);
   }
 
   #countOut(bytes: number): void {
@@ -633,6 +684,7 @@ export class Bridge {
     const owed = this.#owedError;
     if (owed === undefined || this.#closed) return;
     this.#owedError = undefined;
+    this.#flushClientRun();
     this.#client.write(errorResponse(owed.status, owed.message, owed.id));
     this.#engine?.destroy();
     this.#engine = undefined;
@@ -649,7 +701,7 @@ export class Bridge {
     ) {
       this.#req = Req.Closed;
       this.#endClient(true);
-      this.#engine?.end();
+      this.#endEngine();
     }
   }
 
@@ -660,6 +712,7 @@ export class Bridge {
   #endClient(thenDestroy = false): void {
     const client = this.#client;
     if (client.destroyed) return;
+    this.#flushClientRun();
     if ((this.#enginePause & FLUSH) !== 0) {
       // An upgrade head is being delivered on its own; the FIN goes after what follows it.
       this.#endAfterFlush = { destroy: thenDestroy || this.#endAfterFlush?.destroy === true };
@@ -695,24 +748,27 @@ export class Bridge {
   }
 
   #logExchange(exchange: Exchange, aborted: boolean, error?: string): void {
-    this.#ctx.log.info(
-      {
-        req: exchange.id,
-        client: this.#clientLabel,
-        listener: this.#ctx.listener,
-        method: exchange.method,
-        path: exchange.target,
-        status: exchange.status,
-        in: exchange.bytesIn,
-        out: exchange.bytesOut,
-        ms: Math.round((performance.now() - exchange.started) * 10) / 10,
-        ...(exchange.hijacked && { hijacked: true }),
-        ...(aborted && { aborted: true }),
-        ...(error !== undefined && { error }),
-      },
-      'request',
-    );
+    this.#ctx.access({
+      req: exchange.id,
+      client: this.#clientLabel,
+      listener: this.#ctx.listener,
+      method: exchange.method,
+      path: exchange.target,
+      status: exchange.status,
+      in: exchange.bytesIn,
+      out: exchange.bytesOut,
+      ms: Math.round((performance.now() - exchange.started) * 10) / 10,
+      ...(exchange.hijacked && { hijacked: true }),
+      ...(aborted && { aborted: true }),
+      ...(error !== undefined && { error }),
+    });
   }
+
+}
+
+/** True when `next` starts in memory right where `run` ends: one view can cover both. */
+function follows(run: Buffer, next: Buffer): boolean {
+  return run.buffer === next.buffer && run.byteOffset + run.length === next.byteOffset;
 }
 
 function asAnswer(error: unknown): { status: number; message: string } {

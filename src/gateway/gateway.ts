@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { ServeConfig } from '../config/serve-config.js';
 import type { Logger } from '../log/logger.js';
+import { type AccessLog, accessLogFor } from './access-log.js';
 import { Bridge, type BridgeContext } from './bridge.js';
 import { type OpenListener, openListener } from './listeners.js';
 import { requestIdSource } from './request-id.js';
@@ -16,11 +17,13 @@ export class Gateway {
   readonly #bridges = new Set<Bridge>();
   readonly #listeners: OpenListener[] = [];
   readonly #nextRequestId = requestIdSource();
+  readonly #access: AccessLog;
   #stopping: Promise<void> | undefined;
 
   constructor(config: ServeConfig, log: Logger) {
     this.#config = config;
     this.#log = log;
+    this.#access = accessLogFor(log);
   }
 
   /** Opens every listener; on any failure, closes those already open. Returns the bound URLs. */
@@ -58,6 +61,7 @@ export class Gateway {
       maxHeadBytes: this.#config.maxHeaderBytes,
       listener: listener.url,
       log: this.#log,
+      access: this.#access,
       nextRequestId: this.#nextRequestId,
       closed: (bridge) => this.#bridges.delete(bridge),
     };

@@ -6,21 +6,25 @@ export type { Logger } from 'pino';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Log lines are written in batches of at least this many bytes… */
+const BATCH_BYTES = 4096;
+/** …and at least this often, so a quiet gateway's lines still show up promptly. */
+const FLUSH_EVERY_MS = 250;
+
 /**
- * One JSON line per event on stdout. Writes are asynchronous (sonic-boom batches them) so the
- * proxy path never waits on the terminal; `flushLogs()` runs before the process exits.
+ * One JSON line per event on stdout. Writes are asynchronous and batched (sonic-boom with a
+ * minimum write size, flushed on a short timer): a write syscall per request would cost the
+ * proxy path a large part of its throughput. `flushLogs()` runs before the process exits.
  */
 export function createLogger(level: string): Logger {
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new DockgateError(
-      'DG_CONFIG_INVALID',
-      `--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${level}"`,
-    );
+    throw new DockgateError('DG_CONFIG_INVALID', `--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${level}"`);
   }
-  return pino(
-    { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: 1, sync: false }),
-  );
+  const destination = pino.destination({ dest: 1, sync: false, minLength: BATCH_BYTES });
+  const timer = setInterval(() => destination.flush(), FLUSH_EVERY_MS);
+  timer.unref();
+  destination.on('close', () => clearInterval(timer));
+  return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
 }
 
 export function flushLogs(logger: Logger): Promise<void> {

@@ -30,6 +30,7 @@ export function testClient(): DockerClient {
 }
 
 export interface RunResult {
+  readonly id: string;
   readonly exitCode: number;
   readonly stdout: string;
   readonly stderr: string;
@@ -59,7 +60,7 @@ export async function runContainer(
     const chunks: Buffer[] = [];
     for await (const chunk of logs.body) chunks.push(chunk);
     const { stdout, stderr } = demux(Buffer.concat(chunks));
-    return { exitCode: waited.StatusCode, stdout, stderr };
+    return { id: created.Id, exitCode: waited.StatusCode, stdout, stderr };
   } finally {
     await client.json('DELETE', `/containers/${created.Id}`, { query: { force: 1 } });
   }

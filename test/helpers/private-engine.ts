@@ -58,7 +58,12 @@ export function assertCanStartEngine(): string {
   return dockerd;
 }
 
-export async function startPrivateEngine(): Promise<PrivateEngine> {
+export interface PrivateEngineOptions {
+  /** Also listen on 127.0.0.1:PORT (benchmarks measure the engine's own TCP listener as "direct"). */
+  readonly tcpPort?: number;
+}
+
+export async function startPrivateEngine(options: PrivateEngineOptions = {}): Promise<PrivateEngine> {
   const dockerd = assertCanStartEngine();
   await reapStaleEngines();
   const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
@@ -76,6 +81,7 @@ export async function startPrivateEngine(): Promise<PrivateEngine> {
       `--exec-root=${join(dir, 'exec')}`,
       `--pidfile=${pidFile}`,
       `--host=unix://${socketPath}`,
+      ...(options.tcpPort === undefined ? [] : [`--host=tcp://127.0.0.1:${options.tcpPort}`]),
       ...ISOLATION_FLAGS,
       '--log-level=warn',
     ],

@@ -29,10 +29,26 @@ describe('private test engine', () => {
   });
 
   it('removes the container it ran', async () => {
-    const filters = JSON.stringify({ label: [`${RUN_LABEL}=${testEngine().runId}`] });
-    await runContainer(client, ['true']);
-    const left = await client.json<unknown[]>('GET', '/containers/json', { query: { all: 1, filters } });
-    assert.deepEqual(left, []);
+    const { id } = await runContainer(client, ['true']);
+    const left = await client.request('GET', `/containers/${id}/json`);
+    left.body.resume();
+    assert.equal(left.status, 404);
+  });
+
+  it('labels what it creates with the run id, so a shared engine is cleaned of this run only', async () => {
+    const created = await client.json<{ Id: string }>('POST', '/containers/create', {
+      body: { Image: testEngine().image, Cmd: ['true'], Labels: { [RUN_LABEL]: testEngine().runId } },
+    });
+    try {
+      const filters = JSON.stringify({ label: [`${RUN_LABEL}=${testEngine().runId}`], id: [created.Id] });
+      const labelled = await client.json<{ Id: string }[]>('GET', '/containers/json', { query: { all: 1, filters } });
+      assert.deepEqual(
+        labelled.map((container) => container.Id),
+        [created.Id],
+      );
+    } finally {
+      await client.json('DELETE', `/containers/${created.Id}`, { query: { force: 1 } });
+    }
   });
 
   it('gives containers no network but loopback', async () => {

@@ -1,4 +1,5 @@
 import { DockgateError, type ErrorCode } from '../../errors.js';
+import { HOP_BY_HOP_HEADERS } from './hop-by-hop.js';
 
 /**
  * Header lines of an HTTP/1.x head, parsed strictly (RFC 9112 §5): a token name, a colon with no
@@ -10,8 +11,28 @@ export type HeaderList = string[]; // flat: [name, value, name, value, …]
 
 const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[\t ]*([\t\x20-\x7e\x80-\xff]*?)[\t ]*$/;
 
-export function parseHeaderLines(lines: string[], from: number, code: ErrorCode): HeaderList {
+/** The header list plus, gathered in the same pass, what framing and forwarding decide on. */
+export interface HeaderScan {
+  readonly headers: HeaderList;
+  readonly contentLength: string[];
+  readonly transferEncoding: string[];
+  readonly upgrade: string[];
+  /** Lowercased tokens of every `Connection` header. */
+  readonly connection: ReadonlySet<string>;
+  /** A header of the fixed hop-by-hop list is present (see hop-by-hop.ts). */
+  readonly hasHopByHop: boolean;
+}
+
+const NO_TOKENS: ReadonlySet<string> = new Set();
+
+/** Parses header lines once, strictly, and picks out the headers the gateway acts on. */
+export function scanHeaders(lines: string[], from: number, code: ErrorCode): HeaderScan {
   const headers: HeaderList = [];
+  const contentLength: string[] = [];
+  const transferEncoding: string[] = [];
+  const upgrade: string[] = [];
+  let connection: Set<string> | undefined;
+  let hasHopByHop = false;
   for (let i = from; i < lines.length; i++) {
     const line = lines[i] as string;
     const match = HEADER_LINE.exec(line);
@@ -22,9 +43,31 @@ export function parseHeaderLines(lines: string[], from: number, code: ErrorCode)
           : `malformed header line ${JSON.stringify(line.slice(0, 80))}`;
       throw new DockgateError(code, why);
     }
-    headers.push(match[1] as string, match[2] as string);
+    const name = match[1] as string;
+    const value = match[2] as string;
+    headers.push(name, value);
+    switch (name.toLowerCase()) {
+      case 'content-length':
+        contentLength.push(value);
+        break;
+      case 'transfer-encoding':
+        transferEncoding.push(value);
+        break;
+      case 'upgrade':
+        upgrade.push(value);
+        break;
+      case 'connection':
+        connection ??= new Set();
+        for (const token of value.split(',')) {
+          const trimmed = token.trim().toLowerCase();
+          if (trimmed !== '') connection.add(trimmed);
+        }
+        break;
+      default:
+        if (!hasHopByHop && HOP_BY_HOP_HEADERS.has(name.toLowerCase())) hasHopByHop = true;
+    }
   }
-  return headers;
+  return { headers, contentLength, transferEncoding, upgrade, connection: connection ?? NO_TOKENS, hasHopByHop };
 }
 
 /** Splits a head (without its final CRLF CRLF) into lines; a bare LF or CR is an error. */
@@ -35,27 +78,6 @@ export function splitHeadLines(head: string, code: ErrorCode): string[] {
       throw new DockgateError(code, 'bare CR or LF in the head');
   }
   return lines;
-}
-
-/** Every value of a header (case-insensitive name). */
-export function headerValues(headers: HeaderList, lowerName: string): string[] {
-  const values: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    if ((headers[i] as string).toLowerCase() === lowerName) values.push(headers[i + 1] as string);
-  }
-  return values;
-}
-
-/** The comma-separated tokens of every `Connection` header, lowercased. */
-export function connectionTokens(headers: HeaderList): Set<string> {
-  const tokens = new Set<string>();
-  for (const value of headerValues(headers, 'connection')) {
-    for (const token of value.split(',')) {
-      const trimmed = token.trim().toLowerCase();
-      if (trimmed !== '') tokens.add(trimmed);
-    }
-  }
-  return tokens;
 }
 
 /** A Content-Length value: decimal digits only, at most 2^53 - 1. */

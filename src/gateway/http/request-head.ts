@@ -1,12 +1,11 @@
 import { DockgateError } from '../../errors.js';
 import {
-  connectionTokens,
   type HeaderList,
+  type HeaderScan,
   hasAny,
-  headerValues,
   parseContentLength,
-  parseHeaderLines,
   rebuildHead,
+  scanHeaders,
   splitHeadLines,
 } from './header-fields.js';
 import { namesToDrop } from './hop-by-hop.js';
@@ -59,28 +58,26 @@ export function parseRequestHead(head: Buffer): RequestHead {
     throw new DockgateError('DG_HTTP_VERSION', `HTTP/${versionMatch[1]}.${versionMatch[2]} is not supported`);
   }
   const version = versionMatch[2] === '0' ? '1.0' : '1.1';
-  const headers = parseHeaderLines(lines, 1, 'DG_BAD_REQUEST');
-
-  const tokens = connectionTokens(headers);
-  const upgradeValues = headerValues(headers, 'upgrade');
+  const scan = scanHeaders(lines, 1, 'DG_BAD_REQUEST');
+  const tokens = scan.connection;
   return {
     method,
     target,
     version,
-    headers,
-    body: requestBody(headers, version),
+    headers: scan.headers,
+    body: requestBody(scan, version),
     keepAlive: version === '1.1' ? !tokens.has('close') : tokens.has('keep-alive'),
     upgrade:
-      tokens.has('upgrade') && upgradeValues.length > 0
-        ? upgradeValues.join(',').trim().toLowerCase()
-        : undefined,
-    drop: namesToDrop(tokens),
+      tokens.has('upgrade') && scan.upgrade.length > 0 ? scan.upgrade.join(',').trim().toLowerCase() : undefined,
+    drop: scan.hasHopByHop || tokens.size > 0 ? namesToDrop(tokens) : NOTHING,
   };
 }
 
-function requestBody(headers: HeaderList, version: '1.0' | '1.1'): RequestBody {
-  const transferEncodings = headerValues(headers, 'transfer-encoding');
-  const length = parseContentLength(headerValues(headers, 'content-length'), 'DG_REQUEST_SMUGGLING');
+const NOTHING: ReadonlySet<string> = new Set();
+
+function requestBody(scan: HeaderScan, version: '1.0' | '1.1'): RequestBody {
+  const transferEncodings = scan.transferEncoding;
+  const length = parseContentLength(scan.contentLength, 'DG_REQUEST_SMUGGLING');
   if (transferEncodings.length > 0) {
     // Both framings at once is the textbook smuggling request (CL.TE / TE.CL); so is a repeated
     // Transfer-Encoding or one on HTTP/1.0, which has no chunked coding.
@@ -110,7 +107,7 @@ function requestBody(headers: HeaderList, version: '1.0' | '1.1'): RequestBody {
  * no copy), else rebuilt without the dropped headers and under the engine's base path.
  */
 export function engineRequestHead(head: Buffer, request: RequestHead, basePath: string): Buffer {
-  if (basePath === '' && !hasAny(request.headers, request.drop)) return head;
+  if (basePath === '' && (request.drop.size === 0 || !hasAny(request.headers, request.drop))) return head;
   return rebuildHead(
     `${request.method} ${basePath}${request.target} HTTP/${request.version}`,
     request.headers,

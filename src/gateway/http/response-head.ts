@@ -1,12 +1,11 @@
 import { DockgateError } from '../../errors.js';
 import {
-  connectionTokens,
   type HeaderList,
+  type HeaderScan,
   hasAny,
-  headerValues,
   parseContentLength,
-  parseHeaderLines,
   rebuildHead,
+  scanHeaders,
   splitHeadLines,
 } from './header-fields.js';
 import { namesToDrop } from './hop-by-hop.js';
@@ -38,28 +37,28 @@ export function parseResponseHead(head: Buffer, requestMethod: string): Response
   const match = STATUS_LINE.exec(lines[0] as string);
   if (match === null) throw new DockgateError('DG_ENGINE_PROTOCOL', 'malformed status line from the engine');
   const status = Number(match[2]);
-  const headers = parseHeaderLines(lines, 1, 'DG_ENGINE_PROTOCOL');
-  const tokens = connectionTokens(headers);
-  const drop = namesToDrop(tokens);
+  const scan = scanHeaders(lines, 1, 'DG_ENGINE_PROTOCOL');
+  const tokens = scan.connection;
+  const drop = scan.hasHopByHop || tokens.size > 0 ? namesToDrop(tokens) : undefined;
   return {
     status,
-    headers,
-    body: responseBody(status, requestMethod, headers),
+    headers: scan.headers,
+    body: responseBody(status, requestMethod, scan),
     connectionClose: tokens.has('close') || (match[1] === '0' && !tokens.has('keep-alive')),
-    forward: hasAny(headers, drop) ? rebuildHead(lines[0] as string, headers, drop) : head,
+    forward: drop !== undefined && hasAny(scan.headers, drop) ? rebuildHead(lines[0] as string, scan.headers, drop) : head,
   };
 }
 
-function responseBody(status: number, method: string, headers: HeaderList): ResponseBody {
+function responseBody(status: number, method: string, scan: HeaderScan): ResponseBody {
   if (status === 101) return { kind: 'close' }; // the connection now carries the new protocol
   if (method === 'HEAD' || status < 200 || status === 204 || status === 304) return { kind: 'none' };
-  const transferEncodings = headerValues(headers, 'transfer-encoding');
+  const transferEncodings = scan.transferEncoding;
   if (transferEncodings.length > 0) {
     const codings = transferEncodings.join(',').toLowerCase().split(',');
     // Chunked must be the final coding; any other framing is delimited by the close.
     return codings.at(-1)?.trim() === 'chunked' ? { kind: 'chunked' } : { kind: 'close' };
   }
-  const length = parseContentLength(headerValues(headers, 'content-length'), 'DG_ENGINE_PROTOCOL');
+  const length = parseContentLength(scan.contentLength, 'DG_ENGINE_PROTOCOL');
   if (length === undefined) return { kind: 'close' };
   return length === 0 ? { kind: 'none' } : { kind: 'length', length };
 }

@@ -1,0 +1,324 @@
+/**
+ * `npm run bench`: dockgate against the engine's own TCP listener (direct, the limit), socat
+ * (the seed's recipe) and HAProxy with Tecnativa docker-socket-proxy's configuration (every
+ * section allowed), on one private engine with ten running containers.
+ *
+ * Timings on a shared 2-core machine are noisy: every figure is the median of several rounds,
+ * targets interleaved within a round, and the report gives ratios to direct and to socat.
+ *
+ *   node --import tsx bench/gateway-bench.ts [--quick]
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import type { Writable } from 'node:stream';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { pack } from 'tar-stream';
+import { DockerClient } from '../src/client/index.js';
+import { startPrivateEngine } from '../test/helpers/private-engine.js';
+import { ensureTestImage } from '../test/helpers/test-image.js';
+import { openIdleStreams, wrk } from './lib/load.js';
+import { run, startDetached, stop, treeRss, waitForPort } from './lib/processes.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const quick = process.argv.includes('--quick');
+const ROUNDS = quick ? 1 : 3;
+const SECONDS = quick ? 2 : 4;
+const BULK_BYTES = 256 * 1024 * 1024;
+const IDLE_STREAMS = quick ? 500 : 5000;
+const SLOW_READ_BYTES = 1024 * 1024 * 1024;
+const PORTS = { direct: 24000, dockgate: 24001, socat: 24002, haproxy: 24003 } as const;
+type Target = keyof typeof PORTS;
+const TARGETS: Target[] = ['direct', 'dockgate', 'socat', 'haproxy'];
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+};
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+async function main(): Promise<void> {
+  const haproxyConfig = join(root, '..', 'shared', 'peers', 'tecnativa-haproxy.cfg');
+  if (!existsSync(haproxyConfig)) throw new Error(`Tecnativa's HAProxy config not found at ${haproxyConfig}`);
+  const engine = await startPrivateEngine({ tcpPort: PORTS.direct });
+  const work = mkdtempSync(join(tmpdir(), 'dockgate-bench-'));
+  const processes: ReturnType<typeof spawn>[] = [];
+  try {
+    const client = new DockerClient({ engine: engine.host });
+    const image = await ensureTestImage(client, join(root, '.cache', 'test-image'));
+    const containers: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const { Id } = await client.json<{ Id: string }>('POST', '/containers/create', {
+        body: { Image: image, Cmd: ['sleep', '3600'], HostConfig: { NetworkMode: 'none' } },
+      });
+      await client.json('POST', `/containers/${Id}/start`);
+      containers.push(Id);
+    }
+    const bulk = containers[0] as string;
+    await execIn(client, bulk, ['sh', '-c', `head -c ${BULK_BYTES} /dev/urandom > /tmp/bulk`]);
+    await execIn(client, bulk, ['sh', '-c', `head -c ${SLOW_READ_BYTES} /dev/zero > /tmp/huge`]);
+    const uploadTar = join(work, 'upload.tar');
+    await writeTar(uploadTar, BULK_BYTES);
+    const stdinFile = join(work, 'stdin.bin');
+    execFileSync('sh', ['-c', `head -c ${BULK_BYTES} /dev/urandom > ${stdinFile}`]);
+    await client.close();
+
+    // The proxies.
+    const dockgate = startDetached(process.execPath, [
+      join(root, 'dist', 'cli', 'main.js'),
+      'serve',
+      '--listen',
+      `tcp://127.0.0.1:${PORTS.dockgate}`,
+      '--upstream',
+      engine.host,
+    ]);
+    const socat = startDetached('socat', [
+      `TCP-LISTEN:${PORTS.socat},bind=127.0.0.1,reuseaddr,fork`,
+      `UNIX-CONNECT:${engine.socketPath}`,
+    ]);
+    const haproxyEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      LOG_LEVEL: 'err',
+      SOCKET_PATH: engine.socketPath,
+      BIND_CONFIG: `127.0.0.1:${PORTS.haproxy}`,
+    };
+    for (const section of 'POST ALLOW_RESTARTS ALLOW_START ALLOW_STOP AUTH BUILD COMMIT CONFIGS CONTAINERS DISTRIBUTION EVENTS EXEC GRPC IMAGES INFO NETWORKS NODES PING PLUGINS SECRETS SERVICES SESSION SWARM SYSTEM TASKS VERSION VOLUMES'.split(
+      ' ',
+    )) {
+      haproxyEnv[section] = '1';
+    }
+    const haproxy = startDetached('haproxy', ['-f', haproxyConfig], haproxyEnv);
+    processes.push(dockgate, socat, haproxy);
+    const pids: Record<Target, number> = {
+      direct: Number(execFileSync('cat', [join(engine.dir, 'dockerd.pid')]).toString()),
+      dockgate: dockgate.pid ?? 0,
+      socat: socat.pid ?? 0,
+      haproxy: haproxy.pid ?? 0,
+    };
+    for (const target of TARGETS) await waitForPort(PORTS[target]);
+    const url = (target: Target, path: string): string => `http://127.0.0.1:${PORTS[target]}${path}`;
+    const results: Record<string, Partial<Record<Target, number | string>>> = {};
+    const record = (name: string, target: Target, value: number | string): void => {
+      results[name] = { ...results[name], [target]: value };
+    };
+
+    // Requests per second, keep-alive and a new connection per request.
+    const inspect = `/v1.41/containers/${containers[1]}/json`;
+    const rateWorkloads: { name: string; path: string; connections: number; close?: boolean }[] = [];
+    for (const [label, path] of [
+      ['/_ping', '/_ping'],
+      ['/containers/json (10 running)', '/v1.41/containers/json'],
+      ['inspect', inspect],
+    ] as const) {
+      for (const connections of [1, 10, 64]) rateWorkloads.push({ name: `${label}, ${connections} conn`, path, connections });
+    }
+    rateWorkloads.push({ name: '/_ping, new connection per request (10 conn)', path: '/_ping', connections: 10, close: true });
+    for (const workload of rateWorkloads) {
+      const rounds: Record<Target, number[]> = { direct: [], dockgate: [], socat: [], haproxy: [] };
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const target of TARGETS) {
+          try {
+            rounds[target].push(await wrk(url(target, workload.path), workload.connections, SECONDS, workload.close));
+          } catch (error) {
+            log(`${workload.name} via ${target}: ${(error as Error).message}`);
+          }
+        }
+      }
+      for (const target of TARGETS) record(`${workload.name} [req/s]`, target, Math.round(median(rounds[target])));
+      log(`${workload.name}: ${TARGETS.map((t) => `${t} ${results[`${workload.name} [req/s]`]?.[t]}`).join(', ')}`);
+    }
+
+    // Bulk transfers with curl (MiB/s): archive GET and PUT of 256 MiB.
+    for (const target of TARGETS) {
+      const down: number[] = [];
+      const up: number[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        down.push(await curlRate(['-o', '/dev/null', url(target, `/v1.41/containers/${bulk}/archive?path=/tmp/bulk`)], 'download'));
+        up.push(
+          await curlRate(
+            ['-X', 'PUT', '-T', uploadTar, '-H', 'Content-Type: application/x-tar', url(target, `/v1.41/containers/${bulk}/archive?path=/tmp`)],
+            'upload',
+          ),
+        );
+      }
+      record('archive GET 256 MiB [MiB/s]', target, Math.round(median(down)));
+      record('archive PUT 256 MiB [MiB/s]', target, Math.round(median(up)));
+    }
+    log(`bulk: ${JSON.stringify(results['archive GET 256 MiB [MiB/s]'])} ${JSON.stringify(results['archive PUT 256 MiB [MiB/s]'])}`);
+
+    // stdin → stdout through `docker exec -i cat` (the docker CLI as the client).
+    for (const target of TARGETS) {
+      const rates: number[] = [];
+      let failure: string | undefined;
+      for (let round = 0; round < ROUNDS && failure === undefined; round++) {
+        try {
+          rates.push(await execCatRate(`tcp://127.0.0.1:${PORTS[target]}`, bulk, stdinFile));
+        } catch (error) {
+          failure = `fails: ${(error as Error).message.split('\n')[0]}`;
+        }
+      }
+      record('exec -i cat, 256 MiB stdin→stdout [MiB/s]', target, failure ?? Math.round(median(rates)));
+    }
+    log(`exec cat: ${JSON.stringify(results['exec -i cat, 256 MiB stdin→stdout [MiB/s]'])}`);
+
+    // Idle /events streams: resident memory of the proxy (socat: all its forked processes).
+    for (const target of TARGETS) {
+      const before = treeRss(pids[target]);
+      let sockets: Awaited<ReturnType<typeof openIdleStreams>> = [];
+      try {
+        sockets = await openIdleStreams(PORTS[target], IDLE_STREAMS);
+        await sleep(1000);
+        const during = treeRss(pids[target]);
+        record(`${IDLE_STREAMS} idle /events streams, RSS [MiB]`, target, Math.round(during / 1048576));
+        record(`${IDLE_STREAMS} idle /events streams, RSS growth [MiB]`, target, Math.round((during - before) / 1048576));
+      } catch (error) {
+        record(`${IDLE_STREAMS} idle /events streams, RSS [MiB]`, target, `fails after ${sockets.length}: ${(error as Error).message}`);
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await sleep(2000);
+      }
+    }
+    log(`idle streams: ${JSON.stringify(results[`${IDLE_STREAMS} idle /events streams, RSS [MiB]`])}`);
+
+    // A slow reader of a 1 GiB download through dockgate: its memory must stay flat.
+    const slow = await slowReader(PORTS.dockgate, `/v1.41/containers/${bulk}/archive?path=/tmp/huge`, pids.dockgate);
+    results['slow reader, 1 GiB archive GET through dockgate'] = { dockgate: slow };
+    log(`slow reader: ${slow}`);
+
+    writeReport(results);
+  } finally {
+    for (const child of processes) await stop(child);
+    const leftovers = await engine.stop();
+    if (leftovers.length > 0) log(`engine leftovers: ${leftovers.join('; ')}`);
+  }
+}
+
+async function execIn(client: DockerClient, container: string, cmd: string[]): Promise<void> {
+  const { Id } = await client.json<{ Id: string }>('POST', `/containers/${container}/exec`, {
+    body: { Cmd: cmd, AttachStdout: false, AttachStderr: false },
+  });
+  await client.json('POST', `/exec/${Id}/start`, { body: { Detach: true } });
+  for (;;) {
+    const state = await client.json<{ Running: boolean }>('GET', `/exec/${Id}/json`);
+    if (!state.Running) return;
+    await sleep(200);
+  }
+}
+
+async function writeTar(file: string, size: number): Promise<void> {
+  const { createWriteStream } = await import('node:fs');
+  const { pipeline } = await import('node:stream/promises');
+  const tar = pack();
+  const out = pipeline(tar, createWriteStream(file));
+  const entry = tar.entry({ name: 'upload.bin', size, mode: 0o644 }) as unknown as Writable;
+  const block = Buffer.alloc(1024 * 1024, 7);
+  for (let written = 0; written < size; written += block.length) {
+    if (!entry.write(block)) await once(entry, 'drain');
+  }
+  entry.end();
+  tar.finalize();
+  await out;
+}
+
+async function curlRate(args: string[], kind: 'download' | 'upload'): Promise<number> {
+  const { stdout } = await run('curl', ['-s', '-f', '-w', `%{speed_${kind}}`, ...args], { maxBuffer: 1 << 20 });
+  return Number(stdout.trim().split('\n').at(-1)) / 1048576;
+}
+
+async function execCatRate(host: string, container: string, file: string): Promise<number> {
+  const started = process.hrtime.bigint();
+  const child = spawn('docker', ['exec', '-i', container, 'cat'], {
+    env: { ...process.env, DOCKER_HOST: host },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let received = 0;
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const input = createReadStream(file);
+  input.on('error', () => {});
+  child.stdin.on('error', () => {}); // the CLI may fail and close stdin early: reported below
+  input.pipe(child.stdin);
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
+  if (code !== 0 || received !== BULK_BYTES) throw new Error(`exit ${code}, ${received} bytes back; ${stderr.trim()}`);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return BULK_BYTES / seconds / 1048576;
+}
+
+/** Reads `path` at about 64 MiB/s, sampling the proxy's RSS; reports start, peak and end. */
+async function slowReader(port: number, path: string, pid: number): Promise<string> {
+  const socket = connect({ port, host: '127.0.0.1' });
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: docker\r\n\r\n`);
+  const samples: number[] = [treeRss(pid)];
+  let received = 0;
+  const budgetPerTick = (64 * 1024 * 1024) / 10;
+  let allowance = budgetPerTick;
+  const ticker = setInterval(() => {
+    allowance = budgetPerTick;
+    samples.push(treeRss(pid));
+    if (socket.isPaused()) socket.resume();
+  }, 100);
+  await new Promise<void>((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      allowance -= chunk.length;
+      if (allowance <= 0) socket.pause();
+    });
+    socket.on('end', () => resolve());
+    socket.on('error', reject);
+    const check = setInterval(() => {
+      if (received >= SLOW_READ_BYTES) {
+        clearInterval(check);
+        socket.destroy();
+        resolve();
+      }
+    }, 200);
+  });
+  clearInterval(ticker);
+  const mib = (bytes: number): number => Math.round(bytes / 1048576);
+  return `${mib(received)} MiB read; RSS start ${mib(samples[0] ?? 0)} MiB, peak ${mib(Math.max(...samples))} MiB, end ${mib(samples.at(-1) ?? 0)} MiB`;
+}
+
+function writeReport(results: Record<string, Partial<Record<Target, number | string>>>): void {
+  const date = new Date().toISOString().slice(0, 10);
+  const dir = join(root, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const ratio = (a: number | string | undefined, b: number | string | undefined): string =>
+    typeof a === 'number' && typeof b === 'number' && b > 0 ? (a / b).toFixed(2) : '—';
+  const lines = [
+    `# Gateway benchmark, ${date}${quick ? ' (quick)' : ''}`,
+    '',
+    `Machine: ${execFileSync('nproc').toString().trim()} cores; dockerd ${execFileSync('dockerd', ['--version']).toString().trim()}; ` +
+      `node ${process.version}; ${execFileSync('socat', ['-V']).toString().split('\n')[1]?.trim()}; ` +
+      `${execFileSync('haproxy', ['-v']).toString().split('\n')[0]?.trim()}.`,
+    `Medians of ${ROUNDS} round(s), targets interleaved; wrk runs ${SECONDS} s each. Load generator, proxy and dockerd share the cores.`,
+    'direct = dockerd\'s own TCP listener on 127.0.0.1. For memory rows lower is better; for the others higher.',
+    '',
+    '| workload | direct | dockgate | socat | haproxy (Tecnativa) | dockgate / direct | dockgate / socat | dockgate / haproxy |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const [name, row] of Object.entries(results)) {
+    if (name.startsWith('slow reader')) continue;
+    lines.push(
+      `| ${name} | ${row.direct ?? '—'} | ${row.dockgate ?? '—'} | ${row.socat ?? '—'} | ${row.haproxy ?? '—'} | ` +
+        `${ratio(row.dockgate, row.direct)} | ${ratio(row.dockgate, row.socat)} | ${ratio(row.dockgate, row.haproxy)} |`,
+    );
+  }
+  lines.push('', `Slow reader (1 GiB archive GET through dockgate at ~64 MiB/s): ${results['slow reader, 1 GiB archive GET through dockgate']?.dockgate}`, '');
+  const name = `gateway-${date}${quick ? '-quick' : ''}`;
+  writeFileSync(join(dir, `${name}.md`), `${lines.join('\n')}\n`);
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify({ date, rounds: ROUNDS, seconds: SECONDS, results }, null, 2)}\n`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+await main();

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The gateway benchmark: dockgate side by side with the engine's own TCP listener (direct),
+# socat (the seed's recipe) and HAProxy with Tecnativa docker-socket-proxy's configuration,
+# on one private engine. Results: bench/results/gateway-<date>.md and .json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+debian_packages docker.io busybox-static socat haproxy wrk curl
+npm_dependencies
+# 5,000 idle streams need 10,000 descriptors in the proxy (client + engine side): raise to the hard limit.
+ulimit -n "$(ulimit -Hn)"
+exec node --import tsx bench/gateway-bench.ts "$@"

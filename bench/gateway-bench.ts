@@ -9,12 +9,12 @@
  *   node --import tsx bench/gateway-bench.ts [--quick]
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import type { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { pack } from 'tar-stream';
@@ -31,9 +31,9 @@ const SECONDS = quick ? 2 : 4;
 const BULK_BYTES = 256 * 1024 * 1024;
 const IDLE_STREAMS = quick ? 500 : 5000;
 const SLOW_READ_BYTES = 1024 * 1024 * 1024;
-const PORTS = { direct: 24000, dockgate: 24001, socat: 24002, haproxy: 24003 } as const;
+const PORTS = { direct: 24000, dockgate: 24001, dockgate2: 24004, socat: 24002, haproxy: 24003 } as const;
 type Target = keyof typeof PORTS;
-const TARGETS: Target[] = ['direct', 'dockgate', 'socat', 'haproxy'];
+const TARGETS: Target[] = ['direct', 'dockgate', 'dockgate2', 'socat', 'haproxy'];
 
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -78,6 +78,16 @@ async function main(): Promise<void> {
       '--upstream',
       engine.host,
     ]);
+    const dockgate2 = startDetached(process.execPath, [
+      join(root, 'dist', 'cli', 'main.js'),
+      'serve',
+      '--workers',
+      '2',
+      '--listen',
+      `tcp://127.0.0.1:${PORTS.dockgate2}`,
+      '--upstream',
+      engine.host,
+    ]);
     const socat = startDetached('socat', [
       `TCP-LISTEN:${PORTS.socat},bind=127.0.0.1,reuseaddr,fork`,
       `UNIX-CONNECT:${engine.socketPath}`,
@@ -94,10 +104,11 @@ async function main(): Promise<void> {
       haproxyEnv[section] = '1';
     }
     const haproxy = startDetached('haproxy', ['-f', haproxyConfig], haproxyEnv);
-    processes.push(dockgate, socat, haproxy);
+    processes.push(dockgate, dockgate2, socat, haproxy);
     const pids: Record<Target, number> = {
       direct: Number(execFileSync('cat', [join(engine.dir, 'dockerd.pid')]).toString()),
       dockgate: dockgate.pid ?? 0,
+      dockgate2: dockgate2.pid ?? 0,
       socat: socat.pid ?? 0,
       haproxy: haproxy.pid ?? 0,
     };
@@ -116,22 +127,39 @@ async function main(): Promise<void> {
       ['/containers/json (10 running)', '/v1.41/containers/json'],
       ['inspect', inspect],
     ] as const) {
-      for (const connections of [1, 10, 64]) rateWorkloads.push({ name: `${label}, ${connections} conn`, path, connections });
+      for (const connections of [1, 10, 64])
+        rateWorkloads.push({ name: `${label}, ${connections} conn`, path, connections });
     }
-    rateWorkloads.push({ name: '/_ping, new connection per request (10 conn)', path: '/_ping', connections: 10, close: true });
+    rateWorkloads.push({
+      name: '/_ping, new connection per request (10 conn)',
+      path: '/_ping',
+      connections: 10,
+      close: true,
+    });
     for (const workload of rateWorkloads) {
-      const rounds: Record<Target, number[]> = { direct: [], dockgate: [], socat: [], haproxy: [] };
+      const rounds: Record<Target, number[]> = {
+        direct: [],
+        dockgate: [],
+        dockgate2: [],
+        socat: [],
+        haproxy: [],
+      };
       for (let round = 0; round < ROUNDS; round++) {
         for (const target of TARGETS) {
           try {
-            rounds[target].push(await wrk(url(target, workload.path), workload.connections, SECONDS, workload.close));
+            rounds[target].push(
+              await wrk(url(target, workload.path), workload.connections, SECONDS, workload.close),
+            );
           } catch (error) {
             log(`${workload.name} via ${target}: ${(error as Error).message}`);
           }
         }
       }
-      for (const target of TARGETS) record(`${workload.name} [req/s]`, target, Math.round(median(rounds[target])));
-      log(`${workload.name}: ${TARGETS.map((t) => `${t} ${results[`${workload.name} [req/s]`]?.[t]}`).join(', ')}`);
+      for (const target of TARGETS)
+        record(`${workload.name} [req/s]`, target, Math.round(median(rounds[target])));
+      log(
+        `${workload.name}: ${TARGETS.map((t) => `${t} ${results[`${workload.name} [req/s]`]?.[t]}`).join(', ')}`,
+      );
     }
 
     // Bulk transfers with curl (MiB/s): archive GET and PUT of 256 MiB.
@@ -139,10 +167,23 @@ async function main(): Promise<void> {
       const down: number[] = [];
       const up: number[] = [];
       for (let round = 0; round < ROUNDS; round++) {
-        down.push(await curlRate(['-o', '/dev/null', url(target, `/v1.41/containers/${bulk}/archive?path=/tmp/bulk`)], 'download'));
+        down.push(
+          await curlRate(
+            ['-o', '/dev/null', url(target, `/v1.41/containers/${bulk}/archive?path=/tmp/bulk`)],
+            'download',
+          ),
+        );
         up.push(
           await curlRate(
-            ['-X', 'PUT', '-T', uploadTar, '-H', 'Content-Type: application/x-tar', url(target, `/v1.41/containers/${bulk}/archive?path=/tmp`)],
+            [
+              '-X',
+              'PUT',
+              '-T',
+              uploadTar,
+              '-H',
+              'Content-Type: application/x-tar',
+              url(target, `/v1.41/containers/${bulk}/archive?path=/tmp`),
+            ],
             'upload',
           ),
         );
@@ -150,7 +191,9 @@ async function main(): Promise<void> {
       record('archive GET 256 MiB [MiB/s]', target, Math.round(median(down)));
       record('archive PUT 256 MiB [MiB/s]', target, Math.round(median(up)));
     }
-    log(`bulk: ${JSON.stringify(results['archive GET 256 MiB [MiB/s]'])} ${JSON.stringify(results['archive PUT 256 MiB [MiB/s]'])}`);
+    log(
+      `bulk: ${JSON.stringify(results['archive GET 256 MiB [MiB/s]'])} ${JSON.stringify(results['archive PUT 256 MiB [MiB/s]'])}`,
+    );
 
     // stdin → stdout through `docker exec -i cat` (the docker CLI as the client).
     for (const target of TARGETS) {
@@ -176,9 +219,17 @@ async function main(): Promise<void> {
         await sleep(1000);
         const during = treeRss(pids[target]);
         record(`${IDLE_STREAMS} idle /events streams, RSS [MiB]`, target, Math.round(during / 1048576));
-        record(`${IDLE_STREAMS} idle /events streams, RSS growth [MiB]`, target, Math.round((during - before) / 1048576));
+        record(
+          `${IDLE_STREAMS} idle /events streams, RSS growth [MiB]`,
+          target,
+          Math.round((during - before) / 1048576),
+        );
       } catch (error) {
-        record(`${IDLE_STREAMS} idle /events streams, RSS [MiB]`, target, `fails after ${sockets.length}: ${(error as Error).message}`);
+        record(
+          `${IDLE_STREAMS} idle /events streams, RSS [MiB]`,
+          target,
+          `fails after ${sockets.length}: ${(error as Error).message}`,
+        );
       } finally {
         for (const socket of sockets) socket.destroy();
         await sleep(2000);
@@ -187,7 +238,11 @@ async function main(): Promise<void> {
     log(`idle streams: ${JSON.stringify(results[`${IDLE_STREAMS} idle /events streams, RSS [MiB]`])}`);
 
     // A slow reader of a 1 GiB download through dockgate: its memory must stay flat.
-    const slow = await slowReader(PORTS.dockgate, `/v1.41/containers/${bulk}/archive?path=/tmp/huge`, pids.dockgate);
+    const slow = await slowReader(
+      PORTS.dockgate,
+      `/v1.41/containers/${bulk}/archive?path=/tmp/huge`,
+      pids.dockgate,
+    );
     results['slow reader, 1 GiB archive GET through dockgate'] = { dockgate: slow };
     log(`slow reader: ${slow}`);
 
@@ -227,7 +282,9 @@ async function writeTar(file: string, size: number): Promise<void> {
 }
 
 async function curlRate(args: string[], kind: 'download' | 'upload'): Promise<number> {
-  const { stdout } = await run('curl', ['-s', '-f', '-w', `%{speed_${kind}}`, ...args], { maxBuffer: 1 << 20 });
+  const { stdout } = await run('curl', ['-s', '-f', '-w', `%{speed_${kind}}`, ...args], {
+    maxBuffer: 1 << 20,
+  });
   return Number(stdout.trim().split('\n').at(-1)) / 1048576;
 }
 
@@ -250,43 +307,54 @@ async function execCatRate(host: string, container: string, file: string): Promi
   child.stdin.on('error', () => {}); // the CLI may fail and close stdin early: reported below
   input.pipe(child.stdin);
   const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
-  if (code !== 0 || received !== BULK_BYTES) throw new Error(`exit ${code}, ${received} bytes back; ${stderr.trim()}`);
+  if (code !== 0 || received !== BULK_BYTES)
+    throw new Error(`exit ${code}, ${received} bytes back; ${stderr.trim()}`);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return BULK_BYTES / seconds / 1048576;
 }
 
-/** Reads `path` at about 64 MiB/s, sampling the proxy's RSS; reports start, peak and end. */
+/**
+ * Reads `path` at about 64 MiB/s, sampling the proxy's RSS as it goes; reports the RSS at each
+ * quarter of the download. Flat means the proxy holds no more than a socket buffer's worth.
+ */
 async function slowReader(port: number, path: string, pid: number): Promise<string> {
   const socket = connect({ port, host: '127.0.0.1' });
   socket.write(`GET ${path} HTTP/1.1\r\nHost: docker\r\n\r\n`);
-  const samples: number[] = [treeRss(pid)];
+  const quarters: number[] = [treeRss(pid)];
+  let peak = quarters[0] ?? 0;
   let received = 0;
   const budgetPerTick = (64 * 1024 * 1024) / 10;
   let allowance = budgetPerTick;
   const ticker = setInterval(() => {
     allowance = budgetPerTick;
-    samples.push(treeRss(pid));
+    const rss = treeRss(pid);
+    peak = Math.max(peak, rss);
+    if (received >= (quarters.length * SLOW_READ_BYTES) / 4 && quarters.length < 4) quarters.push(rss);
     if (socket.isPaused()) socket.resume();
   }, 100);
   await new Promise<void>((resolve, reject) => {
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      allowance -= chunk.length;
-      if (allowance <= 0) socket.pause();
-    });
-    socket.on('end', () => resolve());
-    socket.on('error', reject);
     const check = setInterval(() => {
       if (received >= SLOW_READ_BYTES) {
         clearInterval(check);
         socket.destroy();
         resolve();
       }
-    }, 200);
+    }, 100);
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      allowance -= chunk.length;
+      if (allowance <= 0) socket.pause();
+    });
+    socket.on('end', () => {
+      clearInterval(check);
+      resolve();
+    });
+    socket.on('error', reject);
   });
   clearInterval(ticker);
+  quarters.push(treeRss(pid));
   const mib = (bytes: number): number => Math.round(bytes / 1048576);
-  return `${mib(received)} MiB read; RSS start ${mib(samples[0] ?? 0)} MiB, peak ${mib(Math.max(...samples))} MiB, end ${mib(samples.at(-1) ?? 0)} MiB`;
+  return `${mib(received)} MiB read; RSS at 0/25/50/75/100 %: ${quarters.map(mib).join(' / ')} MiB, peak ${mib(peak)} MiB`;
 }
 
 function writeReport(results: Record<string, Partial<Record<Target, number | string>>>): void {
@@ -302,22 +370,30 @@ function writeReport(results: Record<string, Partial<Record<Target, number | str
       `node ${process.version}; ${execFileSync('socat', ['-V']).toString().split('\n')[1]?.trim()}; ` +
       `${execFileSync('haproxy', ['-v']).toString().split('\n')[0]?.trim()}.`,
     `Medians of ${ROUNDS} round(s), targets interleaved; wrk runs ${SECONDS} s each. Load generator, proxy and dockerd share the cores.`,
-    'direct = dockerd\'s own TCP listener on 127.0.0.1. For memory rows lower is better; for the others higher.',
+    "direct = dockerd's own TCP listener on 127.0.0.1. For memory rows lower is better; for the others higher.",
     '',
-    '| workload | direct | dockgate | socat | haproxy (Tecnativa) | dockgate / direct | dockgate / socat | dockgate / haproxy |',
-    '|---|---|---|---|---|---|---|---|',
+    '| workload | direct | dockgate | dockgate --workers 2 | socat | haproxy (Tecnativa) | dockgate / direct | dockgate / socat | dockgate / haproxy | ×2 / socat | ×2 / haproxy |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const [name, row] of Object.entries(results)) {
     if (name.startsWith('slow reader')) continue;
     lines.push(
-      `| ${name} | ${row.direct ?? '—'} | ${row.dockgate ?? '—'} | ${row.socat ?? '—'} | ${row.haproxy ?? '—'} | ` +
-        `${ratio(row.dockgate, row.direct)} | ${ratio(row.dockgate, row.socat)} | ${ratio(row.dockgate, row.haproxy)} |`,
+      `| ${name} | ${row.direct ?? '—'} | ${row.dockgate ?? '—'} | ${row.dockgate2 ?? '—'} | ${row.socat ?? '—'} | ${row.haproxy ?? '—'} | ` +
+        `${ratio(row.dockgate, row.direct)} | ${ratio(row.dockgate, row.socat)} | ${ratio(row.dockgate, row.haproxy)} | ` +
+        `${ratio(row.dockgate2, row.socat)} | ${ratio(row.dockgate2, row.haproxy)} |`,
     );
   }
-  lines.push('', `Slow reader (1 GiB archive GET through dockgate at ~64 MiB/s): ${results['slow reader, 1 GiB archive GET through dockgate']?.dockgate}`, '');
+  lines.push(
+    '',
+    `Slow reader (1 GiB archive GET through dockgate at ~64 MiB/s): ${results['slow reader, 1 GiB archive GET through dockgate']?.dockgate}`,
+    '',
+  );
   const name = `gateway-${date}${quick ? '-quick' : ''}`;
   writeFileSync(join(dir, `${name}.md`), `${lines.join('\n')}\n`);
-  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify({ date, rounds: ROUNDS, seconds: SECONDS, results }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, `${name}.json`),
+    `${JSON.stringify({ date, rounds: ROUNDS, seconds: SECONDS, results }, null, 2)}\n`,
+  );
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

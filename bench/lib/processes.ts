@@ -54,7 +54,11 @@ export function waitForPort(port: number, timeoutMs = 15_000): Promise<void> {
   return attempt();
 }
 
-export function startDetached(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+export function startDetached(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ChildProcess {
   const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr?.on('data', () => {});
   return child;

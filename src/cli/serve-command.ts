@@ -1,7 +1,15 @@
+import cluster from 'node:cluster';
 import { type Command, Option } from 'commander';
-import { loadServeConfig, PROFILES, type RawServeOptions, SERVE_DEFAULTS } from '../config/serve-config.js';
+import {
+  loadServeConfig,
+  PROFILES,
+  type RawServeOptions,
+  SERVE_DEFAULTS,
+  type ServeConfig,
+} from '../config/serve-config.js';
 import { Gateway } from '../gateway/gateway.js';
-import { createLogger, flushLogs } from '../log/logger.js';
+import { type ReadyMessage, WorkerPool } from '../gateway/worker-pool.js';
+import { createLogger, flushLogs, type Logger } from '../log/logger.js';
 import { DOCKGATE_VERSION } from '../version.js';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -47,29 +55,73 @@ export function registerServeCommand(program: Command): void {
       'allow the full profile on a non-loopback listener without client certificates',
       false,
     )
+    .option(
+      '--workers <n>',
+      'gateway processes sharing the listeners, or "auto" (one per core)',
+      SERVE_DEFAULTS.workers,
+    )
     .action(async (options: Omit<RawServeOptions, 'listen'> & { listen?: string[] }) => {
       const config = loadServeConfig({ ...options, listen: options.listen ?? [...SERVE_DEFAULTS.listen] });
       const log = createLogger(config.logLevel);
-      const gateway = new Gateway(config, log);
-      const urls = await gateway.start();
-      for (const url of urls) {
-        log.info(
-          { listen: url, upstream: config.upstream.url, profile: config.profile, version: DOCKGATE_VERSION },
-          'listening',
-        );
-      }
-      process.stderr.write(
-        `dockgate ${DOCKGATE_VERSION} listening on ${urls.join(', ')} → ${config.upstream.url}\n`,
-      );
-      await new Promise<void>((resolve) => {
-        const stop = (signal: NodeJS.Signals): void => {
-          log.info({ signal, graceMs: config.shutdownGraceMs }, 'stopping');
-          gateway.stop().then(resolve, resolve);
-        };
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-      });
-      log.info('stopped');
+      if (config.workers > 1 && cluster.isPrimary) await runPool(config, log);
+      else await runGateway(config, log);
       await flushLogs(log);
+      // A worker's IPC channel to the primary would keep it alive.
+      if (cluster.isWorker) process.disconnect();
     });
+}
+
+/** Resolves on the first SIGTERM or SIGINT; later ones are ignored (stopping is under way). */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const handler = (signal: NodeJS.Signals): void => resolve(signal);
+    process.on('SIGTERM', handler);
+    process.on('SIGINT', handler);
+  });
+}
+
+function announce(config: ServeConfig, log: Logger, urls: string[], workers: number): void {
+  for (const url of urls) {
+    log.info(
+      {
+        listen: url,
+        upstream: config.upstream.url,
+        profile: config.profile,
+        workers,
+        version: DOCKGATE_VERSION,
+      },
+      'listening',
+    );
+  }
+  const pool = workers > 1 ? ` (${workers} workers)` : '';
+  process.stderr.write(
+    `dockgate ${DOCKGATE_VERSION} listening on ${urls.join(', ')} → ${config.upstream.url}${pool}\n`,
+  );
+}
+
+/** One gateway in this process: alone, or as a worker of a pool. */
+async function runGateway(config: ServeConfig, log: Logger): Promise<void> {
+  const gateway = new Gateway(config, log);
+  const stopped = untilSignal();
+  const urls = await gateway.start();
+  if (cluster.isWorker) {
+    const ready: ReadyMessage = { type: 'dockgate:ready', urls };
+    process.send?.(ready);
+  } else {
+    announce(config, log, urls, 1);
+  }
+  const signal = await stopped;
+  log.info({ signal, graceMs: config.shutdownGraceMs }, 'stopping');
+  await gateway.stop();
+  log.info('stopped');
+}
+
+async function runPool(config: ServeConfig, log: Logger): Promise<void> {
+  const pool = new WorkerPool(config, log);
+  const stopped = untilSignal();
+  announce(config, log, await pool.start(config.workers), config.workers);
+  const signal = await stopped;
+  log.info({ signal, graceMs: config.shutdownGraceMs }, 'stopping');
+  await pool.stop();
+  log.info('stopped');
 }

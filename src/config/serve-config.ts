@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { defaultEngineEndpoint, type EngineEndpoint, parseEngineUrl } from '../engine/endpoint.js';
 import { DockgateError } from '../errors.js';
@@ -13,6 +14,7 @@ export const SERVE_DEFAULTS = {
   shutdownGrace: '10',
   maxHeaderSize: String(64 * 1024),
   logLevel: 'info',
+  workers: '1',
 } as const;
 
 /** Profiles the gateway knows. Access control (identities, least-privilege profiles) comes next. */
@@ -38,6 +40,10 @@ const rawServeOptions = z
       ),
     logLevel: z.enum(LOG_LEVELS, { error: () => `--log-level must be one of: ${LOG_LEVELS.join(', ')}` }),
     insecure: z.boolean(),
+    workers: z
+      .string()
+      .regex(/^(auto|\d+)$/, '--workers must be a number of processes or "auto"')
+      .refine((v) => v === 'auto' || (Number(v) >= 1 && Number(v) <= 64), '--workers must be 1 … 64'),
   })
   .strict();
 
@@ -54,6 +60,7 @@ export interface RawServeOptions {
   readonly maxHeaderSize: string;
   readonly logLevel: string;
   readonly insecure: boolean;
+  readonly workers?: string;
 }
 
 export interface TlsListenerMaterial {
@@ -72,6 +79,8 @@ export interface ServeConfig {
   readonly shutdownGraceMs: number;
   readonly maxHeaderBytes: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
+  /** Gateway processes sharing the listeners (see gateway/worker-pool.ts). */
+  readonly workers: number;
 }
 
 /**
@@ -79,7 +88,7 @@ export interface ServeConfig {
  * a silent fallback to a default.
  */
 export function loadServeConfig(raw: RawServeOptions): ServeConfig {
-  const parsed = rawServeOptions.safeParse(raw);
+  const parsed = rawServeOptions.safeParse({ ...raw, workers: raw.workers ?? SERVE_DEFAULTS.workers });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? ` (${issue.path.join('.')})` : '';
@@ -97,6 +106,7 @@ export function loadServeConfig(raw: RawServeOptions): ServeConfig {
     shutdownGraceMs: Math.round(Number(options.shutdownGrace) * 1000),
     maxHeaderBytes: Number(options.maxHeaderSize),
     logLevel: options.logLevel,
+    workers: options.workers === 'auto' ? availableParallelism() : Number(options.workers),
   };
   assertProtected(config, options.insecure);
   return config;

@@ -590,8 +590,11 @@ export class Bridge {
     engine.destroy();
     const exchange = this.#inflight[0];
     if (exchange === undefined && this.#resPending === undefined) {
-      // An idle keep-alive connection closed by the engine: the next request reconnects.
-      if (this.#clientEnded) this.#endClient();
+      // The engine closed the connection between requests (after `Connection: close`, an
+      // HTTP/1.0 answer, or its own idle limit): the paired client connection closes as it
+      // would have, straight to the engine.
+      this.#req = Req.Closed;
+      this.#endClient(true);
       return;
     }
     if (!this.#engineConnected) {
@@ -763,7 +766,6 @@ export class Bridge {
       ...(error !== undefined && { error }),
     });
   }
-
 }
 
 /** True when `next` starts in memory right where `run` ends: one view can cover both. */

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type { Socket } from 'node:net';
 import type { ServeConfig } from '../config/serve-config.js';
 import type { Logger } from '../log/logger.js';
@@ -32,6 +33,7 @@ export class Gateway {
       for (const address of this.#config.listen) {
         const listener = await openListener(address, {
           tls: this.#config.tls,
+          replaceStaleSocket: !cluster.isWorker,
           socketMode: this.#config.socketMode,
           onConnection: (socket, open) => this.#accept(socket, open),
           onTlsError: (error, at) =>

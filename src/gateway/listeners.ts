@@ -14,6 +14,11 @@ export interface OpenListener {
 
 export interface ListenOptions {
   readonly tls: TlsListenerMaterial | undefined;
+  /**
+   * False in a worker of a pool: the primary process creates the socket files (it owns the
+   * listening handles) and has already replaced stale ones.
+   */
+  readonly replaceStaleSocket: boolean;
   readonly socketMode: number;
   readonly onConnection: (socket: Socket, listener: OpenListener) => void;
   readonly onTlsError: (error: Error, listener: ListenAddress) => void;
@@ -50,7 +55,7 @@ export async function openListener(address: ListenAddress, options: ListenOption
       keepAlive: address.kind === 'tcp',
     });
   }
-  if (address.kind === 'unix') await removeStaleSocket(address.path);
+  if (address.kind === 'unix' && options.replaceStaleSocket) await removeStaleSocket(address.path);
 
   let bound = address.url;
   const listener: OpenListener = {
@@ -109,7 +114,7 @@ export async function openListener(address: ListenAddress, options: ListenOption
  * A socket file left by a gateway that died is replaced; one that a live server answers on, or
  * a path that is not a socket at all, is never touched.
  */
-async function removeStaleSocket(path: string): Promise<void> {
+export async function removeStaleSocket(path: string): Promise<void> {
   let isSocket: boolean;
   try {
     isSocket = lstatSync(path).isSocket();

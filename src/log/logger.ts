@@ -18,7 +18,10 @@ const FLUSH_EVERY_MS = 250;
  */
 export function createLogger(level: string): Logger {
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new DockgateError('DG_CONFIG_INVALID', `--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${level}"`);
+    throw new DockgateError(
+      'DG_CONFIG_INVALID',
+      `--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${level}"`,
+    );
   }
   const destination = pino.destination({ dest: 1, sync: false, minLength: BATCH_BYTES });
   const timer = setInterval(() => destination.flush(), FLUSH_EVERY_MS);

@@ -42,27 +42,16 @@ export async function runContainer(
   cmd: string[],
   hostConfig: Record<string, unknown> = {},
 ): Promise<RunResult> {
-  const { image, runId } = testEngine();
-  const created = await client.json<{ Id: string }>('POST', '/containers/create', {
-    body: {
-      Image: image,
-      Cmd: cmd,
-      Labels: { [RUN_LABEL]: runId },
-      HostConfig: { NetworkMode: 'none', ...hostConfig },
-    },
-  });
+  const id = await createContainer(client, cmd, { hostConfig });
   try {
-    await client.json('POST', `/containers/${created.Id}/start`);
-    const waited = await client.json<{ StatusCode: number }>('POST', `/containers/${created.Id}/wait`);
-    const logs = await client.request('GET', `/containers/${created.Id}/logs`, {
-      query: { stdout: 1, stderr: 1 },
-    });
+    const waited = await client.json<{ StatusCode: number }>('POST', `/containers/${id}/wait`);
+    const logs = await client.request('GET', `/containers/${id}/logs`, { query: { stdout: 1, stderr: 1 } });
     const chunks: Buffer[] = [];
     for await (const chunk of logs.body) chunks.push(chunk);
     const { stdout, stderr } = demux(Buffer.concat(chunks));
-    return { id: created.Id, exitCode: waited.StatusCode, stdout, stderr };
+    return { id, exitCode: waited.StatusCode, stdout, stderr };
   } finally {
-    await client.json('DELETE', `/containers/${created.Id}`, { query: { force: 1 } });
+    await removeContainer(client, id);
   }
 }
 

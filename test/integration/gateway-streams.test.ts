@@ -169,3 +169,51 @@ describe('gateway streams', () => {
     }
   });
 });
+
+describe('gateway full duplex (raw upstream answering while the body still uploads)', () => {
+  it('forwards answer bytes while the request body is still coming (docker build progress during the upload)', async () => {
+    const { createServer } = await import('node:net');
+    const path = `/tmp/dockgate-duplex-${process.pid}.sock`;
+    // Like a builder that streams progress while reading its context: answer at the head,
+    // report each body chunk as it arrives, finish when the body is complete.
+    const upstream = createServer((socket) => {
+      let seen = '';
+      let answered = false;
+      socket.on('data', (chunk: Buffer) => {
+        seen += chunk.toString('latin1');
+        if (!answered && seen.includes('\r\n\r\n')) {
+          answered = true;
+          socket.write(
+            'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+          );
+        }
+        const progress = `{"stream":"received ${seen.length} bytes"}\r\n`;
+        socket.write(`${Buffer.byteLength(progress).toString(16)}\r\n${progress}\r\n`);
+        if (seen.endsWith('0\r\n\r\n')) socket.write('0\r\n\r\n');
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(path, resolve));
+    const gateway = await startGateway({ upstream: `unix://${path}` });
+    try {
+      const build = await RawConnection.open({ port: gateway.port });
+      build.write(
+        'POST /v1.41/build HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n',
+      );
+      build.write('5\r\nfirst\r\n');
+      await build.until((text) => text.includes('"stream":"received'));
+      const progressBeforeEnd = build.text;
+      build.write('6\r\nsecond\r\n0\r\n\r\n');
+      await build.until((text) => text.endsWith('0\r\n\r\n'));
+      assert.match(progressBeforeEnd, /^HTTP\/1\.1 200 OK/);
+      assert.doesNotMatch(
+        progressBeforeEnd,
+        /\r\n0\r\n\r\n$/,
+        'the answer was still open while the upload went on',
+      );
+      build.close();
+    } finally {
+      await gateway.stop();
+      await new Promise((resolve) => upstream.close(resolve));
+    }
+  });
+});

@@ -41,7 +41,9 @@ describe('private test engine', () => {
     });
     try {
       const filters = JSON.stringify({ label: [`${RUN_LABEL}=${testEngine().runId}`], id: [created.Id] });
-      const labelled = await client.json<{ Id: string }[]>('GET', '/containers/json', { query: { all: 1, filters } });
+      const labelled = await client.json<{ Id: string }[]>('GET', '/containers/json', {
+        query: { all: 1, filters },
+      });
       assert.deepEqual(
         labelled.map((container) => container.Id),
         [created.Id],

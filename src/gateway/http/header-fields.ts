@@ -67,7 +67,14 @@ export function scanHeaders(lines: string[], from: number, code: ErrorCode): Hea
         if (!hasHopByHop && HOP_BY_HOP_HEADERS.has(name.toLowerCase())) hasHopByHop = true;
     }
   }
-  return { headers, contentLength, transferEncoding, upgrade, connection: connection ?? NO_TOKENS, hasHopByHop };
+  return {
+    headers,
+    contentLength,
+    transferEncoding,
+    upgrade,
+    connection: connection ?? NO_TOKENS,
+    hasHopByHop,
+  };
 }
 
 /** Splits a head (without its final CRLF CRLF) into lines; a bare LF or CR is an error. */

@@ -68,7 +68,9 @@ export function parseRequestHead(head: Buffer): RequestHead {
     body: requestBody(scan, version),
     keepAlive: version === '1.1' ? !tokens.has('close') : tokens.has('keep-alive'),
     upgrade:
-      tokens.has('upgrade') && scan.upgrade.length > 0 ? scan.upgrade.join(',').trim().toLowerCase() : undefined,
+      tokens.has('upgrade') && scan.upgrade.length > 0
+        ? scan.upgrade.join(',').trim().toLowerCase()
+        : undefined,
     drop: scan.hasHopByHop || tokens.size > 0 ? namesToDrop(tokens) : NOTHING,
   };
 }

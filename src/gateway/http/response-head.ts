@@ -45,7 +45,10 @@ export function parseResponseHead(head: Buffer, requestMethod: string): Response
     headers: scan.headers,
     body: responseBody(status, requestMethod, scan),
     connectionClose: tokens.has('close') || (match[1] === '0' && !tokens.has('keep-alive')),
-    forward: drop !== undefined && hasAny(scan.headers, drop) ? rebuildHead(lines[0] as string, scan.headers, drop) : head,
+    forward:
+      drop !== undefined && hasAny(scan.headers, drop)
+        ? rebuildHead(lines[0] as string, scan.headers, drop)
+        : head,
   };
 }
 

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { testEngine } from '../helpers/engine.js';
+import { RawConnection } from '../helpers/raw-http.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+/** Pids of the live gateway workers among the children of `pid` (tsx adds an esbuild child). */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const isChild =
+          Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid && !stat.includes(') Z ');
+        return isChild && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('serve');
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+async function ping(target: { port: number } | { path: string }): Promise<void> {
+  const connection = await RawConnection.open(target);
+  connection.write('GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n');
+  await connection.untilEnded();
+  assert.match(connection.text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nOK$/);
+}
+
+describe('--workers: a pool of gateway processes', () => {
+  it('serves on shared TCP and unix listeners, replaces a dead worker, and stops cleanly', async () => {
+    const socket = join(mkdtempSync(join(tmpdir(), 'dockgate-pool-')), 'gw.sock');
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'serve',
+        '--workers',
+        '2',
+        '--listen',
+        'tcp://127.0.0.1:0',
+        '--listen',
+        `unix://${socket}`,
+        '--upstream',
+        testEngine().host,
+      ],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    try {
+      while (!/\(2 workers\)/.test(stderr)) {
+        if (child.exitCode !== null) throw new Error(`dockgate exited: ${stderr}`);
+        await sleep(20);
+      }
+      const port = Number(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1]);
+      assert.equal(statSync(socket).mode & 0o777, 0o660);
+      const pid = child.pid ?? 0;
+      const workers = childrenOf(pid);
+      assert.equal(workers.length, 2);
+
+      for (let i = 0; i < 10; i++) await ping({ port });
+      await ping({ path: socket });
+
+      await sleep(600); // access lines are flushed every 250 ms; a SIGKILL loses what is not out yet
+      process.kill(workers[0] ?? 0, 'SIGKILL');
+      for (let i = 0; i < 200 && childrenOf(pid).filter((p) => p !== workers[0]).length < 2; i++)
+        await sleep(25);
+      assert.equal(childrenOf(pid).length, 2, 'the dead worker was replaced');
+      for (let i = 0; i < 10; i++) await ping({ port });
+
+      child.kill('SIGTERM');
+      const [code] = await once(child, 'exit');
+      assert.equal(code, 0);
+      assert.equal(existsSync(socket), false, 'the socket file is removed');
+      // Every access line is whole JSON, whichever worker wrote it.
+      const lines = stdout.trim().split('\n');
+      const requests = lines
+        .map((line) => JSON.parse(line) as { msg: string; pid: number })
+        .filter((e) => e.msg === 'request');
+      assert.equal(requests.length, 21);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});

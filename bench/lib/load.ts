@@ -13,9 +13,11 @@ export async function wrk(url: string, connections: number, seconds: number, clo
   return Number(rate);
 }
 
-/** Opens `count` idle `GET /events` streams and resolves once every answer head has arrived. */
-export async function openIdleStreams(port: number, count: number): Promise<Socket[]> {
-  const sockets: Socket[] = [];
+/**
+ * Opens `count` idle `GET /events` streams into `sockets` and resolves once every answer head
+ * has arrived. On failure, `sockets` holds those that did open.
+ */
+export async function openIdleStreams(port: number, count: number, sockets: Socket[]): Promise<void> {
   // Small batches: socat's listen backlog is 5, and a burst of SYNs it cannot queue would
   // measure retransmission timers instead of memory.
   const batch = 25;
@@ -25,7 +27,6 @@ export async function openIdleStreams(port: number, count: number): Promise<Sock
     );
     sockets.push(...opened);
   }
-  return sockets;
 }
 
 function openEventStream(port: number): Promise<Socket> {

@@ -1,6 +1,13 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import { type NetConnectOpts, connect as netConnect, type Socket } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import type { EngineEndpoint } from './endpoint.js';
+
+/**
+ * Write buffer of an engine connection before backpressure pauses the client. Node's default
+ * (16 KiB) is smaller than one socket read (64 KiB), so every read of a bulk upload paused and
+ * resumed the client; 256 KiB keeps uploads flowing and still bounds memory per connection.
+ */
+export const SOCKET_BUFFER_BYTES = 256 * 1024;
 
 /**
  * Opens one raw byte stream to the engine. Half-open is allowed so that a client's TCP
@@ -12,10 +19,12 @@ export function connectEngine(endpoint: EngineEndpoint): Socket {
     case 'unix':
     case 'npipe':
       // Node's `path` option opens a unix socket, or a named pipe on Windows.
-      return netConnect({ path: endpoint.path, allowHalfOpen: true });
+      return netConnect(withBuffer({ path: endpoint.path, allowHalfOpen: true }));
     case 'tcp': {
       if (endpoint.tls === undefined) {
-        const socket = netConnect({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true });
+        const socket = netConnect(
+          withBuffer({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true }),
+        );
         socket.setNoDelay(true);
         return socket;
       }
@@ -33,4 +42,9 @@ export function connectEngine(endpoint: EngineEndpoint): Socket {
       return tlsConnect(options);
     }
   }
+}
+
+/** net.Socket takes the stream option writableHighWaterMark; its connect typings omit it. */
+function withBuffer(options: NetConnectOpts): NetConnectOpts {
+  return { ...options, writableHighWaterMark: SOCKET_BUFFER_BYTES } as unknown as NetConnectOpts;
 }

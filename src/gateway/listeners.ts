@@ -2,6 +2,7 @@ import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { TlsListenerMaterial } from '../config/serve-config.js';
+import { SOCKET_BUFFER_BYTES } from '../engine/connect.js';
 import { DockgateError } from '../errors.js';
 import type { ListenAddress } from './listen-address.js';
 
@@ -53,6 +54,8 @@ export async function openListener(address: ListenAddress, options: ListenOption
       allowHalfOpen: true,
       noDelay: address.kind === 'tcp',
       keepAlive: address.kind === 'tcp',
+      // Client sockets buffer as much as engine sockets before backpressure pauses the engine.
+      highWaterMark: SOCKET_BUFFER_BYTES,
     });
   }
   if (address.kind === 'unix' && options.replaceStaleSocket) await removeStaleSocket(address.path);

@@ -70,8 +70,15 @@ async function removeRunObjects(host: string): Promise<void> {
       await client.json('DELETE', `/containers/${Id}`, { query: { force: 1, v: 1 } });
     await client.json('POST', '/volumes/prune', { query: { filters } });
     await client.json('POST', '/networks/prune', { query: { filters } });
-    const images = await client.json<{ Id: string }[]>('GET', '/images/json', { query: { filters } });
-    for (const { Id } of images) await client.request('DELETE', `/images/${Id}`, { query: { force: 1 } });
+    // Intermediate build images too (all=1), newest first so children go before their parents.
+    const images = await client.json<{ Id: string; Created: number }[]>('GET', '/images/json', {
+      query: { all: 1, filters },
+    });
+    images.sort((a, b) => b.Created - a.Created);
+    for (const { Id } of images) {
+      const removed = await client.request('DELETE', `/images/${Id}`, { query: { force: 1 } });
+      removed.body.resume();
+    }
   } finally {
     await client.close();
   }

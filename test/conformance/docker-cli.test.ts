@@ -292,7 +292,7 @@ const scenarios: Scenario[] = [
       const context = mkdtempSync(join(ctx.dir, 'context-'));
       writeFileSync(
         join(context, 'Dockerfile'),
-        `FROM ${ctx.image}\nCOPY data /data\nRUN wc -c < /data > /size\n`,
+        `FROM ${ctx.image}\nLABEL ${RUN_LABEL}=${testEngine().runId}\nCOPY data /data\nRUN wc -c < /data > /size\n`,
       );
       writeFileSync(join(context, 'data'), randomBytes(5 * 1024 * 1024));
       const tag = `${ctx.name('built')}:1`;

@@ -101,11 +101,14 @@ const scenarios: Scenario[] = [
     name: 'followProgress over a build with an in-band error',
     run: async (docker) => {
       const tar = pack();
-      tar.entry({ name: 'Dockerfile' }, `FROM ${testEngine().image}\nRUN echo progress-line\nRUN exit 3\n`);
+      tar.entry(
+        { name: 'Dockerfile' },
+        `FROM ${testEngine().image}\nLABEL ${RUN_LABEL}=${testEngine().runId}\nRUN echo progress-line\nRUN exit 3\n`,
+      );
       tar.finalize();
       const stream = await docker.buildImage(tar as unknown as NodeJS.ReadableStream, {
         t: 'dockgate-test/dockerode-fails:1',
-        labels: { [RUN_LABEL]: testEngine().runId },
+        forcerm: true,
       });
       const events = await new Promise<{ stream?: string; errorDetail?: { code?: number } }[]>(
         (resolve, reject) =>

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { pack } from 'tar-stream';
 import { DockerClient } from '../../src/client/index.js';
-import { createContainer, removeContainer, testClient, testEngine } from '../helpers/engine.js';
+import { createContainer, RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { RawConnection, splitMessage } from '../helpers/raw-http.js';
 
@@ -118,12 +118,16 @@ describe('gateway streams', () => {
 
   it('passes build progress with its in-band error after a 200', async () => {
     const tar = pack();
-    tar.entry({ name: 'Dockerfile' }, `FROM ${testEngine().image}\nRUN echo building-now\nRUN exit 3\n`);
+    // The LABEL marks the intermediate containers and images too, so a shared engine is cleaned.
+    tar.entry(
+      { name: 'Dockerfile' },
+      `FROM ${testEngine().image}\nLABEL ${RUN_LABEL}=${testEngine().runId}\nRUN echo building-now\nRUN exit 3\n`,
+    );
     tar.finalize();
     const response = await viaGateway.request('POST', '/build', {
       query: {
         t: 'dockgate-test/build-fails:1',
-        labels: JSON.stringify({ 'dockgate.test.run': testEngine().runId }),
+        forcerm: 1,
       },
       headers: { 'content-type': 'application/x-tar' },
       body: tar,

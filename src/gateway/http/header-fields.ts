@@ -9,7 +9,10 @@ import { HOP_BY_HOP_HEADERS } from './hop-by-hop.js';
  */
 export type HeaderList = string[]; // flat: [name, value, name, value, …]
 
-const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[\t ]*([\t\x20-\x7e\x80-\xff]*?)[\t ]*$/;
+/** A header name: an RFC 9110 token, nothing else (no whitespace before the colon, §5.1). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** A field value may hold HTAB, visible ASCII, SP and obs-text; any other control is refused. */
+const BAD_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
 
 /** The header list plus, gathered in the same pass, what framing and forwarding decide on. */
 export interface HeaderScan {
@@ -35,18 +38,21 @@ export function scanHeaders(lines: string[], from: number, code: ErrorCode): Hea
   let hasHopByHop = false;
   for (let i = from; i < lines.length; i++) {
     const line = lines[i] as string;
-    const match = HEADER_LINE.exec(line);
-    if (match === null) {
+    const colon = line.indexOf(':');
+    const name = colon > 0 ? line.slice(0, colon) : '';
+    const rest = line.slice(colon + 1);
+    if (!TOKEN.test(name) || BAD_VALUE_CHAR.test(rest)) {
       const why =
         line.startsWith(' ') || line.startsWith('\t')
           ? 'obsolete line folding is not accepted'
           : `malformed header line ${JSON.stringify(line.slice(0, 80))}`;
       throw new DockgateError(code, why);
     }
-    const name = match[1] as string;
-    const value = match[2] as string;
+    // Only SP and HTAB can surround the value here: everything else was refused above.
+    const value = rest.trim();
     headers.push(name, value);
-    switch (name.toLowerCase()) {
+    const lower = name.toLowerCase();
+    switch (lower) {
       case 'content-length':
         contentLength.push(value);
         break;
@@ -64,7 +70,7 @@ export function scanHeaders(lines: string[], from: number, code: ErrorCode): Hea
         }
         break;
       default:
-        if (!hasHopByHop && HOP_BY_HOP_HEADERS.has(name.toLowerCase())) hasHopByHop = true;
+        if (!hasHopByHop && HOP_BY_HOP_HEADERS.has(lower)) hasHopByHop = true;
     }
   }
   return {
@@ -79,13 +85,12 @@ export function scanHeaders(lines: string[], from: number, code: ErrorCode): Hea
 
 /** Splits a head (without its final CRLF CRLF) into lines; a bare LF or CR is an error. */
 export function splitHeadLines(head: string, code: ErrorCode): string[] {
-  const lines = head.split('\r\n');
-  for (const line of lines) {
-    if (line.includes('\n') || line.includes('\r'))
-      throw new DockgateError(code, 'bare CR or LF in the head');
-  }
-  return lines;
+  if (BARE_CR_OR_LF.test(head)) throw new DockgateError(code, 'bare CR or LF in the head');
+  return head.split('\r\n');
 }
+
+/** A CR not followed by LF, or an LF not preceded by CR. */
+const BARE_CR_OR_LF = /\r(?!\n)|(?<!\r)\n/;
 
 /** A Content-Length value: decimal digits only, at most 2^53 - 1. */
 export function parseContentLength(values: string[], code: ErrorCode): number | undefined {

@@ -21,7 +21,6 @@ export interface ResponseHead {
   readonly status: number;
   readonly headers: HeaderList;
   readonly body: ResponseBody;
-  readonly connectionClose: boolean;
   /** The head to send to the client: the bytes as received unless a hop-by-hop header must go. */
   readonly forward: Buffer;
 }
@@ -44,7 +43,6 @@ export function parseResponseHead(head: Buffer, requestMethod: string): Response
     status,
     headers: scan.headers,
     body: responseBody(status, requestMethod, scan),
-    connectionClose: tokens.has('close') || (match[1] === '0' && !tokens.has('keep-alive')),
     forward:
       drop !== undefined && hasAny(scan.headers, drop)
         ? rebuildHead(lines[0] as string, scan.headers, drop)

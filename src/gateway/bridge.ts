@@ -786,5 +786,8 @@ function errorText(error: unknown): string {
 /** "connect ENOENT /var/run/docker.sock", "read ECONNRESET": Node's message names the code. */
 function describeSocketError(error: Error): string {
   const code = (error as NodeJS.ErrnoException).code;
-  return code === undefined || error.message.includes(code) ? error.message : `${code}: ${error.message}`;
+  const text =
+    code === undefined || error.message.includes(code) ? error.message : `${code}: ${error.message}`;
+  // Each proxied connection holds two descriptors; say what to change.
+  return code === 'EMFILE' || code === 'ENFILE' ? `${text} (out of file descriptors: raise ulimit -n)` : text;
 }

@@ -38,6 +38,11 @@ export class Gateway {
           onConnection: (socket, open) => this.#accept(socket, open),
           onTlsError: (error, at) =>
             this.#log.info({ listener: at.url, error: error.message }, 'TLS handshake failed'),
+          onAcceptError: (error, at) =>
+            this.#log.warn(
+              { listener: at.url, error: error.message, connections: this.#bridges.size },
+              'cannot accept a connection (each connection uses two file descriptors: raise ulimit -n?)',
+            ),
         });
         this.#listeners.push(listener);
       }

@@ -23,6 +23,7 @@ export interface ListenOptions {
   readonly socketMode: number;
   readonly onConnection: (socket: Socket, listener: OpenListener) => void;
   readonly onTlsError: (error: Error, listener: ListenAddress) => void;
+  readonly onAcceptError: (error: Error, listener: ListenAddress) => void;
 }
 
 /**
@@ -99,7 +100,9 @@ export async function openListener(address: ListenAddress, options: ListenOption
       server.listen({ host: address.host, port: address.port, ipv6Only: address.host.includes(':') }, done);
     }
   });
-  server.on('error', () => {}); // after listening, errors are per connection and handled there
+  // After listening, what reaches here is an accept failure: out of file descriptors (EMFILE)
+  // most of the time. The server keeps listening; the operator needs to know.
+  server.on('error', (error: Error) => options.onAcceptError(error, address));
 
   if (address.kind === 'unix') {
     chmodSync(address.path, options.socketMode);

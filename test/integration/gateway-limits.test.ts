@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { testEngine } from '../helpers/engine.js';
+import { RawConnection } from '../helpers/raw-http.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+describe('running out of file descriptors', () => {
+  it('regression: out of descriptors (EMFILE) gives a reset or a 502 naming the cause, never a crash; service resumes', async () => {
+    // 100 descriptors: Node and tsx take about half; each proxied connection takes two.
+    const child = spawn(
+      'sh',
+      [
+        '-c',
+        `ulimit -Sn 100 && ulimit -Hn 100 && exec "${process.execPath}" --import tsx src/cli/main.ts serve --listen tcp://127.0.0.1:0 --upstream ${testEngine().host}`,
+      ],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.stdout.resume();
+    const streams: RawConnection[] = [];
+    try {
+      while (!/listening on tcp:\/\/127\.0\.0\.1:(\d+)/.test(stderr)) {
+        if (child.exitCode !== null) throw new Error(`dockgate exited: ${stderr}`);
+        await sleep(20);
+      }
+      const port = Number(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1]);
+      for (let i = 0; i < 60; i++) {
+        const connection = await RawConnection.open({ port }).catch(() => undefined);
+        if (connection === undefined) continue; // refused at accept: also an acceptable answer
+        connection.write('GET /v1.41/events HTTP/1.1\r\nHost: d\r\n\r\n');
+        streams.push(connection);
+      }
+      // Past the limit a connection is either reset at accept (libuv sheds it) or, when the
+      // descriptor for the engine side is what is missing, answered 502 naming the cause.
+      const settled = (stream: RawConnection): boolean => stream.ended || stream.text.includes('\r\n\r\n');
+      for (let i = 0; i < 200 && !streams.every(settled); i++) await sleep(25);
+      const served = streams.filter((stream) => stream.text.startsWith('HTTP/1.1 200'));
+      const refused = streams.filter((stream) => !stream.text.startsWith('HTTP/1.1 200'));
+      assert.ok(
+        served.length > 0 && refused.length > 0,
+        `${served.length} served, ${refused.length} refused`,
+      );
+      for (const stream of refused) {
+        if (stream.text === '') continue; // reset at accept
+        assert.match(stream.text, /^HTTP\/1\.1 502 /);
+        assert.match(stream.text, /EMFILE.*raise ulimit -n/);
+      }
+      assert.equal(child.exitCode, null, 'the gateway is still running');
+
+      for (const stream of streams) stream.close();
+      await sleep(500);
+      const ping = await RawConnection.open({ port });
+      ping.write('GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n');
+      await ping.until((text) => text.endsWith('OK'));
+      ping.close();
+    } finally {
+      for (const stream of streams) stream.close();
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  });
+});

@@ -1,36 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { testEngine } from '../helpers/engine.js';
+import { startDockgate } from '../helpers/dockgate-process.js';
 import { RawConnection } from '../helpers/raw-http.js';
-
-const root = new URL('../..', import.meta.url).pathname;
 
 describe('running out of file descriptors', () => {
   it('regression: out of descriptors (EMFILE) gives a reset or a 502 naming the cause, never a crash; service resumes', async () => {
-    // 100 descriptors: Node and tsx take about half; each proxied connection takes two.
-    const child = spawn(
-      'sh',
-      [
-        '-c',
-        `ulimit -Sn 100 && ulimit -Hn 100 && exec "${process.execPath}" --import tsx src/cli/main.ts serve --listen tcp://127.0.0.1:0 --upstream ${testEngine().host}`,
-      ],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.stdout.resume();
+    // 100 descriptors: Node and tsx take about a third; each proxied connection takes two.
+    const { child, port } = await startDockgate(['--listen', 'tcp://127.0.0.1:0'], { maxFiles: 100 });
     const streams: RawConnection[] = [];
     try {
-      while (!/listening on tcp:\/\/127\.0\.0\.1:(\d+)/.test(stderr)) {
-        if (child.exitCode !== null) throw new Error(`dockgate exited: ${stderr}`);
-        await sleep(20);
-      }
-      const port = Number(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1]);
       for (let i = 0; i < 60; i++) {
         const connection = await RawConnection.open({ port }).catch(() => undefined);
         if (connection === undefined) continue; // refused at accept: also an acceptable answer

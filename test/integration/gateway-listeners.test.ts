@@ -11,12 +11,12 @@ import { promisify } from 'node:util';
 import { DockerClient } from '../../src/client/index.js';
 import { isDockgateError } from '../../src/errors.js';
 import { makeTestPki, type TestPki } from '../helpers/certs.js';
-import { createContainer, demux, removeContainer, testClient, testEngine } from '../helpers/engine.js';
+import { startDockgate } from '../helpers/dockgate-process.js';
+import { createContainer, demux, removeContainer, testClient } from '../helpers/engine.js';
 import { startGateway } from '../helpers/gateway.js';
 import { RawConnection, splitMessage } from '../helpers/raw-http.js';
 
 const run = promisify(execFile);
-const root = new URL('../..', import.meta.url).pathname;
 
 describe('unix socket listener', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dockgate-listen-'));
@@ -203,33 +203,8 @@ describe('graceful shutdown on SIGTERM (the dockgate process)', () => {
   it('finishes requests under way, cuts endless streams after the grace period, refuses new connections', async () => {
     const direct = testClient();
     const container = await createContainer(direct, ['sh', '-c', 'sleep 1; exit 4']);
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
-        'serve',
-        '--listen',
-        'tcp://127.0.0.1:0',
-        '--upstream',
-        testEngine().host,
-        '--shutdown-grace',
-        '3',
-      ],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const { child, port } = await startDockgate(['--listen', 'tcp://127.0.0.1:0', '--shutdown-grace', '3']);
     try {
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      child.stdout.resume();
-      while (!/listening on tcp:\/\/127\.0\.0\.1:(\d+)/.test(stderr)) {
-        if (child.exitCode !== null) throw new Error(`dockgate exited: ${stderr}`);
-        await sleep(20);
-      }
-      const port = Number(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1]);
       const events = await RawConnection.open({ port });
       events.write('GET /v1.41/events HTTP/1.1\r\nHost: d\r\n\r\n');
       const wait = await RawConnection.open({ port });

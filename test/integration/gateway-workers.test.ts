@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { testEngine } from '../helpers/engine.js';
+import { startDockgate } from '../helpers/dockgate-process.js';
 import { RawConnection } from '../helpers/raw-http.js';
-
-const root = new URL('../..', import.meta.url).pathname;
 
 /** Pids of the live gateway workers among the children of `pid` (tsx adds an esbuild child). */
 function childrenOf(pid: number): number[] {
@@ -38,38 +35,16 @@ async function ping(target: { port: number } | { path: string }): Promise<void> 
 describe('--workers: a pool of gateway processes', () => {
   it('serves on shared TCP and unix listeners, replaces a dead worker, and stops cleanly', async () => {
     const socket = join(mkdtempSync(join(tmpdir(), 'dockgate-pool-')), 'gw.sock');
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
-        'serve',
-        '--workers',
-        '2',
-        '--listen',
-        'tcp://127.0.0.1:0',
-        '--listen',
-        `unix://${socket}`,
-        '--upstream',
-        testEngine().host,
-      ],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stderr = '';
-    let stdout = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
+    const { child, port, stderr, stdout } = await startDockgate([
+      '--workers',
+      '2',
+      '--listen',
+      'tcp://127.0.0.1:0',
+      '--listen',
+      `unix://${socket}`,
+    ]);
     try {
-      while (!/\(2 workers\)/.test(stderr)) {
-        if (child.exitCode !== null) throw new Error(`dockgate exited: ${stderr}`);
-        await sleep(20);
-      }
-      const port = Number(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1]);
+      assert.match(stderr(), /\(2 workers\)/);
       assert.equal(statSync(socket).mode & 0o777, 0o660);
       const pid = child.pid ?? 0;
       const workers = childrenOf(pid);
@@ -90,7 +65,7 @@ describe('--workers: a pool of gateway processes', () => {
       assert.equal(code, 0);
       assert.equal(existsSync(socket), false, 'the socket file is removed');
       // Every access line is whole JSON, whichever worker wrote it.
-      const lines = stdout.trim().split('\n');
+      const lines = stdout().trim().split('\n');
       const requests = lines
         .map((line) => JSON.parse(line) as { msg: string; pid: number })
         .filter((e) => e.msg === 'request');

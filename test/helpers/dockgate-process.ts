@@ -1,0 +1,58 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { testEngine } from './engine.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+/** A real `dockgate serve` process (from the sources, through tsx), for signals and limits. */
+export interface DockgateProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** Port of the first tcp:// listener, read from the "listening on" line. */
+  readonly port: number;
+  stdout(): string;
+  stderr(): string;
+}
+
+/**
+ * Starts `dockgate serve ARGS --upstream <test engine>` and waits until it says where it
+ * listens. `maxFiles` runs it under that descriptor limit (soft and hard: Node raises the soft
+ * limit to the hard one at start).
+ */
+export async function startDockgate(
+  args: string[],
+  options: { maxFiles?: number } = {},
+): Promise<DockgateProcess> {
+  const command = [
+    process.execPath,
+    '--import',
+    'tsx',
+    'src/cli/main.ts',
+    'serve',
+    ...args,
+    '--upstream',
+    testEngine().host,
+  ];
+  const quoted = command.map((part) => `'${part.replace(/'/g, `'\\''`)}'`).join(' ');
+  const child =
+    options.maxFiles === undefined
+      ? spawn(command[0] as string, command.slice(1), { cwd: root })
+      : spawn(
+          'sh',
+          ['-c', `ulimit -Sn ${options.maxFiles} && ulimit -Hn ${options.maxFiles} && exec ${quoted}`],
+          { cwd: root },
+        );
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+  });
+  const listening = /listening on tcp:\/\/127\.0\.0\.1:(\d+)/;
+  while (!listening.test(err)) {
+    if (child.exitCode !== null) throw new Error(`dockgate exited: ${err}`);
+    await sleep(20);
+  }
+  return { child, port: Number(listening.exec(err)?.[1]), stdout: () => out, stderr: () => err };
+}

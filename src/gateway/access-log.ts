@@ -12,9 +12,9 @@ export interface AccessEntry {
   readonly in: number;
   readonly out: number;
   readonly ms: number;
-  readonly hijacked?: boolean;
-  readonly aborted?: boolean;
-  readonly error?: string;
+  readonly hijacked: boolean;
+  readonly aborted: boolean;
+  readonly error: string | undefined;
 }
 
 export type AccessLog = (entry: AccessEntry) => void;

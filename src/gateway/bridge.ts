@@ -140,7 +140,7 @@ export class Bridge {
 
   #onClientData(chunk: Buffer): void {
     this.#readClient(chunk);
-    this.#flushEngineRun();
+    this.#flushRuns();
   }
 
   #readClient(chunk: Buffer): void {
@@ -761,9 +761,9 @@ export class Bridge {
       in: exchange.bytesIn,
       out: exchange.bytesOut,
       ms: Math.round((performance.now() - exchange.started) * 10) / 10,
-      ...(exchange.hijacked && { hijacked: true }),
-      ...(aborted && { aborted: true }),
-      ...(error !== undefined && { error }),
+      hijacked: exchange.hijacked,
+      aborted,
+      error,
     });
   }
 }

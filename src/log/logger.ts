@@ -4,7 +4,6 @@ import { DockgateError } from '../errors.js';
 export type { Logger } from 'pino';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Log lines are written in batches of at least this many bytes… */
 const BATCH_BYTES = 4096;

@@ -2,7 +2,9 @@
 import { Command, CommanderError } from 'commander';
 import { isDockgateError } from '../errors.js';
 import { DOCKGATE_VERSION } from '../version.js';
+import { registerPolicyCommand } from './policy-command.js';
 import { registerServeCommand } from './serve-command.js';
+import { registerTokenCommand } from './token-command.js';
 import { registerVersionCommand } from './version-command.js';
 
 /** `dockgate`: one file per command under src/cli/, wired here. */
@@ -14,6 +16,8 @@ const program = new Command('dockgate')
 
 registerServeCommand(program);
 registerVersionCommand(program);
+registerTokenCommand(program);
+registerPolicyCommand(program);
 
 try {
   await program.parseAsync(process.argv);

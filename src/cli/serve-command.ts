@@ -1,8 +1,8 @@
 import cluster from 'node:cluster';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
+import { DockerClient } from '../client/docker-client.js';
 import {
   loadServeConfig,
-  PROFILES,
   type RawServeOptions,
   SERVE_DEFAULTS,
   type ServeConfig,
@@ -10,6 +10,9 @@ import {
 import { Gateway } from '../gateway/gateway.js';
 import { type ReadyMessage, WorkerPool } from '../gateway/worker-pool.js';
 import { createLogger, flushLogs, type Logger } from '../log/logger.js';
+import { startAdminServer } from '../metrics/admin-server.js';
+import { GatewayMetrics } from '../metrics/metrics.js';
+import { createPolicyRuntime } from '../policy/runtime.js';
 import { DOCKGATE_VERSION } from '../version.js';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -28,9 +31,28 @@ export function registerServeCommand(program: Command): void {
       '--upstream <url>',
       'the engine: unix://, npipe://, tcp://, https:// (default: DOCKER_HOST, then the standard socket)',
     )
-    .addOption(
-      new Option('--profile <name>', 'what callers may do').choices(PROFILES).default(SERVE_DEFAULTS.profile),
+    .option(
+      '--profile <name>',
+      'profile of callers with no identity on --listen listeners: read-only, manage, deploy, full, a preset or a config profile',
+      SERVE_DEFAULTS.profile,
     )
+    .option(
+      '--config <file>',
+      'YAML config: profiles, identities, listeners, audit (reloaded on change and SIGHUP)',
+    )
+    .option('--tokens <file>', 'token store (default: $DOCKGATE_TOKENS or ~/.config/dockgate/tokens.json)')
+    .option(
+      '--tecnativa-env',
+      'build the profile from Tecnativa docker-socket-proxy variables (CONTAINERS=1, POST=0, …)',
+    )
+    .option(
+      '--learn <file>',
+      'record the routes each identity uses and write a profile allowing exactly that',
+    )
+    .option('--audit-file <file>', 'write one line per request and decision here (rotated) instead of stdout')
+    .option('--audit-max-size <size>', 'rotate the audit file at this size (bytes, or 10M, 1G)')
+    .option('--audit-keep <n>', 'rotated audit files kept')
+    .option('--admin <url>', 'admin listener on loopback: /metrics, /healthz, /readyz (tcp://127.0.0.1:9375)')
     .option('--tls-cert <file>', 'PEM certificate for tls:// listeners')
     .option('--tls-key <file>', 'PEM private key for tls:// listeners')
     .option('--tls-client-ca <file>', 'PEM CA: tls:// clients must present a certificate it signed')
@@ -52,7 +74,7 @@ export function registerServeCommand(program: Command): void {
     )
     .option(
       '--insecure',
-      'allow the full profile on a non-loopback listener without client certificates',
+      'allow more than read-only for unauthenticated callers on a non-loopback listener',
       false,
     )
     .option(
@@ -61,7 +83,7 @@ export function registerServeCommand(program: Command): void {
       SERVE_DEFAULTS.workers,
     )
     .action(async (options: Omit<RawServeOptions, 'listen'> & { listen?: string[] }) => {
-      const config = loadServeConfig({ ...options, listen: options.listen ?? [...SERVE_DEFAULTS.listen] });
+      const config = loadServeConfig({ ...options, listen: options.listen ?? [] });
       const log = createLogger(config.logLevel);
       if (config.workers > 1 && cluster.isPrimary) await runPool(config, log);
       else await runGateway(config, log);
@@ -86,7 +108,7 @@ function announce(config: ServeConfig, log: Logger, urls: string[], workers: num
       {
         listen: url,
         upstream: config.upstream.url,
-        profile: config.profile,
+        profile: config.policy.listeners.get(url)?.profile.name,
         workers,
         version: DOCKGATE_VERSION,
       },
@@ -101,9 +123,19 @@ function announce(config: ServeConfig, log: Logger, urls: string[], workers: num
 
 /** One gateway in this process: alone, or as a worker of a pool. */
 async function runGateway(config: ServeConfig, log: Logger): Promise<void> {
-  const gateway = new Gateway(config, log);
+  let gateway: Gateway | undefined;
+  const metrics = new GatewayMetrics(() => gateway?.connections ?? 0);
+  const runtime = createPolicyRuntime(config, log, metrics);
+  gateway = new Gateway(config, log, runtime.gatekeeper, runtime.access);
   const stopped = untilSignal();
+  process.on('SIGHUP', () => runtime.reloader.reload('SIGHUP'));
+  runtime.reloader.watch();
   const urls = await gateway.start();
+  const admin =
+    config.admin !== undefined && !cluster.isWorker
+      ? await startAdminServer({ address: config.admin, engine: runtime.engine, cluster: false })
+      : undefined;
+  if (admin !== undefined) log.info({ admin: admin.url }, 'admin listener: /metrics /healthz /readyz');
   if (cluster.isWorker) {
     const ready: ReadyMessage = { type: 'dockgate:ready', urls };
     process.send?.(ready);
@@ -113,15 +145,27 @@ async function runGateway(config: ServeConfig, log: Logger): Promise<void> {
   const signal = await stopped;
   log.info({ signal, graceMs: config.shutdownGraceMs }, 'stopping');
   await gateway.stop();
+  await admin?.close();
+  await runtime.close();
   log.info('stopped');
 }
 
 async function runPool(config: ServeConfig, log: Logger): Promise<void> {
   const pool = new WorkerPool(config, log);
   const stopped = untilSignal();
+  // Each worker reloads its own policy; the primary only passes the signal on.
+  process.on('SIGHUP', () => pool.signal('SIGHUP'));
   announce(config, log, await pool.start(config.workers), config.workers);
+  const engine = new DockerClient({ engine: config.upstream });
+  const admin =
+    config.admin === undefined
+      ? undefined
+      : await startAdminServer({ address: config.admin, engine, cluster: true });
+  if (admin !== undefined) log.info({ admin: admin.url }, 'admin listener: /metrics /healthz /readyz');
   const signal = await stopped;
   log.info({ signal, graceMs: config.shutdownGraceMs }, 'stopping');
   await pool.stop();
+  await admin?.close();
+  await engine.close();
   log.info('stopped');
 }

@@ -1,15 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { defaultTokenFile } from '../auth/tokens.js';
 import { defaultEngineEndpoint, type EngineEndpoint, parseEngineUrl } from '../engine/endpoint.js';
 import { DockgateError } from '../errors.js';
 import { isLoopback, type ListenAddress, parseListenAddress } from '../gateway/listen-address.js';
 import { LOG_LEVELS } from '../log/logger.js';
+import type { Policy } from '../policy/policy.js';
+import { tecnativaProfile } from '../policy/tecnativa.js';
+import { type ConfigFile, readConfigFile } from './policy-file.js';
+import { loadPolicy, type PolicySource } from './policy-source.js';
 
 /** Every default of `dockgate serve`, in one place; the CLI help and docs/gateway.md show them. */
 export const SERVE_DEFAULTS = {
   listen: ['tcp://127.0.0.1:2375'],
-  profile: 'full',
+  profile: 'read-only',
   socketMode: '0660',
   shutdownGrace: '10',
   maxHeaderSize: String(64 * 1024),
@@ -17,15 +22,12 @@ export const SERVE_DEFAULTS = {
   workers: '1',
 } as const;
 
-/** Profiles the gateway knows. Access control (identities, least-privilege profiles) comes next. */
-export const PROFILES = ['full'] as const;
-
 /** The options as the command line gives them: strings, validated below. */
 const rawServeOptions = z
   .object({
     listen: z.array(z.string()).min(1),
     upstream: z.string().optional(),
-    profile: z.enum(PROFILES, { error: () => `--profile must be one of: ${PROFILES.join(', ')}` }),
+    profile: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, '--profile must be a profile name such as read-only'),
     tlsCert: z.string().optional(),
     tlsKey: z.string().optional(),
     tlsClientCa: z.string().optional(),
@@ -40,6 +42,17 @@ const rawServeOptions = z
       ),
     logLevel: z.enum(LOG_LEVELS, { error: () => `--log-level must be one of: ${LOG_LEVELS.join(', ')}` }),
     insecure: z.boolean(),
+    config: z.string().optional(),
+    tokens: z.string().optional(),
+    tecnativaEnv: z.boolean().optional(),
+    learn: z.string().optional(),
+    auditFile: z.string().optional(),
+    auditMaxSize: z
+      .string()
+      .regex(/^\d+[KMG]?$/, '--audit-max-size is bytes, or a number with K, M or G')
+      .optional(),
+    auditKeep: z.string().regex(/^\d+$/, '--audit-keep must be a number of files').optional(),
+    admin: z.string().optional(),
     workers: z
       .string()
       .regex(/^(auto|\d+)$/, '--workers must be a number of processes or "auto"')
@@ -61,6 +74,22 @@ export interface RawServeOptions {
   readonly logLevel: string;
   readonly insecure: boolean;
   readonly workers?: string;
+  /** YAML config file (profiles, identities, listeners, audit); watched for changes. */
+  readonly config?: string;
+  readonly tokens?: string;
+  readonly tecnativaEnv?: boolean;
+  readonly learn?: string;
+  readonly auditFile?: string;
+  readonly auditMaxSize?: string;
+  readonly auditKeep?: string;
+  readonly admin?: string;
+}
+
+/** Where one line per decision goes: the log (stdout), or a size-rotated file. */
+export interface AuditConfig {
+  readonly file: string | undefined;
+  readonly maxSize: string;
+  readonly keep: number;
 }
 
 export interface TlsListenerMaterial {
@@ -73,7 +102,6 @@ export interface TlsListenerMaterial {
 export interface ServeConfig {
   readonly listen: readonly ListenAddress[];
   readonly upstream: EngineEndpoint;
-  readonly profile: (typeof PROFILES)[number];
   readonly tls: TlsListenerMaterial | undefined;
   readonly socketMode: number;
   readonly shutdownGraceMs: number;
@@ -81,6 +109,14 @@ export interface ServeConfig {
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** Gateway processes sharing the listeners (see gateway/worker-pool.ts). */
   readonly workers: number;
+  /** Where the policy comes from, to read again on reload. */
+  readonly policySource: PolicySource;
+  /** The policy as loaded at start (it failed loudly if invalid). */
+  readonly policy: Policy;
+  readonly learn: string | undefined;
+  readonly audit: AuditConfig;
+  /** The admin listener (metrics, health), off unless given. */
+  readonly admin: ListenAddress | undefined;
 }
 
 /**
@@ -95,21 +131,68 @@ export function loadServeConfig(raw: RawServeOptions): ServeConfig {
     throw new DockgateError('DG_CONFIG_INVALID', `${issue?.message ?? 'invalid options'}${where}`);
   }
   const options = parsed.data;
-  const listen = dedupe(options.listen.map(parseListenAddress));
+  const file: ConfigFile | undefined =
+    options.config === undefined ? undefined : readConfigFile(options.config);
+  const tecnativa = options.tecnativaEnv === true ? tecnativaProfile(process.env) : undefined;
+  // The CLI --profile is the default for CLI listeners; --tecnativa-env makes it "tecnativa".
+  const cliProfile = tecnativa !== undefined ? 'tecnativa' : options.profile;
+  const fromFile = (file?.listeners ?? []).map((l) => ({
+    address: parseListenAddress(l.listen),
+    profile: l.profile ?? cliProfile,
+    allowFrom: l.allowFrom,
+  }));
+  const cliListen =
+    options.listen.length > 0 || fromFile.length > 0 ? options.listen : [...SERVE_DEFAULTS.listen];
+  const listeners = [
+    ...cliListen.map((raw) => ({
+      address: parseListenAddress(raw),
+      profile: cliProfile,
+      allowFrom: undefined,
+    })),
+    ...fromFile,
+  ];
+  const listen = dedupe(listeners.map((l) => l.address));
   const tls = loadTls(options, listen);
-  const config: ServeConfig = {
+  const policySource: PolicySource = {
+    configFile: options.config,
+    tokensFile: options.tokens ?? file?.tokens ?? defaultTokenFile(),
+    listeners,
+    tecnativa: tecnativa !== undefined,
+    clientCertsRequired: tls?.clientCa !== undefined,
+    insecure: options.insecure,
+  };
+  const upstream = options.upstream ?? tecnativa?.upstream;
+  const logLevel = tecnativa?.logLevel ?? options.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new DockgateError('DG_CONFIG_INVALID', `LOG_LEVEL=${logLevel} is not a level dockgate knows`);
+  }
+  const admin = options.admin ?? file?.admin?.listen;
+  const adminAddress = admin === undefined ? undefined : parseListenAddress(admin);
+  if (adminAddress !== undefined && !isLoopback(adminAddress)) {
+    throw new DockgateError(
+      'DG_CONFIG_INVALID',
+      `the admin listener ${adminAddress.url} must be on loopback or a unix socket`,
+    );
+  }
+  return {
     listen,
-    upstream: options.upstream === undefined ? defaultEngineEndpoint() : parseEngineUrl(options.upstream),
-    profile: options.profile,
+    upstream: upstream === undefined ? defaultEngineEndpoint() : parseEngineUrl(upstream),
     tls,
     socketMode: Number.parseInt(options.socketMode, 8),
     shutdownGraceMs: Math.round(Number(options.shutdownGrace) * 1000),
     maxHeaderBytes: Number(options.maxHeaderSize),
-    logLevel: options.logLevel,
+    logLevel: logLevel as (typeof LOG_LEVELS)[number],
     workers: options.workers === 'auto' ? availableParallelism() : Number(options.workers),
+    policySource,
+    policy: loadPolicy(policySource, 1, file),
+    learn: options.learn,
+    audit: {
+      file: options.auditFile ?? file?.audit?.file,
+      maxSize: options.auditMaxSize ?? file?.audit?.maxSize ?? '100M',
+      keep: Number(options.auditKeep ?? file?.audit?.keep ?? 5),
+    },
+    admin: adminAddress,
   };
-  assertProtected(config, options.insecure);
-  return config;
 }
 
 function dedupe(addresses: ListenAddress[]): ListenAddress[] {
@@ -153,24 +236,5 @@ function readMaterial(file: string, option: string): Buffer {
     return readFileSync(file);
   } catch (cause) {
     throw new DockgateError('DG_TLS_MATERIAL', `${option} ${file}: ${(cause as Error).message}`, { cause });
-  }
-}
-
-/**
- * Protected mode: the `full` profile is root on the engine's host. Refuse to offer it to
- * anyone on the network who has not proven who they are (a tls:// listener with a client CA),
- * unless the operator says --insecure.
- */
-function assertProtected(config: ServeConfig, insecure: boolean): void {
-  if (insecure) return;
-  for (const address of config.listen) {
-    if (isLoopback(address)) continue;
-    if (address.kind === 'tls' && config.tls?.clientCa !== undefined) continue;
-    throw new DockgateError(
-      'DG_CONFIG_INVALID',
-      `--listen ${address.url} would give anyone who can reach it full control of the Docker engine (root on its host). ` +
-        'Listen on loopback or a unix socket, use tls:// with --tls-client-ca so that only holders of a client certificate get in, ' +
-        'or pass --insecure if that is really what you want',
-    );
   }
 }

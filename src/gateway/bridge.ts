@@ -4,12 +4,14 @@ import type { EngineEndpoint } from '../engine/endpoint.js';
 import { DockgateError, isDockgateError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { AccessLog } from './access-log.js';
+import type { AuditFields, ConnectionInfo, Forward, Gate, NeedBody, Refuse, Ruling } from './gate.js';
 import { mayHijack } from './hijack.js';
+import { BodyCollector } from './http/body-collector.js';
 import { ChunkedScanner } from './http/chunked-scanner.js';
 import { errorResponse } from './http/error-response.js';
-import { findHeadEnd } from './http/header-fields.js';
-import { engineRequestHead, parseRequestHead } from './http/request-head.js';
-import { parseResponseHead } from './http/response-head.js';
+import { findHeadEnd, rebuildHead } from './http/header-fields.js';
+import { engineRequestHead, parseRequestHead, type RequestHead } from './http/request-head.js';
+import { parseResponseHead, type ResponseHead } from './http/response-head.js';
 
 /** What a bridge needs from its gateway. */
 export interface BridgeContext {
@@ -22,6 +24,8 @@ export interface BridgeContext {
   /** One line per request (see access-log.ts). */
   readonly access: AccessLog;
   readonly nextRequestId: () => string;
+  /** Decides every request before it reaches the engine (policy/gatekeeper.ts). */
+  readonly gate: Gate;
   readonly closed: (bridge: Bridge) => void;
 }
 
@@ -37,6 +41,20 @@ interface Exchange {
   bytesIn: number;
   bytesOut: number;
   hijacked: boolean;
+  readonly audit: AuditFields | undefined;
+  /** Rewrites a 200 answer's body (read whole first), from the gate. */
+  readonly transform: ((body: Buffer) => Buffer) | undefined;
+  readonly done: ((status: number) => void) | undefined;
+}
+
+/** A request read up to its head whose ruling is not in yet (a body to read, a lookup). */
+interface Pending {
+  readonly head: Buffer;
+  readonly request: RequestHead;
+  readonly id: string;
+  readonly started: number;
+  /** The body as received (framing included), once read for the gate. */
+  rawBody: Buffer | undefined;
 }
 
 /** Where the client → engine byte stream is. */
@@ -47,6 +65,8 @@ enum Req {
   Hold, // a hijack request was sent: hold later bytes until the answer decides
   Raw, // hijacked: raw bytes
   Closed, // rejected or gone: discard
+  Body, // reading a body the gate asked to see, before anything of the request is forwarded
+  Wait, // the gate's ruling is not in yet: hold later bytes
 }
 
 /** Where the engine → client byte stream is. */
@@ -56,6 +76,7 @@ enum Res {
   Chunked,
   Close, // body delimited by the engine closing
   Raw, // hijacked
+  Collect, // reading an answer whole for the gate's transform (redaction)
 }
 
 // Reasons a socket is paused; it reads again only when none is left.
@@ -66,6 +87,8 @@ const FLUSH = 4; // an upgrade head must reach the client alone, before stream b
 const MAX_RESPONSE_HEAD = 1 << 20;
 const HEAD_ALONE_DELAY_MS = 2;
 const MAX_HELD_BYTES = 1 << 20;
+const MAX_TRANSFORMED_ANSWER = 64 << 20;
+const NO_NAMES: ReadonlySet<string> = new Set();
 
 /**
  * Pairs one client connection with one engine connection and moves bytes between them without
@@ -80,6 +103,7 @@ export class Bridge {
   readonly #client: Socket;
   readonly #ctx: BridgeContext;
   readonly #clientLabel: string;
+  readonly #conn: ConnectionInfo;
   #engine: Socket | undefined;
   #engineConnected = false;
 
@@ -90,11 +114,15 @@ export class Bridge {
   #held: Buffer[] = [];
   #heldBytes = 0;
   #clientEnded = false;
+  /** The request whose ruling is awaited, and the body read for it. */
+  #pending: Pending | undefined;
+  #pendingBody: { ruling: NeedBody; body: BodyCollector } | undefined;
 
   #res = Res.Head;
   #resPending: Buffer | undefined;
   #resRemaining = 0;
   #resScanner: ChunkedScanner | undefined;
+  #resCollect: { head: ResponseHead; body: BodyCollector } | undefined;
 
   /** Exchanges sent to the engine and not yet fully answered, oldest first. */
   readonly #inflight: Exchange[] = [];
@@ -110,9 +138,10 @@ export class Bridge {
   #engineRun: Buffer | undefined;
   #clientRun: Buffer | undefined;
 
-  constructor(client: Socket, clientLabel: string, ctx: BridgeContext) {
+  constructor(client: Socket, clientLabel: string, conn: ConnectionInfo, ctx: BridgeContext) {
     this.#client = client;
     this.#clientLabel = clientLabel;
+    this.#conn = conn;
     this.#ctx = ctx;
     client.on('data', (chunk: Buffer) => this.#onClientData(chunk));
     client.on('end', () => {
@@ -192,7 +221,14 @@ export class Bridge {
           if (end >= 0) this.#requestSent();
           break;
         }
+        case Req.Body: {
+          const take = this.#readPendingBody(buf, pos);
+          if (take < 0) return;
+          pos = take;
+          break;
+        }
         case Req.Hold:
+        case Req.Wait:
           this.#hold(buf.subarray(pos));
           return;
         case Req.Raw:
@@ -204,9 +240,9 @@ export class Bridge {
     }
   }
 
-  /** Parses a request head and forwards it; false when the request was refused. */
+  /** Parses a request head and asks the gate; false when the request was refused. */
   #startRequest(head: Buffer): boolean {
-    let request: ReturnType<typeof parseRequestHead>;
+    let request: RequestHead;
     try {
       request = parseRequestHead(head);
     } catch (error) {
@@ -218,21 +254,137 @@ export class Bridge {
       this.#reject(new DockgateError('DG_SHUTTING_DOWN', 'the gateway is shutting down'), id, request);
       return false;
     }
-    const exchange: Exchange = {
+    const pending: Pending = { head, request, id, started: performance.now(), rawBody: undefined };
+    const ruling = this.#ctx.gate.check({
       id,
       method: request.method,
       target: request.target,
-      started: performance.now(),
+      headers: request.headers,
+      hasBody: request.body.kind !== 'none',
+      conn: this.#conn,
+    });
+    return this.#apply(pending, ruling);
+  }
+
+  /** Acts on a ruling; false when the request was refused (nothing more is read). */
+  #apply(pending: Pending, ruling: Ruling | Promise<Ruling>): boolean {
+    if (ruling instanceof Promise) {
+      this.#pending = pending;
+      this.#req = Req.Wait;
+      ruling.then(
+        (r) => this.#ruled(pending, r),
+        (error: unknown) => {
+          this.#ctx.log.error({ err: errorText(error), req: pending.id }, 'policy decision failed');
+          this.#ruled(pending, {
+            kind: 'refuse',
+            status: 500,
+            message: 'policy decision failed',
+            audit: undefined,
+          });
+        },
+      );
+      return true;
+    }
+    switch (ruling.kind) {
+      case 'refuse':
+        this.#refuse(pending, ruling);
+        return false;
+      case 'forward':
+        this.#forward(pending, ruling);
+        return true;
+      case 'body': {
+        const body = pending.request.body;
+        if (body.kind === 'none' || pending.rawBody !== undefined) {
+          return this.#apply(pending, ruling.decide(pending.rawBody ?? Buffer.alloc(0)));
+        }
+        if (body.kind === 'length' && body.length > ruling.limit) {
+          this.#refuse(pending, tooLarge(ruling));
+          return false;
+        }
+        this.#pending = pending;
+        this.#pendingBody = { ruling, body: new BodyCollector(body, 'DG_BAD_REQUEST') };
+        this.#req = Req.Body;
+        return true;
+      }
+    }
+  }
+
+  /** A ruling that took time is in: act on it, then go on with what the client sent meanwhile. */
+  #ruled(pending: Pending, ruling: Ruling): void {
+    if (this.#closed || this.#pending !== pending) {
+      if (ruling.kind === 'forward') ruling.done?.(0); // gave up before it was sent
+      return;
+    }
+    this.#pending = undefined;
+    this.#req = Req.Head;
+    if (this.#apply(pending, ruling)) this.#replayHeld();
+    this.#flushRuns();
+  }
+
+  /** Reads body bytes the gate asked to see; returns the new position, or -1 when refused. */
+  #readPendingBody(buf: Buffer, pos: number): number {
+    const { ruling, body } = this.#pendingBody as { ruling: NeedBody; body: BodyCollector };
+    const pending = this.#pending as Pending;
+    let step: { stop: number; complete: boolean };
+    try {
+      step = body.take(buf, pos);
+    } catch (error) {
+      this.#pendingBody = undefined;
+      this.#pending = undefined;
+      this.#reject(error, pending.id, pending.request);
+      return -1;
+    }
+    // Chunk framing may add a little; the payload itself is checked against the limit below.
+    if (body.size > ruling.limit + (body.chunked ? 64 * 1024 : 0)) {
+      this.#refuse(pending, tooLarge(ruling));
+      return -1;
+    }
+    if (!step.complete) return step.stop;
+    this.#pendingBody = undefined;
+    this.#pending = undefined;
+    const raw = body.raw();
+    pending.rawBody = raw;
+    const payload = BodyCollector.payload(raw, body.chunked);
+    if (payload.length > ruling.limit) {
+      this.#refuse(pending, tooLarge(ruling));
+      return -1;
+    }
+    this.#req = Req.Head;
+    return this.#apply(pending, ruling.decide(payload)) ? step.stop : -1;
+  }
+
+  /** Sends an allowed request on to the engine, as changed by the gate. */
+  #forward(pending: Pending, ruling: Forward): void {
+    const { request } = pending;
+    const exchange: Exchange = {
+      id: pending.id,
+      method: request.method,
+      target: request.target,
+      started: pending.started,
       holds: mayHijack(request.method, request.target, request.upgrade),
       status: 0,
       bytesIn: 0,
       bytesOut: 0,
       hijacked: false,
+      audit: ruling.audit,
+      transform: ruling.transform,
+      done: ruling.done,
     };
     this.#inflight.push(exchange);
     const basePath = this.#ctx.endpoint.kind === 'tcp' ? this.#ctx.endpoint.basePath : '';
     if (this.#engine === undefined) this.#connect();
-    this.#toEngine(engineRequestHead(head, request, basePath));
+    const body = ruling.body ?? pending.rawBody;
+    this.#toEngine(
+      engineRequestHead(pending.head, request, basePath, {
+        target: ruling.target,
+        bodyLength: ruling.body?.length,
+      }),
+    );
+    if (body !== undefined) {
+      this.#toEngine(body);
+      this.#requestSent();
+      return;
+    }
     switch (request.body.kind) {
       case 'none':
         this.#requestSent();
@@ -246,7 +398,32 @@ export class Bridge {
         this.#reqScanner = new ChunkedScanner('DG_BAD_REQUEST');
         break;
     }
-    return true;
+  }
+
+  /** The gate refused: answer in order once the exchanges before it are answered, then close. */
+  #refuse(pending: Pending, ruling: Refuse): void {
+    this.#pending = undefined;
+    this.#pendingBody = undefined;
+    const exchange: Exchange = {
+      id: pending.id,
+      method: pending.request.method,
+      target: pending.request.target,
+      started: pending.started,
+      holds: false,
+      status: ruling.status,
+      bytesIn: pending.head.length + (pending.rawBody?.length ?? 0),
+      bytesOut: 0,
+      hijacked: false,
+      audit: ruling.audit,
+      transform: undefined,
+      done: undefined,
+    };
+    this.#logExchange(exchange, false, ruling.message);
+    this.#req = Req.Closed;
+    this.#reqPending = undefined;
+    this.#held = [];
+    this.#owedError = { status: ruling.status, message: ruling.message, id: pending.id };
+    if (this.#inflight.length === 0) this.#sendOwedError();
   }
 
   /** The current request's last byte went to the engine. */
@@ -266,14 +443,27 @@ export class Bridge {
 
   /** The engine answered the held request: replay what the client sent meanwhile. */
   #releaseHold(raw: boolean): void {
+    this.#req = raw ? Req.Raw : Req.Head;
+    this.#replayHeld();
+  }
+
+  /** Replays held client bytes through the reader, in the current state. */
+  #replayHeld(): void {
     const held = this.#held;
     this.#held = [];
     this.#heldBytes = 0;
-    this.#req = raw ? Req.Raw : Req.Head;
     this.#resumeClient(HOLD);
     // Replaying may start a pipelined request that holds again; #readClient then re-holds the rest.
-    for (const bytes of held) this.#readClient(bytes);
-    if (this.#clientEnded && (this.#req as Req) !== Req.Hold) this.#onClientEnd();
+    for (let i = 0; i < held.length; i++) {
+      const req = this.#req as Req;
+      if (req === Req.Hold || req === Req.Wait) {
+        for (const bytes of held.slice(i)) this.#hold(bytes);
+        return;
+      }
+      this.#readClient(held[i] as Buffer);
+    }
+    const req = this.#req as Req;
+    if (this.#clientEnded && req !== Req.Hold && req !== Req.Wait) this.#onClientEnd();
   }
 
   /**
@@ -313,7 +503,13 @@ export class Bridge {
     this.#clientEnded = true;
     switch (this.#req) {
       case Req.Hold:
-        return; // forwarded after the held bytes, in #releaseHold
+      case Req.Wait:
+        return; // forwarded after the held bytes, in #replayHeld
+      case Req.Body:
+        // The body the gate wanted will not be completed: nothing of it went to the engine.
+        this.#req = Req.Closed;
+        this.#endClient(true);
+        return;
       case Req.Closed:
         return;
       case Req.Head:
@@ -432,6 +628,12 @@ export class Bridge {
         case Res.Raw:
           this.#toClient(buf.subarray(pos));
           return;
+        case Res.Collect: {
+          const next = this.#collectResponse(buf, pos);
+          if (next < 0) return;
+          pos = next;
+          break;
+        }
       }
     }
   }
@@ -459,6 +661,16 @@ export class Bridge {
     if (response.status === 101 || (response.body.kind === 'close' && exchange.holds)) {
       this.#hijack(exchange, response.forward, rest);
       return false;
+    }
+    if (
+      exchange.transform !== undefined &&
+      response.status === 200 &&
+      (response.body.kind === 'length' || response.body.kind === 'chunked')
+    ) {
+      this.#resCollect = { head: response, body: new BodyCollector(response.body, 'DG_ENGINE_PROTOCOL') };
+      this.#res = Res.Collect;
+      if (response.body.kind === 'length' && response.body.length === 0) this.#finishCollect();
+      return true;
     }
     this.#toClient(response.forward);
     if (response.status < 200) return true; // 100 Continue and friends: the real answer follows
@@ -509,6 +721,44 @@ export class Bridge {
     // HTTP framing is over on the engine side; no keep-alive after a hijack.
     if (this.#req === Req.Hold) this.#releaseHold(true);
     else if (this.#req !== Req.Closed) this.#req = Req.Raw;
+  }
+
+  /** Reads an answer whole for the gate's transform; returns the new position or -1. */
+  #collectResponse(buf: Buffer, pos: number): number {
+    const { body } = this.#resCollect as { body: BodyCollector };
+    let step: { stop: number; complete: boolean };
+    try {
+      step = body.take(buf, pos);
+    } catch (error) {
+      this.#engineFailed(error);
+      return -1;
+    }
+    if (body.size > MAX_TRANSFORMED_ANSWER) {
+      this.#engineFailed(new DockgateError('DG_ENGINE_PROTOCOL', 'answer too large to redact'));
+      return -1;
+    }
+    if (step.complete) this.#finishCollect();
+    return step.stop;
+  }
+
+  #finishCollect(): void {
+    const { head, body } = this.#resCollect as { head: ResponseHead; body: BodyCollector };
+    this.#resCollect = undefined;
+    const exchange = this.#inflight[0] as Exchange;
+    const out = (exchange.transform as (b: Buffer) => Buffer)(
+      BodyCollector.payload(body.raw(), body.chunked),
+    );
+    const kept: string[] = [];
+    for (let i = 0; i < head.headers.length; i += 2) {
+      const name = (head.headers[i] as string).toLowerCase();
+      if (name !== 'content-length' && name !== 'transfer-encoding')
+        kept.push(head.headers[i] as string, head.headers[i + 1] as string);
+    }
+    kept.push('Content-Length', String(out.length));
+    const statusLine = head.forward.toString('latin1', 0, head.forward.indexOf('\r\n'));
+    this.#toClient(rebuildHead(statusLine, kept, NO_NAMES));
+    this.#toClient(out);
+    this.#responseDone();
   }
 
   /** The upgrade head (and any bytes that came with it) is out: the stream may flow. */
@@ -751,6 +1001,7 @@ export class Bridge {
   }
 
   #logExchange(exchange: Exchange, aborted: boolean, error?: string): void {
+    exchange.done?.(exchange.status);
     this.#ctx.access({
       req: exchange.id,
       client: this.#clientLabel,
@@ -764,6 +1015,7 @@ export class Bridge {
       hijacked: exchange.hijacked,
       aborted,
       error,
+      audit: exchange.audit,
     });
   }
 }
@@ -771,6 +1023,15 @@ export class Bridge {
 /** True when `next` starts in memory right where `run` ends: one view can cover both. */
 function follows(run: Buffer, next: Buffer): boolean {
   return run.buffer === next.buffer && run.byteOffset + run.length === next.byteOffset;
+}
+
+function tooLarge(ruling: NeedBody): Refuse {
+  return {
+    kind: 'refuse',
+    status: 413,
+    message: `request body larger than ${ruling.limit} bytes (the limit for inspected bodies)`,
+    audit: ruling.audit,
+  };
 }
 
 function asAnswer(error: unknown): { status: number; message: string } {

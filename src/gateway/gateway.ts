@@ -1,9 +1,11 @@
 import cluster from 'node:cluster';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { ServeConfig } from '../config/serve-config.js';
 import type { Logger } from '../log/logger.js';
 import { type AccessLog, accessLogFor } from './access-log.js';
 import { Bridge, type BridgeContext } from './bridge.js';
+import type { Gate } from './gate.js';
 import { type OpenListener, openListener } from './listeners.js';
 import { requestIdSource } from './request-id.js';
 
@@ -19,12 +21,15 @@ export class Gateway {
   readonly #listeners: OpenListener[] = [];
   readonly #nextRequestId = requestIdSource();
   readonly #access: AccessLog;
+  readonly #gate: Gate;
   #stopping: Promise<void> | undefined;
 
-  constructor(config: ServeConfig, log: Logger) {
+  /** `gate` decides every request (policy/gatekeeper.ts); `access` gets one entry per request. */
+  constructor(config: ServeConfig, log: Logger, gate: Gate, access?: AccessLog) {
     this.#config = config;
     this.#log = log;
-    this.#access = accessLogFor(log);
+    this.#gate = gate;
+    this.#access = access ?? accessLogFor(log);
   }
 
   /** Opens every listener; on any failure, closes those already open. Returns the bound URLs. */
@@ -70,11 +75,17 @@ export class Gateway {
       log: this.#log,
       access: this.#access,
       nextRequestId: this.#nextRequestId,
+      gate: this.#gate,
       closed: (bridge) => this.#bridges.delete(bridge),
     };
     const label =
       socket.remoteAddress === undefined ? 'unix' : `${socket.remoteAddress}:${socket.remotePort}`;
-    this.#bridges.add(new Bridge(socket, label, context));
+    const conn = {
+      listener: listener.address.url,
+      remoteAddress: socket.remoteAddress,
+      certNames: certificateNames(socket),
+    };
+    this.#bridges.add(new Bridge(socket, label, conn, context));
   }
 
   /** Graceful stop; resolves when every connection is closed. Safe to call twice. */
@@ -99,4 +110,22 @@ export class Gateway {
     }
     await closing;
   }
+}
+
+/**
+ * Names of a verified client certificate: its subject CN and its DNS, URI and email SANs.
+ * Empty unless the TLS handshake verified the certificate against the client CA.
+ */
+function certificateNames(socket: Socket): string[] {
+  const tls = socket as Partial<TLSSocket>;
+  if (tls.encrypted !== true || tls.authorized !== true || tls.getPeerCertificate === undefined) return [];
+  const cert = tls.getPeerCertificate();
+  const names: string[] = [];
+  const cn = cert.subject?.CN;
+  if (typeof cn === 'string') names.push(cn);
+  for (const part of (cert.subjectaltname ?? '').split(', ')) {
+    const m = /^(DNS|URI|email):(.+)$/.exec(part);
+    if (m !== null) names.push(m[2] as string);
+  }
+  return names;
 }

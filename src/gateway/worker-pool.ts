@@ -38,6 +38,11 @@ export class WorkerPool {
     this.#log = log;
   }
 
+  /** Passes a signal on to every worker (SIGHUP: each reloads its policy). */
+  signal(signal: NodeJS.Signals): void {
+    for (const worker of this.#workers) worker.process.kill(signal);
+  }
+
   /** Forks the workers; resolves with the bound URLs once all of them listen. */
   async start(count: number): Promise<string[]> {
     for (const address of this.#config.listen) {

@@ -20,26 +20,37 @@ export interface DockgateProcess {
  */
 export async function startDockgate(
   args: string[],
-  options: { maxFiles?: number } = {},
+  options: { maxFiles?: number; tokens?: string; env?: Record<string, string> } = {},
 ): Promise<DockgateProcess> {
+  // Transport tests want everything through; access tests say which profile they want.
+  const profile = args.some((a) => a === '--profile' || a === '--config' || a === '--tecnativa-env')
+    ? []
+    : ['--profile', 'full'];
   const command = [
     process.execPath,
     '--import',
     'tsx',
     'src/cli/main.ts',
     'serve',
+    ...profile,
     ...args,
     '--upstream',
     testEngine().host,
   ];
+  // Never the developer's own token store.
+  const env = {
+    ...process.env,
+    DOCKGATE_TOKENS: options.tokens ?? '/nonexistent/dockgate-test-tokens.json',
+    ...options.env,
+  };
   const quoted = command.map((part) => `'${part.replace(/'/g, `'\\''`)}'`).join(' ');
   const child =
     options.maxFiles === undefined
-      ? spawn(command[0] as string, command.slice(1), { cwd: root })
+      ? spawn(command[0] as string, command.slice(1), { cwd: root, env })
       : spawn(
           'sh',
           ['-c', `ulimit -Sn ${options.maxFiles} && ulimit -Hn ${options.maxFiles} && exec ${quoted}`],
-          { cwd: root },
+          { cwd: root, env },
         );
   let out = '';
   let err = '';

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { loadServeConfig, type RawServeOptions, SERVE_DEFAULTS } from '../../src/config/serve-config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
+import { createPolicyRuntime, type PolicyRuntime } from '../../src/policy/runtime.js';
 import { testEngine } from './engine.js';
 
 export interface TestGateway {
@@ -13,15 +14,22 @@ export interface TestGateway {
   readonly port: number;
   /** Every JSON log line the gateway wrote. */
   readonly logs: Record<string, unknown>[];
+  /** Gatekeeper, reloader and engine client of this gateway. */
+  readonly runtime: PolicyRuntime;
   stop(graceMs?: number): Promise<void>;
 }
 
-/** An in-process gateway in front of the test engine, listening on 127.0.0.1:0 by default. */
+/**
+ * An in-process gateway in front of the test engine, listening on 127.0.0.1:0 by default, with
+ * the `full` profile unless told otherwise (the gateway's own default is read-only; transport
+ * tests need everything through).
+ */
 export async function startGateway(options: Partial<RawServeOptions> = {}): Promise<TestGateway> {
   const config = loadServeConfig({
     listen: ['tcp://127.0.0.1:0'],
     upstream: testEngine().host,
-    profile: SERVE_DEFAULTS.profile,
+    profile: 'full',
+    tokens: '/nonexistent/dockgate-test-tokens.json',
     socketMode: SERVE_DEFAULTS.socketMode,
     shutdownGrace: SERVE_DEFAULTS.shutdownGrace,
     maxHeaderSize: SERVE_DEFAULTS.maxHeaderSize,
@@ -36,7 +44,9 @@ export async function startGateway(options: Partial<RawServeOptions> = {}): Prom
       callback();
     },
   });
-  const gateway = new Gateway(config, pino({ level: 'info' }, sink));
+  const log = pino({ level: 'info' }, sink);
+  const runtime = createPolicyRuntime(config, log);
+  const gateway = new Gateway(config, log, runtime.gatekeeper, runtime.access);
   const urls = await gateway.start();
   const first = urls[0] ?? '';
   const port = Number(/:(\d+)$/.exec(first)?.[1] ?? 0);
@@ -46,6 +56,10 @@ export async function startGateway(options: Partial<RawServeOptions> = {}): Prom
     dockerHost: first.replace(/^tls:/, 'tcp:'),
     port,
     logs,
-    stop: (graceMs = 1000) => gateway.stop(graceMs),
+    runtime,
+    stop: async (graceMs = 1000) => {
+      await gateway.stop(graceMs);
+      await runtime.close();
+    },
   };
 }

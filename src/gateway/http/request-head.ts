@@ -1,4 +1,5 @@
 import { DockgateError } from '../../errors.js';
+import { CREDENTIAL_HEADERS } from '../gate.js';
 import {
   type HeaderList,
   type HeaderScan,
@@ -104,15 +105,54 @@ function requestBody(scan: HeaderScan, version: '1.0' | '1.1'): RequestBody {
   return { kind: 'length', length };
 }
 
+/** What the gate changed about a request on its way to the engine. */
+export interface HeadChange {
+  /** A new request target. */
+  readonly target?: string | undefined;
+  /** The length of a replacement body, sent with Content-Length instead of the original framing. */
+  readonly bodyLength?: number | undefined;
+}
+
+const BODY_FRAMING: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding']);
+
 /**
  * The head to send to the engine: the bytes as received when nothing changes (the common case,
- * no copy), else rebuilt without the dropped headers and under the engine's base path.
+ * no copy), else rebuilt without the dropped headers (hop-by-hop, the caller's credentials),
+ * under the engine's base path, with the gate's changes.
  */
-export function engineRequestHead(head: Buffer, request: RequestHead, basePath: string): Buffer {
-  if (basePath === '' && (request.drop.size === 0 || !hasAny(request.headers, request.drop))) return head;
+export function engineRequestHead(
+  head: Buffer,
+  request: RequestHead,
+  basePath: string,
+  change?: HeadChange,
+): Buffer {
+  const credentials = hasAny(request.headers, CREDENTIAL_HEADERS);
+  if (
+    basePath === '' &&
+    change?.target === undefined &&
+    change?.bodyLength === undefined &&
+    !credentials &&
+    (request.drop.size === 0 || !hasAny(request.headers, request.drop))
+  ) {
+    return head;
+  }
+  const drop = new Set([...request.drop, ...CREDENTIAL_HEADERS]);
+  let headers = request.headers;
+  if (change?.bodyLength !== undefined) {
+    for (const name of BODY_FRAMING) drop.add(name);
+    headers = [...headers, 'Content-Length', String(change.bodyLength)];
+  }
+  const kept: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    // The replacement Content-Length is the last pair; everything named in drop before it goes.
+    if (drop.has(name.toLowerCase()) && !(change?.bodyLength !== undefined && i === headers.length - 2))
+      continue;
+    kept.push(name, headers[i + 1] as string);
+  }
   return rebuildHead(
-    `${request.method} ${basePath}${request.target} HTTP/${request.version}`,
-    request.headers,
-    request.drop,
+    `${request.method} ${basePath}${change?.target ?? request.target} HTTP/${request.version}`,
+    kept,
+    NOTHING,
   );
 }

@@ -1,0 +1,343 @@
+import { GoJsonError, type GoObject, type GoValue, isObject, parseGoJson } from './go-json.js';
+import {
+  buildQueryEscape,
+  containerCreateEscape,
+  type Escape,
+  execCreateEscape,
+  hostConfigEscape,
+  imageCreateQueryEscape,
+  networkCreateEscape,
+  resourcesEscape,
+  volumeCreateEscape,
+} from './host-escapes.js';
+import { type NormalisedTarget, normaliseTarget } from './normalize.js';
+import {
+  labelBody,
+  type OwnedKind,
+  type OwnerCheck,
+  ownerBuildLabels,
+  ownerFilter,
+  referencedContainers,
+} from './ownership.js';
+import type { CompiledRule, Condition, Profile } from './profile.js';
+import { matchRoute, type RouteMatch } from './routes.js';
+
+/** A decision, as a value: what was decided, by which rule, and why. */
+export type Decision =
+  | { readonly allow: true; readonly rule: string; readonly wouldDeny?: Denial }
+  | ({ readonly allow: false } & Denial);
+
+export interface Denial {
+  readonly status: number;
+  readonly reason: string;
+  readonly rule: string;
+}
+
+/** The outcome of the head stage: denied, or allowed with what the next stages need. */
+export type HeadOutcome =
+  | { readonly kind: 'deny'; readonly denial: Denial; readonly normalised: NormalisedTarget | undefined }
+  | {
+      readonly kind: 'allow';
+      readonly rule: CompiledRule;
+      readonly normalised: NormalisedTarget;
+      readonly route: RouteMatch | undefined;
+      /** The body must be read (up to the profile's limit) and given to `decideBody`. */
+      readonly needsBody: boolean;
+      /** A denial found at the head stage that the profile's mode lets through. */
+      readonly wouldDeny: Denial | undefined;
+    };
+
+/** What an allowed request becomes on its way to the engine. */
+export interface Effects {
+  /** New request target (ownership filters, collapsed slashes), or undefined to keep it. */
+  readonly target: string | undefined;
+  /** New body (ownership labels), or undefined to forward the body as received. */
+  readonly body: Buffer | undefined;
+  /** Objects whose owner must be checked against the engine before forwarding. */
+  readonly ownerChecks: readonly OwnerCheck[];
+  /** Redact `Config.Env` values in the answer (container inspect). */
+  readonly redactEnv: boolean;
+}
+
+export type BodyOutcome =
+  | { readonly kind: 'deny'; readonly denial: Denial }
+  | {
+      readonly kind: 'allow';
+      readonly effects: Effects;
+      readonly wouldDeny: Denial | undefined;
+      readonly features: readonly string[];
+    };
+
+/** Routes whose body (or query) is inspected for host escapes, and how. */
+const BODY_INSPECTED: Record<string, (body: GoObject, p: Profile) => Escape | undefined> = {
+  'POST /containers/create': (b, p) => containerCreateEscape(b, p.allow),
+  'POST /containers/{id}/start': (b, p) => hostConfigEscape(b, p.allow, ''),
+  'POST /containers/{id}/update': (b, p) => resourcesEscape(b, p.allow),
+  'POST /containers/{id}/exec': (b, p) => execCreateEscape(b, p.allow),
+  'POST /volumes/create': (b, p) => volumeCreateEscape(b, p.allow),
+  'POST /networks/create': (b, p) => networkCreateEscape(b, p.allow),
+};
+
+const QUERY_INSPECTED: Record<string, (q: URLSearchParams, p: Profile) => Escape | undefined> = {
+  'POST /build': (q, p) => buildQueryEscape(q, p.allow),
+  'POST /images/create': (q) => imageCreateQueryEscape(q),
+};
+
+/** Routes whose settings cannot be inspected (gRPC, plugins, swarm): refused while inspecting. */
+const UNINSPECTABLE =
+  /^(POST|PUT|DELETE) \/(session|grpc|plugins|swarm|services|nodes|secrets|configs)(\/|$)/;
+
+/** Routes acting on one object, and the kind whose owner is checked. */
+const OWNED_PARAM: Record<string, OwnedKind> = {
+  '/containers/': 'container',
+  '/exec/': 'exec',
+  '/volumes/': 'volume',
+  '/networks/': 'network',
+};
+
+/** Per-object image routes that change or remove an image (inspect and history stay shared). */
+const OWNED_IMAGE_ROUTES = new Set([
+  'DELETE /images/{name}',
+  'POST /images/{name}/tag',
+  'POST /images/{name}/push',
+]);
+
+const FILTERED_LISTS = new Set([
+  'GET /containers/json',
+  'GET /volumes',
+  'GET /networks',
+  'GET /events',
+  'POST /containers/prune',
+  'POST /volumes/prune',
+  'POST /networks/prune',
+]);
+
+const LABELLED_CREATES = new Set([
+  'POST /containers/create',
+  'POST /volumes/create',
+  'POST /networks/create',
+]);
+
+/** Stage 1: from the method and target alone. */
+export function decideHead(profile: Profile, method: string, target: string, hasBody: boolean): HeadOutcome {
+  const n = normaliseTarget(target);
+  if (!n.ok)
+    return {
+      kind: 'deny',
+      denial: { status: 400, reason: n.reason, rule: 'normalise' },
+      normalised: undefined,
+    };
+  const normalised = n.target;
+  const path = normalised.path;
+  const route = matchRoute(method, path);
+  const rule = profile.rules.find(
+    (r) => (r.methods.size === 0 || r.methods.has(method)) && r.regex.test(path),
+  );
+  let denial: Denial | undefined;
+  if (rule === undefined) {
+    const otherMethod = profile.rules.some((r) => r.action === 'allow' && r.regex.test(path));
+    denial = otherMethod
+      ? {
+          status: 405,
+          reason: `method ${method} is not allowed on ${path} for profile ${profile.name}`,
+          rule: 'default-deny',
+        }
+      : {
+          status: 403,
+          reason: `${method} ${path} is not allowed for profile ${profile.name}`,
+          rule: 'default-deny',
+        };
+  } else if (rule.action === 'deny') {
+    denial = {
+      status: 403,
+      reason: `${method} ${path} is denied by rule ${rule.name} (${rule.source})`,
+      rule: rule.name,
+    };
+  } else if (profile.inspect && route !== undefined) {
+    const query = QUERY_INSPECTED[route.route.name];
+    const found = query?.(new URLSearchParams(normalised.query), profile);
+    if (found !== undefined) denial = escapeDenial(found, 'query');
+  }
+  if (denial === undefined && profile.inspect && UNINSPECTABLE.test(`${method} ${path}`)) {
+    denial = {
+      status: 403,
+      reason: `${method} ${path} carries settings the gateway cannot inspect; allow it in a profile with inspect: false`,
+      rule: 'inspect',
+    };
+  }
+  // Warn and audit modes let a denied request through and record what would have happened.
+  if (denial !== undefined && profile.mode === 'enforce') return { kind: 'deny', denial, normalised };
+  const needsBody =
+    hasBody &&
+    ((profile.inspect && route !== undefined && BODY_INSPECTED[route.route.name] !== undefined) ||
+      (rule?.when.length ?? 0) > 0 ||
+      (profile.ownership && route !== undefined && LABELLED_CREATES.has(route.route.name)));
+  return {
+    kind: 'allow',
+    rule: rule ?? {
+      name: 'default-deny',
+      action: 'deny',
+      methods: new Set(),
+      pattern: '',
+      regex: /$^/,
+      when: [],
+      source: '',
+    },
+    normalised,
+    route,
+    needsBody,
+    wouldDeny: denial,
+  };
+}
+
+/** Stage 2: with the body (when stage 1 asked for it) and the caller's identity for ownership. */
+export function decideBody(
+  profile: Profile,
+  head: Extract<HeadOutcome, { kind: 'allow' }>,
+  body: Buffer | undefined,
+  owner: string,
+): BodyOutcome {
+  const routeName = head.route?.route.name;
+  let parsed: GoObject | undefined;
+  const features: string[] = [];
+  if (head.needsBody && body !== undefined && body.length > 0) {
+    let value: GoValue;
+    try {
+      value = parseGoJson(body);
+    } catch (error) {
+      const why = error instanceof GoJsonError ? error.message : String(error);
+      return {
+        kind: 'deny',
+        denial: { status: 400, reason: `the request body cannot be inspected: ${why}`, rule: 'inspect' },
+      };
+    }
+    if (!isObject(value)) {
+      if (value !== null)
+        return {
+          kind: 'deny',
+          denial: { status: 400, reason: 'the request body must be a JSON object', rule: 'inspect' },
+        };
+    } else parsed = value;
+  }
+  let wouldDeny = head.wouldDeny;
+  const deny = (denial: Denial): BodyOutcome | undefined => {
+    if (profile.mode === 'enforce') return { kind: 'deny', denial };
+    wouldDeny ??= denial;
+    return undefined;
+  };
+  if (parsed !== undefined) {
+    for (const [path, condition] of head.rule.when) {
+      if (!conditionHolds(parsed, path, condition)) {
+        const d = deny({
+          status: 403,
+          reason: `body field ${path.join('.')} does not satisfy rule ${head.rule.name}`,
+          rule: head.rule.name,
+        });
+        if (d !== undefined) return d;
+      }
+    }
+    const inspect = routeName === undefined ? undefined : BODY_INSPECTED[routeName];
+    if (profile.inspect && inspect !== undefined) {
+      const found = inspect(parsed, profile);
+      if (found !== undefined) {
+        const d = deny(escapeDenial(found, 'body'));
+        if (d !== undefined) return d;
+      }
+    }
+    features.push(...bodyFeatures(parsed));
+  } else if (head.rule.when.length > 0 && head.rule.when.some(([, c]) => c.absent !== true)) {
+    const d = deny({
+      status: 403,
+      reason: `rule ${head.rule.name} needs a request body`,
+      rule: head.rule.name,
+    });
+    if (d !== undefined) return d;
+  }
+  // Ownership: label what is created, filter what is listed, check what is touched.
+  let target: string | undefined = head.normalised.rewritten ? head.normalised.canonicalTarget : undefined;
+  let newBody: Buffer | undefined;
+  const ownerChecks: OwnerCheck[] = [];
+  if (profile.ownership && routeName !== undefined && head.route !== undefined) {
+    const n = head.normalised;
+    const withQuery = (query: string | undefined): string | undefined => {
+      if (query === undefined) return undefined;
+      return `${n.versionPrefix}${n.canonicalTarget.slice(n.versionPrefix.length).split('?')[0]}?${query}`;
+    };
+    // Lists and builds carry the owner in a query parameter: rewritten, or refused if ambiguous.
+    const param = FILTERED_LISTS.has(routeName)
+      ? 'filters'
+      : routeName === 'POST /build'
+        ? 'labels'
+        : undefined;
+    if (param !== undefined) {
+      target = withQuery(
+        param === 'filters' ? ownerFilter(n.query, owner) : ownerBuildLabels(n.query, owner),
+      );
+      if (target === undefined) {
+        const reason = `the ${param} parameter is repeated or not valid JSON`;
+        return { kind: 'deny', denial: { status: 400, reason, rule: 'ownership' } };
+      }
+    }
+    if (LABELLED_CREATES.has(routeName)) {
+      const created = parsed ?? (parseGoJson('{}') as GoObject);
+      if (routeName === 'POST /containers/create') {
+        for (const id of referencedContainers(created)) ownerChecks.push({ kind: 'container', id });
+      }
+      newBody = labelBody(created, owner);
+    }
+    const kind = Object.entries(OWNED_PARAM).find(([prefix]) => n.path.startsWith(prefix))?.[1];
+    const id = head.route.params.id ?? head.route.params.name;
+    if (kind !== undefined && id !== undefined) ownerChecks.push({ kind, id });
+    if (OWNED_IMAGE_ROUTES.has(routeName) && head.route.params.name !== undefined) {
+      ownerChecks.push({ kind: 'image', id: head.route.params.name });
+    }
+  }
+  return {
+    kind: 'allow',
+    effects: {
+      target,
+      body: newBody,
+      ownerChecks,
+      redactEnv: profile.redactEnv && routeName === 'GET /containers/{id}/json',
+    },
+    wouldDeny,
+    features,
+  };
+}
+
+function escapeDenial(found: Escape, where: 'body' | 'query'): Denial {
+  return { status: 403, reason: `${where} field ${found.field}: ${found.reason}`, rule: 'host-escape' };
+}
+
+function fieldAt(body: GoObject, path: readonly string[]): GoValue | undefined {
+  let value: GoValue | undefined = body;
+  for (const step of path) {
+    if (!isObject(value)) return undefined;
+    value = value.field(step);
+  }
+  return value;
+}
+
+function conditionHolds(body: GoObject, path: readonly string[], c: Condition): boolean {
+  const v = fieldAt(body, path);
+  if (c.absent === true) return v === undefined || v === null;
+  if (c.absent === false && (v === undefined || v === null)) return false;
+  const scalar = v === undefined ? null : v;
+  if (typeof scalar === 'object' && scalar !== null) return false;
+  if (c.equals !== undefined && scalar !== c.equals) return false;
+  if (c.in !== undefined && !c.in.includes(scalar)) return false;
+  if (c.notIn?.includes(scalar)) return false;
+  if (c.matches !== undefined && (typeof scalar !== 'string' || !new RegExp(c.matches).test(scalar)))
+    return false;
+  return true;
+}
+
+/** Top-level fields set in a body, for learn mode ("HostConfig.Binds", "Image"). */
+function bodyFeatures(body: GoObject): string[] {
+  const out: string[] = [];
+  for (const [key, value] of body.entries) {
+    if (isObject(value)) for (const [inner] of value.entries) out.push(`${key}.${inner}`);
+    else out.push(key);
+  }
+  return out;
+}

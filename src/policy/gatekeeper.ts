@@ -1,0 +1,286 @@
+import type { DockerClient } from '../client/docker-client.js';
+import { EngineError } from '../client/engine-error.js';
+import type {
+  AuditFields,
+  ConnectionInfo,
+  Forward,
+  Gate,
+  GateRequest,
+  Refuse,
+  Ruling,
+} from '../gateway/gate.js';
+import type { HeaderList } from '../gateway/http/header-fields.js';
+import type { Logger } from '../log/logger.js';
+import { type BodyOutcome, type Denial, decideBody, decideHead, type HeadOutcome } from './decide.js';
+import type { Learner } from './learn.js';
+import { type OwnerCheck, ownerOf } from './ownership.js';
+import { addressAllowed, hashToken, type Identity, type Policy } from './policy.js';
+import type { Profile } from './profile.js';
+import { Limits } from './rate-limit.js';
+import { redactEnv } from './redact.js';
+import { routeClass } from './routes.js';
+
+/** Who is calling, as resolved for one request. */
+interface Caller {
+  readonly name: string;
+  readonly profile: Profile;
+  readonly identity: Identity | undefined;
+}
+
+export interface GatekeeperOptions {
+  readonly engine: DockerClient;
+  readonly log: Logger;
+  readonly learner?: Learner | undefined;
+  /** Requests decided and forwarded but not yet over (the admin listener's open-streams gauge). */
+  readonly onOpen?: ((delta: 1 | -1) => void) | undefined;
+}
+
+/**
+ * The gate of a policy: resolves the caller (token, client certificate, listener default),
+ * applies source-address lists, rate and concurrency limits, and the profile's decision, and
+ * looks owners up in the engine when the profile keeps objects apart. The policy can be swapped
+ * at any time (reload); each request decides on the policy it started with.
+ */
+export class Gatekeeper implements Gate {
+  #policy: Policy;
+  readonly #engine: DockerClient;
+  readonly #log: Logger;
+  readonly #limits = new Limits();
+  readonly #learner: Learner | undefined;
+  readonly #onOpen: (delta: 1 | -1) => void;
+
+  constructor(policy: Policy, options: GatekeeperOptions) {
+    this.#policy = policy;
+    this.#engine = options.engine;
+    this.#log = options.log;
+    this.#learner = options.learner;
+    this.#onOpen = options.onOpen ?? (() => {});
+  }
+
+  get policy(): Policy {
+    return this.#policy;
+  }
+
+  /** Swaps in a new policy, whole. Requests already decided keep their rulings. */
+  swap(policy: Policy): void {
+    this.#policy = policy;
+  }
+
+  check(request: GateRequest): Ruling | Promise<Ruling> {
+    const policy = this.#policy;
+    const { conn } = request;
+    const listener = policy.listeners.get(conn.listener);
+    if (listener === undefined)
+      return this.#refuse(request, undefined, {
+        status: 403,
+        reason: `listener ${conn.listener} has no policy`,
+        rule: 'listener',
+      });
+    if (!addressAllowed(listener.allowFrom, conn.remoteAddress)) {
+      return this.#refuse(request, undefined, {
+        status: 403,
+        reason: `address ${conn.remoteAddress ?? 'unix'} may not use ${conn.listener}`,
+        rule: 'listener-allow-from',
+      });
+    }
+    const resolved = resolveCaller(policy, request.headers, conn);
+    if ('status' in resolved) return this.#refuse(request, undefined, resolved);
+    const caller: Caller =
+      resolved.identity === undefined
+        ? { name: 'anonymous', profile: listener.profile, identity: undefined }
+        : { name: resolved.identity.name, profile: resolved.identity.profile, identity: resolved.identity };
+    if (caller.identity !== undefined && !addressAllowed(caller.identity.allowFrom, conn.remoteAddress)) {
+      return this.#refuse(request, caller, {
+        status: 403,
+        reason: `identity ${caller.name} may not connect from ${conn.remoteAddress ?? 'a unix socket'}`,
+        rule: 'identity-allow-from',
+      });
+    }
+    const rate = caller.identity?.rateLimit ?? caller.profile.rateLimit;
+    if (rate !== undefined && !this.#limits.take(caller.name, rate)) {
+      return this.#refuse(request, caller, {
+        status: 429,
+        reason: `rate limit of ${rate.perSecond}/s for ${caller.name} exceeded`,
+        rule: 'rate-limit',
+      });
+    }
+    const head = decideHead(caller.profile, request.method, request.target, request.hasBody);
+    if (head.kind === 'deny') return this.#refuse(request, caller, head.denial, head.normalised?.path);
+    if (!head.needsBody) return this.#afterBody(request, caller, head, undefined);
+    return {
+      kind: 'body',
+      limit: caller.profile.bodyLimit,
+      audit: audit(request, caller, head.normalised.path, 'deny', 'body-limit', 'request body too large'),
+      decide: (body) => this.#afterBody(request, caller, head, body),
+    };
+  }
+
+  #afterBody(
+    request: GateRequest,
+    caller: Caller,
+    head: Extract<HeadOutcome, { kind: 'allow' }>,
+    body: Buffer | undefined,
+  ): Ruling | Promise<Ruling> {
+    const outcome = decideBody(caller.profile, head, body, caller.name);
+    if (outcome.kind === 'deny') return this.#refuse(request, caller, outcome.denial, head.normalised.path);
+    if (outcome.effects.ownerChecks.length === 0)
+      return this.#forward(request, caller, head, outcome, outcome.wouldDeny);
+    return this.#checkOwners(outcome.effects.ownerChecks, caller.name).then((notOwned) => {
+      let wouldDeny = outcome.wouldDeny;
+      if (notOwned !== undefined) {
+        const denial: Denial = { status: 404, reason: notOwned, rule: 'ownership' };
+        if (caller.profile.mode === 'enforce')
+          return this.#refuse(request, caller, denial, head.normalised.path);
+        wouldDeny ??= denial;
+      }
+      return this.#forward(request, caller, head, outcome, wouldDeny);
+    });
+  }
+
+  #forward(
+    request: GateRequest,
+    caller: Caller,
+    head: Extract<HeadOutcome, { kind: 'allow' }>,
+    outcome: Extract<BodyOutcome, { kind: 'allow' }>,
+    wouldDeny: Denial | undefined,
+  ): Ruling {
+    const release = this.#limits.enter(
+      caller.name,
+      caller.identity?.concurrency ?? caller.profile.concurrency,
+    );
+    if (release === undefined) {
+      return this.#refuse(
+        request,
+        caller,
+        { status: 429, reason: `too many requests in flight for ${caller.name}`, rule: 'concurrency' },
+        head.normalised.path,
+      );
+    }
+    this.#learner?.record(
+      caller.name,
+      caller.profile.name,
+      request.method,
+      head.normalised.path,
+      outcome.features,
+    );
+    this.#onOpen(1);
+    const effects = outcome.effects;
+    const forward: Forward = {
+      kind: 'forward',
+      audit:
+        wouldDeny === undefined
+          ? audit(request, caller, head.normalised.path, 'allow', head.rule.name, undefined)
+          : audit(request, caller, head.normalised.path, 'would_deny', wouldDeny.rule, wouldDeny.reason),
+      target: effects.target,
+      body: effects.body,
+      transform: effects.redactEnv ? redactEnv : undefined,
+      done: () => {
+        release();
+        this.#onOpen(-1);
+      },
+    };
+    return forward;
+  }
+
+  #refuse(request: GateRequest, caller: Caller | undefined, denial: Denial, npath?: string): Refuse {
+    return {
+      kind: 'refuse',
+      status: denial.status,
+      message: denial.reason,
+      audit: audit(
+        request,
+        caller,
+        npath ?? request.target.split('?')[0] ?? '',
+        'deny',
+        denial.rule,
+        denial.reason,
+      ),
+    };
+  }
+
+  /** Resolves to undefined when `owner` owns every object, else a Docker-like "No such …". */
+  async #checkOwners(checks: readonly OwnerCheck[], owner: string): Promise<string | undefined> {
+    for (const check of checks) {
+      const found = await this.#ownerOfObject(check);
+      if (found !== owner)
+        return `No such ${check.kind === 'exec' ? 'exec instance' : check.kind}: ${check.id}`;
+    }
+    return undefined;
+  }
+
+  /** The owner label of an object, read from the engine now (never cached). */
+  async #ownerOfObject(check: OwnerCheck): Promise<string | undefined> {
+    const id = encodeURIComponent(check.id);
+    const path =
+      check.kind === 'container'
+        ? `/containers/${id}/json`
+        : check.kind === 'volume'
+          ? `/volumes/${id}`
+          : check.kind === 'network'
+            ? `/networks/${id}`
+            : check.kind === 'image'
+              ? `/images/${check.id.split('/').map(encodeURIComponent).join('/')}/json`
+              : `/exec/${id}/json`;
+    try {
+      const inspect = await this.#engine.json<{ ContainerID?: string }>('GET', path);
+      if (check.kind === 'exec') {
+        return inspect.ContainerID === undefined
+          ? undefined
+          : this.#ownerOfObject({ kind: 'container', id: inspect.ContainerID });
+      }
+      return ownerOf(inspect);
+    } catch (error) {
+      if (error instanceof EngineError && error.status === 404) return undefined;
+      this.#log.warn({ err: (error as Error).message, path }, 'owner lookup failed');
+      return undefined;
+    }
+  }
+}
+
+type Resolved = { readonly identity: Identity | undefined } | Denial;
+
+/** Token first (it is explicit), then a known client certificate, else no identity. */
+function resolveCaller(policy: Policy, headers: HeaderList, conn: ConnectionInfo): Resolved {
+  let authorization: string | undefined;
+  for (let i = 0; i < headers.length; i += 2) {
+    if ((headers[i] as string).toLowerCase() !== 'authorization') continue;
+    if (authorization !== undefined) return unauthorised('more than one Authorization header');
+    authorization = headers[i + 1] as string;
+  }
+  if (authorization !== undefined) {
+    const match = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i.exec(authorization);
+    if (match === null) return unauthorised('the Authorization header must be "Bearer <token>"');
+    const identity = policy.byTokenHash.get(hashToken(match[1] as string));
+    if (identity === undefined) return unauthorised('unknown or revoked token');
+    return { identity };
+  }
+  for (const name of conn.certNames) {
+    const identity = policy.byCertName.get(name);
+    if (identity !== undefined) return { identity };
+  }
+  return { identity: undefined };
+}
+
+function unauthorised(reason: string): Denial {
+  return { status: 401, reason, rule: 'authentication' };
+}
+
+function audit(
+  request: GateRequest,
+  caller: Caller | undefined,
+  npath: string,
+  decision: AuditFields['decision'],
+  rule: string,
+  reason: string | undefined,
+): AuditFields {
+  return {
+    identity: caller?.name ?? 'unknown',
+    profile: caller?.profile.name ?? '-',
+    route: routeClass(request.method, npath),
+    npath,
+    decision,
+    mode: caller?.profile.mode ?? 'enforce',
+    rule,
+    reason,
+  };
+}

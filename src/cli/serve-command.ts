@@ -129,7 +129,6 @@ async function runGateway(config: ServeConfig, log: Logger): Promise<void> {
   gateway = new Gateway(config, log, runtime.gatekeeper, runtime.access);
   const stopped = untilSignal();
   process.on('SIGHUP', () => runtime.reloader.reload('SIGHUP'));
-  runtime.reloader.watch();
   const urls = await gateway.start();
   const admin =
     config.admin !== undefined && !cluster.isWorker

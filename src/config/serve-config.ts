@@ -25,7 +25,7 @@ export const SERVE_DEFAULTS = {
 /** The options as the command line gives them: strings, validated below. */
 const rawServeOptions = z
   .object({
-    listen: z.array(z.string()).min(1),
+    listen: z.array(z.string()),
     upstream: z.string().optional(),
     profile: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, '--profile must be a profile name such as read-only'),
     tlsCert: z.string().optional(),

@@ -34,6 +34,7 @@ export function createPolicyRuntime(
   const reloader = new PolicyReloader(config.policySource, gatekeeper, log, (ok, generation) =>
     metrics?.reloaded(ok, generation),
   );
+  reloader.watch();
   const audit =
     config.audit.file === undefined
       ? undefined

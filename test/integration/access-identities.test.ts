@@ -266,7 +266,7 @@ describe('identities: source addresses (CIDR, IPv4 and IPv6)', () => {
   const start = async (
     name: string,
     yaml: string,
-    extra: Record<string, string> = {},
+    extra: Partial<RawServeOptions> = {},
   ): Promise<TestGateway> => {
     const file = join(dir, `${name}.yaml`);
     writeFileSync(file, yaml);

@@ -119,7 +119,14 @@ const LABELLED_CREATES = new Set([
 ]);
 
 /** Stage 1: from the method and target alone. */
-export function decideHead(profile: Profile, method: string, target: string, hasBody: boolean): HeadOutcome {
+export function decideHead(
+  profile: Profile,
+  method: string,
+  target: string,
+  hasBody: boolean,
+  /** Learn mode: read JSON bodies of inspectable routes even where the profile does not. */
+  learning = false,
+): HeadOutcome {
   const n = normaliseTarget(target);
   if (!n.ok)
     return {
@@ -169,7 +176,9 @@ export function decideHead(profile: Profile, method: string, target: string, has
   if (denial !== undefined && profile.mode === 'enforce') return { kind: 'deny', denial, normalised };
   const needsBody =
     hasBody &&
-    ((profile.inspect && route !== undefined && BODY_INSPECTED[route.route.name] !== undefined) ||
+    (((profile.inspect || learning) &&
+      route !== undefined &&
+      BODY_INSPECTED[route.route.name] !== undefined) ||
       (rule?.when.length ?? 0) > 0 ||
       (profile.ownership && route !== undefined && LABELLED_CREATES.has(route.route.name)));
   return {
@@ -201,23 +210,20 @@ export function decideBody(
   let parsed: GoObject | undefined;
   const features: string[] = [];
   if (head.needsBody && body !== undefined && body.length > 0) {
-    let value: GoValue;
+    // Only a body that decides something must parse; learn mode merely reads what it can.
+    const decides = profile.inspect || profile.ownership || head.rule.when.length > 0;
+    let value: GoValue | undefined;
+    let problem: string | undefined;
     try {
       value = parseGoJson(body);
+      if (!isObject(value) && value !== null) problem = 'the request body must be a JSON object';
     } catch (error) {
-      const why = error instanceof GoJsonError ? error.message : String(error);
-      return {
-        kind: 'deny',
-        denial: { status: 400, reason: `the request body cannot be inspected: ${why}`, rule: 'inspect' },
-      };
+      problem = `the request body cannot be inspected: ${error instanceof GoJsonError ? error.message : String(error)}`;
     }
-    if (!isObject(value)) {
-      if (value !== null)
-        return {
-          kind: 'deny',
-          denial: { status: 400, reason: 'the request body must be a JSON object', rule: 'inspect' },
-        };
-    } else parsed = value;
+    if (problem !== undefined && decides) {
+      return { kind: 'deny', denial: { status: 400, reason: problem, rule: 'inspect' } };
+    }
+    if (problem === undefined && isObject(value)) parsed = value;
   }
   let wouldDeny = head.wouldDeny;
   const deny = (denial: Denial): BodyOutcome | undefined => {

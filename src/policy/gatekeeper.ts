@@ -104,7 +104,13 @@ export class Gatekeeper implements Gate {
         rule: 'rate-limit',
       });
     }
-    const head = decideHead(caller.profile, request.method, request.target, request.hasBody);
+    const head = decideHead(
+      caller.profile,
+      request.method,
+      request.target,
+      request.hasBody,
+      this.#learner !== undefined,
+    );
     if (head.kind === 'deny') return this.#refuse(request, caller, head.denial, head.normalised?.path);
     if (!head.needsBody) return this.#afterBody(request, caller, head, undefined);
     return {

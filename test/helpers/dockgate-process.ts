@@ -34,8 +34,7 @@ export async function startDockgate(
     'serve',
     ...profile,
     ...args,
-    '--upstream',
-    testEngine().host,
+    ...(args.includes('--upstream') ? [] : ['--upstream', testEngine().host]),
   ];
   // Never the developer's own token store.
   const env = {

@@ -3,11 +3,13 @@ import { describe, it } from 'node:test';
 import { loadServeConfig, type RawServeOptions, SERVE_DEFAULTS } from '../../src/config/serve-config.js';
 import { isDockgateError } from '../../src/errors.js';
 import { isLoopback, parseListenAddress } from '../../src/gateway/listen-address.js';
+import { makeTestPki } from '../helpers/certs.js';
 
 const base: RawServeOptions = {
   listen: [...SERVE_DEFAULTS.listen],
   upstream: 'unix:///var/run/docker.sock',
   profile: 'full',
+  tokens: '/nonexistent/dockgate-test-tokens.json',
   socketMode: SERVE_DEFAULTS.socketMode,
   shutdownGrace: SERVE_DEFAULTS.shutdownGrace,
   maxHeaderSize: SERVE_DEFAULTS.maxHeaderSize,
@@ -69,12 +71,48 @@ describe('loadServeConfig', () => {
     assert.equal(config.maxHeaderBytes, 65_536);
   });
 
-  it('protected mode: refuses full access on a non-loopback listener', () => {
-    invalid({ listen: ['tcp://0.0.0.0:2375'] }, /--insecure/);
+  it('protected mode: refuses more than read-only for unauthenticated callers on a non-loopback listener', () => {
+    for (const profile of ['full', 'deploy', 'manage', 'portainer', 'watchtower', 'autoheal']) {
+      invalid({ listen: ['tcp://0.0.0.0:2375'], profile }, /--insecure/);
+    }
+    invalid(
+      { listen: ['tcp://[::]:2375'], profile: 'deploy' },
+      /would give anyone who can reach it the "deploy" profile .*dockgate token add/,
+    );
+    for (const profile of ['read-only', 'traefik', 'homepage', 'dozzle', 'uptime-kuma']) {
+      assert.equal(
+        loadServeConfig({ ...base, listen: ['tcp://0.0.0.0:2375'], profile }).listen.length,
+        1,
+        profile,
+      );
+    }
     assert.equal(
       loadServeConfig({ ...base, listen: ['tcp://0.0.0.0:2375'], insecure: true }).listen.length,
       1,
     );
+  });
+
+  it('protected mode: a tls:// listener that requires client certificates may serve more', () => {
+    const pki = makeTestPki();
+    const config = loadServeConfig({
+      ...base,
+      listen: ['tls://0.0.0.0:2376'],
+      profile: 'deploy',
+      tlsCert: pki.serverCert,
+      tlsKey: pki.serverKey,
+      tlsClientCa: pki.ca,
+    });
+    assert.equal(config.policy.listeners.get('tls://0.0.0.0:2376')?.profile.name, 'deploy');
+    invalid(
+      { listen: ['tls://0.0.0.0:2376'], profile: 'deploy', tlsCert: pki.serverCert, tlsKey: pki.serverKey },
+      /--insecure/,
+    );
+  });
+
+  it('the default profile is read-only', () => {
+    const { profile: _, ...rest } = base;
+    const config = loadServeConfig({ ...rest, profile: SERVE_DEFAULTS.profile });
+    assert.equal(config.policy.listeners.get('tcp://127.0.0.1:2375')?.profile.name, 'read-only');
   });
 
   it('fails loudly on bad values instead of falling back to defaults', () => {
@@ -82,7 +120,10 @@ describe('loadServeConfig', () => {
     invalid({ shutdownGrace: 'soon' }, /seconds/);
     invalid({ maxHeaderSize: '12' }, /max-header-size/);
     invalid({ logLevel: 'loud' }, /log-level/);
-    invalid({ profile: 'root' }, /profile/);
+    invalid({ profile: 'root' }, /unknown profile "root"/);
+    invalid({ profile: 'Root!' }, /profile name/);
+    invalid({ admin: 'tcp://0.0.0.0:9375' }, /must be on loopback/);
+    invalid({ auditMaxSize: 'big' }, /audit-max-size/);
     invalid({ listen: ['tcp://127.0.0.1:1', 'tcp://127.0.0.1:1'] }, /twice/);
   });
 

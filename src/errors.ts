@@ -37,6 +37,41 @@ export const ERRORS = {
     status: 502,
     summary: 'The Docker engine closed the connection before answering.',
   },
+  DG_REQUEST_AMBIGUOUS: {
+    status: 400,
+    summary:
+      'The request path could be read two ways (dot segments, encoded version prefix, controls), or an inspected body is not one JSON object.',
+  },
+  DG_UNAUTHENTICATED: {
+    status: 401,
+    summary: 'The bearer token is unknown, revoked or malformed.',
+  },
+  DG_FORBIDDEN: {
+    status: 403,
+    summary:
+      "The caller's profile does not allow the request, its body asks for a host escape, or its address is not on the allow-list.",
+  },
+  DG_NOT_OWNED: {
+    status: 404,
+    summary: 'The object belongs to another identity (ownership); answered as if it did not exist.',
+  },
+  DG_METHOD_NOT_ALLOWED: {
+    status: 405,
+    summary: "The caller's profile allows this path, but not with this method.",
+  },
+  DG_BODY_TOO_LARGE: {
+    status: 413,
+    summary:
+      "A body the gateway must inspect is larger than the profile's bodyLimit; nothing reached the engine.",
+  },
+  DG_RATE_LIMITED: {
+    status: 429,
+    summary: "The identity's rate limit or concurrency cap is reached.",
+  },
+  DG_POLICY_FAILED: {
+    status: 500,
+    summary: 'The policy could not decide (an internal fault); the request was refused.',
+  },
   DG_SHUTTING_DOWN: { status: 503, summary: 'The gateway is shutting down and takes no new requests.' },
   DG_TEST_ENGINE: { status: undefined, summary: 'The private test engine could not be started or reached.' },
 } as const satisfies Record<string, { status: number | undefined; summary: string }>;

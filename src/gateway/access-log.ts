@@ -64,6 +64,7 @@ function auditText(a: AuditFields): string {
   return (
     `,"identity":${JSON.stringify(a.identity)},"profile":${JSON.stringify(a.profile)},"route":${JSON.stringify(a.route)},` +
     `"npath":${JSON.stringify(a.npath)},"decision":"${a.decision}","mode":"${a.mode}","rule":${JSON.stringify(a.rule)}` +
-    `${a.reason === undefined ? '' : `,"reason":${JSON.stringify(a.reason)}`}`
+    `${a.reason === undefined ? '' : `,"reason":${JSON.stringify(a.reason)}`}` +
+    `${a.code === undefined ? '' : `,"code":"${a.code}"`}`
   );
 }

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { connectEngine } from '../engine/connect.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
-import { DockgateError, isDockgateError } from '../errors.js';
+import { DockgateError, ERRORS, isDockgateError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { AccessLog } from './access-log.js';
 import type { AuditFields, ConnectionInfo, Forward, Gate, NeedBody, Refuse, Ruling } from './gate.js';
@@ -277,7 +277,7 @@ export class Bridge {
           this.#ctx.log.error({ err: errorText(error), req: pending.id }, 'policy decision failed');
           this.#ruled(pending, {
             kind: 'refuse',
-            status: 500,
+            status: ERRORS.DG_POLICY_FAILED.status,
             message: 'policy decision failed',
             audit: undefined,
           });
@@ -1028,7 +1028,7 @@ function follows(run: Buffer, next: Buffer): boolean {
 function tooLarge(ruling: NeedBody): Refuse {
   return {
     kind: 'refuse',
-    status: 413,
+    status: ERRORS.DG_BODY_TOO_LARGE.status,
     message: `request body larger than ${ruling.limit} bytes (the limit for inspected bodies)`,
     audit: ruling.audit,
   };

@@ -32,6 +32,8 @@ export interface AuditFields {
   readonly mode: string;
   readonly rule: string;
   readonly reason: string | undefined;
+  /** The catalogue code of a refusal (src/errors.ts). */
+  readonly code?: string | undefined;
 }
 
 export interface Forward {
@@ -70,10 +72,3 @@ export interface Gate {
 
 /** Header names the engine never sees: the caller's credentials are for the gateway. */
 export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(['authorization']);
-
-/** The gate of the `full` profile with no identities: everything through, credentials stripped. */
-export const OPEN_GATE: Gate = {
-  check: () => FORWARD_ALL,
-};
-
-const FORWARD_ALL: Forward = { kind: 'forward', audit: undefined };

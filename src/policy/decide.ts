@@ -1,3 +1,4 @@
+import { ERRORS, type ErrorCode } from '../errors.js';
 import { GoJsonError, type GoObject, type GoValue, isObject, parseGoJson } from './go-json.js';
 import {
   buildQueryEscape,
@@ -29,6 +30,8 @@ export type Decision =
 
 export interface Denial {
   readonly status: number;
+  /** The catalogue code (src/errors.ts), in the audit line. */
+  readonly code: ErrorCode;
   readonly reason: string;
   readonly rule: string;
 }
@@ -131,7 +134,7 @@ export function decideHead(
   if (!n.ok)
     return {
       kind: 'deny',
-      denial: { status: 400, reason: n.reason, rule: 'normalise' },
+      denial: { ...refusal('DG_REQUEST_AMBIGUOUS'), reason: n.reason, rule: 'normalise' },
       normalised: undefined,
     };
   const normalised = n.target;
@@ -145,18 +148,18 @@ export function decideHead(
     const otherMethod = profile.rules.some((r) => r.action === 'allow' && r.regex.test(path));
     denial = otherMethod
       ? {
-          status: 405,
+          ...refusal('DG_METHOD_NOT_ALLOWED'),
           reason: `method ${method} is not allowed on ${path} for profile ${profile.name}`,
           rule: 'default-deny',
         }
       : {
-          status: 403,
+          ...refusal('DG_FORBIDDEN'),
           reason: `${method} ${path} is not allowed for profile ${profile.name}`,
           rule: 'default-deny',
         };
   } else if (rule.action === 'deny') {
     denial = {
-      status: 403,
+      ...refusal('DG_FORBIDDEN'),
       reason: `${method} ${path} is denied by rule ${rule.name} (${rule.source})`,
       rule: rule.name,
     };
@@ -167,7 +170,7 @@ export function decideHead(
   }
   if (denial === undefined && profile.inspect && UNINSPECTABLE.test(`${method} ${path}`)) {
     denial = {
-      status: 403,
+      ...refusal('DG_FORBIDDEN'),
       reason: `${method} ${path} carries settings the gateway cannot inspect; allow it in a profile with inspect: false`,
       rule: 'inspect',
     };
@@ -221,7 +224,10 @@ export function decideBody(
       problem = `the request body cannot be inspected: ${error instanceof GoJsonError ? error.message : String(error)}`;
     }
     if (problem !== undefined && decides) {
-      return { kind: 'deny', denial: { status: 400, reason: problem, rule: 'inspect' } };
+      return {
+        kind: 'deny',
+        denial: { ...refusal('DG_REQUEST_AMBIGUOUS'), reason: problem, rule: 'inspect' },
+      };
     }
     if (problem === undefined && isObject(value)) parsed = value;
   }
@@ -235,7 +241,7 @@ export function decideBody(
     for (const [path, condition] of head.rule.when) {
       if (!conditionHolds(parsed, path, condition)) {
         const d = deny({
-          status: 403,
+          ...refusal('DG_FORBIDDEN'),
           reason: `body field ${path.join('.')} does not satisfy rule ${head.rule.name}`,
           rule: head.rule.name,
         });
@@ -253,7 +259,7 @@ export function decideBody(
     features.push(...bodyFeatures(parsed));
   } else if (head.rule.when.length > 0 && head.rule.when.some(([, c]) => c.absent !== true)) {
     const d = deny({
-      status: 403,
+      ...refusal('DG_FORBIDDEN'),
       reason: `rule ${head.rule.name} needs a request body`,
       rule: head.rule.name,
     });
@@ -281,7 +287,7 @@ export function decideBody(
       );
       if (target === undefined) {
         const reason = `the ${param} parameter is repeated or not valid JSON`;
-        return { kind: 'deny', denial: { status: 400, reason, rule: 'ownership' } };
+        return { kind: 'deny', denial: { ...refusal('DG_REQUEST_AMBIGUOUS'), reason, rule: 'ownership' } };
       }
     }
     if (LABELLED_CREATES.has(routeName)) {
@@ -312,7 +318,11 @@ export function decideBody(
 }
 
 function escapeDenial(found: Escape, where: 'body' | 'query'): Denial {
-  return { status: 403, reason: `${where} field ${found.field}: ${found.reason}`, rule: 'host-escape' };
+  return {
+    ...refusal('DG_FORBIDDEN'),
+    reason: `${where} field ${found.field}: ${found.reason}`,
+    rule: 'host-escape',
+  };
 }
 
 function fieldAt(body: GoObject, path: readonly string[]): GoValue | undefined {
@@ -346,4 +356,9 @@ function bodyFeatures(body: GoObject): string[] {
     else out.push(key);
   }
   return out;
+}
+
+/** Status and code of a refusal, from the one error catalogue. */
+export function refusal(code: ErrorCode): { readonly status: number; readonly code: ErrorCode } {
+  return { status: ERRORS[code].status ?? 403, code };
 }

@@ -11,7 +11,14 @@ import type {
 } from '../gateway/gate.js';
 import type { HeaderList } from '../gateway/http/header-fields.js';
 import type { Logger } from '../log/logger.js';
-import { type BodyOutcome, type Denial, decideBody, decideHead, type HeadOutcome } from './decide.js';
+import {
+  type BodyOutcome,
+  type Denial,
+  decideBody,
+  decideHead,
+  type HeadOutcome,
+  refusal,
+} from './decide.js';
 import type { Learner } from './learn.js';
 import { type OwnerCheck, ownerOf } from './ownership.js';
 import { addressAllowed, hashToken, type Identity, type Policy } from './policy.js';
@@ -72,13 +79,13 @@ export class Gatekeeper implements Gate {
     const listener = policy.listeners.get(conn.listener);
     if (listener === undefined)
       return this.#refuse(request, undefined, {
-        status: 403,
+        ...refusal('DG_FORBIDDEN'),
         reason: `listener ${conn.listener} has no policy`,
         rule: 'listener',
       });
     if (!addressAllowed(listener.allowFrom, conn.remoteAddress)) {
       return this.#refuse(request, undefined, {
-        status: 403,
+        ...refusal('DG_FORBIDDEN'),
         reason: `address ${conn.remoteAddress ?? 'unix'} may not use ${conn.listener}`,
         rule: 'listener-allow-from',
       });
@@ -91,7 +98,7 @@ export class Gatekeeper implements Gate {
         : { name: resolved.identity.name, profile: resolved.identity.profile, identity: resolved.identity };
     if (caller.identity !== undefined && !addressAllowed(caller.identity.allowFrom, conn.remoteAddress)) {
       return this.#refuse(request, caller, {
-        status: 403,
+        ...refusal('DG_FORBIDDEN'),
         reason: `identity ${caller.name} may not connect from ${conn.remoteAddress ?? 'a unix socket'}`,
         rule: 'identity-allow-from',
       });
@@ -99,7 +106,7 @@ export class Gatekeeper implements Gate {
     const rate = caller.identity?.rateLimit ?? caller.profile.rateLimit;
     if (rate !== undefined && !this.#limits.take(caller.name, rate)) {
       return this.#refuse(request, caller, {
-        status: 429,
+        ...refusal('DG_RATE_LIMITED'),
         reason: `rate limit of ${rate.perSecond}/s for ${caller.name} exceeded`,
         rule: 'rate-limit',
       });
@@ -116,7 +123,15 @@ export class Gatekeeper implements Gate {
     return {
       kind: 'body',
       limit: caller.profile.bodyLimit,
-      audit: audit(request, caller, head.normalised.path, 'deny', 'body-limit', 'request body too large'),
+      audit: audit(
+        request,
+        caller,
+        head.normalised.path,
+        'deny',
+        'body-limit',
+        'request body too large',
+        'DG_BODY_TOO_LARGE',
+      ),
       decide: (body) => this.#afterBody(request, caller, head, body),
     };
   }
@@ -134,7 +149,7 @@ export class Gatekeeper implements Gate {
     return this.#checkOwners(outcome.effects.ownerChecks, caller.name).then((notOwned) => {
       let wouldDeny = outcome.wouldDeny;
       if (notOwned !== undefined) {
-        const denial: Denial = { status: 404, reason: notOwned, rule: 'ownership' };
+        const denial: Denial = { ...refusal('DG_NOT_OWNED'), reason: notOwned, rule: 'ownership' };
         if (caller.profile.mode === 'enforce')
           return this.#refuse(request, caller, denial, head.normalised.path);
         wouldDeny ??= denial;
@@ -158,7 +173,11 @@ export class Gatekeeper implements Gate {
       return this.#refuse(
         request,
         caller,
-        { status: 429, reason: `too many requests in flight for ${caller.name}`, rule: 'concurrency' },
+        {
+          ...refusal('DG_RATE_LIMITED'),
+          reason: `too many requests in flight for ${caller.name}`,
+          rule: 'concurrency',
+        },
         head.normalised.path,
       );
     }
@@ -176,7 +195,15 @@ export class Gatekeeper implements Gate {
       audit:
         wouldDeny === undefined
           ? audit(request, caller, head.normalised.path, 'allow', head.rule.name, undefined)
-          : audit(request, caller, head.normalised.path, 'would_deny', wouldDeny.rule, wouldDeny.reason),
+          : audit(
+              request,
+              caller,
+              head.normalised.path,
+              'would_deny',
+              wouldDeny.rule,
+              wouldDeny.reason,
+              wouldDeny.code,
+            ),
       target: effects.target,
       body: effects.body,
       transform: effects.redactEnv ? redactEnv : undefined,
@@ -200,6 +227,7 @@ export class Gatekeeper implements Gate {
         'deny',
         denial.rule,
         denial.reason,
+        denial.code,
       ),
     };
   }
@@ -268,7 +296,7 @@ function resolveCaller(policy: Policy, headers: HeaderList, conn: ConnectionInfo
 }
 
 function unauthorised(reason: string): Denial {
-  return { status: 401, reason, rule: 'authentication' };
+  return { ...refusal('DG_UNAUTHENTICATED'), reason, rule: 'authentication' };
 }
 
 function audit(
@@ -278,6 +306,7 @@ function audit(
   decision: AuditFields['decision'],
   rule: string,
   reason: string | undefined,
+  code?: string,
 ): AuditFields {
   return {
     identity: caller?.name ?? 'unknown',
@@ -288,5 +317,6 @@ function audit(
     mode: caller?.profile.mode ?? 'enforce',
     rule,
     reason,
+    code,
   };
 }

@@ -163,8 +163,8 @@ describe('learn mode', () => {
       assert.equal((await ask(enforced.port, 'GET', '/v1.41/images/json')).status, 403);
       assert.equal((await ask(enforced.port, 'POST', '/v1.41/volumes/create', {}, '{}')).status, 403);
       // Body inspection stays on in a learned profile.
-      const escape = JSON.stringify({ Image: testEngine().image, HostConfig: { Privileged: true } });
-      assert.equal((await ask(enforced.port, 'POST', '/v1.41/containers/create', {}, escape)).status, 403);
+      const privileged = JSON.stringify({ Image: testEngine().image, HostConfig: { Privileged: true } });
+      assert.equal((await ask(enforced.port, 'POST', '/v1.41/containers/create', {}, privileged)).status, 403);
     } finally {
       await enforced.stop();
     }

@@ -164,7 +164,10 @@ describe('learn mode', () => {
       assert.equal((await ask(enforced.port, 'POST', '/v1.41/volumes/create', {}, '{}')).status, 403);
       // Body inspection stays on in a learned profile.
       const privileged = JSON.stringify({ Image: testEngine().image, HostConfig: { Privileged: true } });
-      assert.equal((await ask(enforced.port, 'POST', '/v1.41/containers/create', {}, privileged)).status, 403);
+      assert.equal(
+        (await ask(enforced.port, 'POST', '/v1.41/containers/create', {}, privileged)).status,
+        403,
+      );
     } finally {
       await enforced.stop();
     }

@@ -8,21 +8,19 @@
  *
  *   node --import tsx bench/gateway-bench.ts [--quick]
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, type spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { pack } from 'tar-stream';
 import { DockerClient } from '../src/client/index.js';
 import { startPrivateEngine } from '../test/helpers/private-engine.js';
 import { ensureTestImage } from '../test/helpers/test-image.js';
 import { openIdleStreams, wrk } from './lib/load.js';
-import { run, startDetached, stop, treeRss, waitForPort } from './lib/processes.js';
+import { startDetached, stop, treeRss, waitForPort } from './lib/processes.js';
+import { curlRate, execCatRate, execIn, writeTar } from './lib/transfer.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -73,6 +71,8 @@ async function main(): Promise<void> {
     const dockgate = startDetached(process.execPath, [
       join(root, 'dist', 'cli', 'main.js'),
       'serve',
+      '--profile',
+      'full',
       '--listen',
       `tcp://127.0.0.1:${PORTS.dockgate}`,
       '--upstream',
@@ -81,6 +81,8 @@ async function main(): Promise<void> {
     const dockgate2 = startDetached(process.execPath, [
       join(root, 'dist', 'cli', 'main.js'),
       'serve',
+      '--profile',
+      'full',
       '--workers',
       '2',
       '--listen',
@@ -201,7 +203,7 @@ async function main(): Promise<void> {
       let failure: string | undefined;
       for (let round = 0; round < ROUNDS && failure === undefined; round++) {
         try {
-          rates.push(await execCatRate(`tcp://127.0.0.1:${PORTS[target]}`, bulk, stdinFile));
+          rates.push(await execCatRate(`tcp://127.0.0.1:${PORTS[target]}`, bulk, stdinFile, BULK_BYTES));
         } catch (error) {
           failure = `fails: ${(error as Error).message.split('\n')[0]}`;
         }
@@ -245,65 +247,6 @@ async function main(): Promise<void> {
     const leftovers = await engine.stop();
     if (leftovers.length > 0) log(`engine leftovers: ${leftovers.join('; ')}`);
   }
-}
-
-async function execIn(client: DockerClient, container: string, cmd: string[]): Promise<void> {
-  const { Id } = await client.json<{ Id: string }>('POST', `/containers/${container}/exec`, {
-    body: { Cmd: cmd, AttachStdout: false, AttachStderr: false },
-  });
-  await client.json('POST', `/exec/${Id}/start`, { body: { Detach: true } });
-  for (;;) {
-    const state = await client.json<{ Running: boolean }>('GET', `/exec/${Id}/json`);
-    if (!state.Running) return;
-    await sleep(200);
-  }
-}
-
-async function writeTar(file: string, size: number): Promise<void> {
-  const { createWriteStream } = await import('node:fs');
-  const { pipeline } = await import('node:stream/promises');
-  const tar = pack();
-  const out = pipeline(tar, createWriteStream(file));
-  const entry = tar.entry({ name: 'upload.bin', size, mode: 0o644 }) as unknown as Writable;
-  const block = Buffer.alloc(1024 * 1024, 7);
-  for (let written = 0; written < size; written += block.length) {
-    if (!entry.write(block)) await once(entry, 'drain');
-  }
-  entry.end();
-  tar.finalize();
-  await out;
-}
-
-async function curlRate(args: string[], kind: 'download' | 'upload'): Promise<number> {
-  const { stdout } = await run('curl', ['-s', '-f', '-w', `%{speed_${kind}}`, ...args], {
-    maxBuffer: 1 << 20,
-  });
-  return Number(stdout.trim().split('\n').at(-1)) / 1048576;
-}
-
-async function execCatRate(host: string, container: string, file: string): Promise<number> {
-  const started = process.hrtime.bigint();
-  const child = spawn('docker', ['exec', '-i', container, 'cat'], {
-    env: { ...process.env, DOCKER_HOST: host },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let received = 0;
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    received += chunk.length;
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const input = createReadStream(file);
-  input.on('error', () => {});
-  child.stdin.on('error', () => {}); // the CLI may fail and close stdin early: reported below
-  input.pipe(child.stdin);
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
-  if (code !== 0 || received !== BULK_BYTES)
-    throw new Error(`exit ${code}, ${received} bytes back; ${stderr.trim()}`);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return BULK_BYTES / seconds / 1048576;
 }
 
 /**

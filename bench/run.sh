@@ -9,4 +9,9 @@ debian_packages docker.io busybox-static socat haproxy wrk curl
 npm_dependencies
 # 5,000 idle streams need 10,000 descriptors in the proxy (client + engine side): raise to the hard limit.
 ulimit -n "$(ulimit -Hn)"
+# `bench/run.sh policy [--quick]`: the overhead of access control (bench/policy-bench.ts).
+if [ "${1:-}" = policy ]; then
+  shift
+  exec node --import tsx bench/policy-bench.ts "$@"
+fi
 exec node --import tsx bench/gateway-bench.ts "$@"

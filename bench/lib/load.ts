@@ -2,9 +2,16 @@ import { connect, type Socket } from 'node:net';
 import { run } from './processes.js';
 
 /** Requests per second from wrk (keep-alive unless `close`), one run. */
-export async function wrk(url: string, connections: number, seconds: number, close = false): Promise<number> {
+export async function wrk(
+  url: string,
+  connections: number,
+  seconds: number,
+  close = false,
+  script?: string,
+): Promise<number> {
   const args = ['-t', String(Math.min(2, connections)), '-c', String(connections), '-d', `${seconds}s`];
   if (close) args.push('-H', 'Connection: close');
+  if (script !== undefined) args.push('-s', script);
   const { stdout } = await run('wrk', [...args, url], { timeout: (seconds + 30) * 1000 });
   const rate = /Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1];
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1];

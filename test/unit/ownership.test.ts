@@ -46,7 +46,7 @@ describe('ownership rewrites', () => {
         method,
         `${path}?filters=${encodeURIComponent('{"status":["running"]}')}`,
       ).target;
-      assert.ok(target?.startsWith(`${path}?`), `${path}: ${target}`);
+      assert.ok(target !== undefined && target.startsWith(`${path}?`), `${path}: ${target}`);
       const filters = JSON.parse(new URLSearchParams(target.split('?')[1]).get('filters') ?? '{}');
       assert.deepEqual(filters, { status: { running: true }, label: { 'dockgate.owner=alice': true } });
     }

@@ -46,8 +46,8 @@ describe('ownership rewrites', () => {
         method,
         `${path}?filters=${encodeURIComponent('{"status":["running"]}')}`,
       ).target;
-      assert.ok(target !== undefined && target.startsWith(`${path}?`), `${path}: ${target}`);
-      const filters = JSON.parse(new URLSearchParams(target.split('?')[1]).get('filters') ?? '{}');
+      assert.ok(target?.startsWith(`${path}?`), `${path}: ${target}`);
+      const filters = JSON.parse(new URLSearchParams(target?.split('?')[1]).get('filters') ?? '{}');
       assert.deepEqual(filters, { status: { running: true }, label: { 'dockgate.owner=alice': true } });
     }
     const mapForm = ownerFilter('filters=%7B%22label%22%3A%7B%22a%3Db%22%3Atrue%7D%7D&all=1', 'bob');

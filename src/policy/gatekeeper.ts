@@ -194,7 +194,16 @@ export class Gatekeeper implements Gate {
       kind: 'forward',
       audit:
         wouldDeny === undefined
-          ? audit(request, caller, head.normalised.path, 'allow', head.rule.name, undefined)
+          ? audit(
+              request,
+              caller,
+              head.normalised.path,
+              'allow',
+              head.rule.name,
+              undefined,
+              undefined,
+              head.route?.route.name,
+            )
           : audit(
               request,
               caller,
@@ -307,11 +316,13 @@ function audit(
   rule: string,
   reason: string | undefined,
   code?: string,
+  /** The route class when already known (the allow path), else looked up. */
+  route?: string,
 ): AuditFields {
   return {
     identity: caller?.name ?? 'unknown',
     profile: caller?.profile.name ?? '-',
-    route: routeClass(request.method, npath),
+    route: route ?? routeClass(request.method, npath),
     npath,
     decision,
     mode: caller?.profile.mode ?? 'enforce',

@@ -146,6 +146,18 @@ const COMPILED: CompiledRoute[] = TEMPLATES.map((line) => {
 // Fixed paths first so that "/containers/json" is not read as the container named "json".
 COMPILED.sort((a, b) => a.params.length - b.params.length);
 
+/** Routes by "METHOD /first-segment": a request is matched against a handful, not all of them. */
+const BY_PREFIX = new Map<string, CompiledRoute[]>();
+for (const route of COMPILED) {
+  const key = `${route.method} ${firstSegment(route.template)}`;
+  BY_PREFIX.set(key, [...(BY_PREFIX.get(key) ?? []), route]);
+}
+
+function firstSegment(path: string): string {
+  const end = path.indexOf('/', 1);
+  return end < 0 ? path : path.slice(0, end);
+}
+
 export interface RouteMatch {
   readonly route: Route;
   /** Values of the route's parameters, by name. */
@@ -153,8 +165,7 @@ export interface RouteMatch {
 }
 
 export function matchRoute(method: string, path: string): RouteMatch | undefined {
-  for (const route of COMPILED) {
-    if (route.method !== method) continue;
+  for (const route of BY_PREFIX.get(`${method} ${firstSegment(path)}`) ?? []) {
     const m = route.regex.exec(path);
     if (m === null) continue;
     const params: Record<string, string> = {};

@@ -304,6 +304,12 @@ export class Bridge {
         this.#pending = pending;
         this.#pendingBody = { ruling, body: new BodyCollector(body, 'DG_BAD_REQUEST') };
         this.#req = Req.Body;
+        // A client waiting for "100 Continue" before it sends the body (curl does for large
+        // bodies) would wait for the engine, which has not seen the request yet: answer for it.
+        // Only when no answer is owed before this one, so the 100 cannot overtake it.
+        if (this.#inflight.length === 0 && expectsContinue(pending.request.headers)) {
+          this.#client.write(CONTINUE);
+        }
         return true;
       }
     }
@@ -1023,6 +1029,20 @@ export class Bridge {
 /** True when `next` starts in memory right where `run` ends: one view can cover both. */
 function follows(run: Buffer, next: Buffer): boolean {
   return run.buffer === next.buffer && run.byteOffset + run.length === next.byteOffset;
+}
+
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+
+function expectsContinue(headers: readonly string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (
+      (headers[i] as string).toLowerCase() === 'expect' &&
+      (headers[i + 1] as string).toLowerCase() === '100-continue'
+    ) {
+      return true;
+    }
+  }
+  return false;
 }
 
 function tooLarge(ruling: NeedBody): Refuse {

@@ -289,6 +289,21 @@ describe('bypass suite: framing and body tricks against a deploy gateway', () =>
     });
   }
 
+  it('Expect: 100-continue on an inspected route: the gateway says continue itself, then decides', async () => {
+    const name = uniqueName('expect');
+    const json = JSON.stringify({ Image: image(), Cmd: ['true'], HostConfig: { NetworkMode: 'none' } });
+    const connection = await RawConnection.open({ port: gateway.port });
+    connection.write(
+      `POST /v1.41/containers/create?name=${name} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: ${json.length}\r\n\r\n`,
+    );
+    await connection.until((t) => t.startsWith('HTTP/1.1 100 Continue\r\n\r\n'));
+    connection.write(json);
+    const text = await connection.untilEnded();
+    assert.match(text, /HTTP\/1\.1 201 Created/);
+    assert.equal(await engineStatus(`/containers/${name}/json`), 200);
+    await client.json('DELETE', `/containers/${name}`, { query: { force: 1 } });
+  });
+
   it('body over the limit → 413 before anything reaches the engine', async () => {
     const padding = 'x'.repeat(1024 * 1024 + 10);
     await assertRefusedCreate(

@@ -284,6 +284,67 @@ describe('--tecnativa-env: an existing docker-socket-proxy compose file switches
   });
 });
 
+describe('modes: warn and audit let a request through and record would_deny', () => {
+  for (const mode of ['warn', 'audit'] as const) {
+    it(`${mode}: a create the profile does not allow passes; its audit line says would_deny, the rule and why`, async () => {
+      const config = join(dir, `mode-${mode}.yaml`);
+      writeFileSync(config, `version: 1\nprofiles:\n  shadow:\n    extends: read-only\n    mode: ${mode}\n`);
+      const gateway = await startGateway({ profile: 'shadow', config });
+      try {
+        const created = await ask(gateway.port, 'POST', '/v1.41/containers/create', {}, createBody());
+        assert.equal(created.status, 201, created.body);
+        await removeContainer(client, (JSON.parse(created.body) as { Id: string }).Id);
+        const line = gateway.logs.findLast((l) => l.path === '/v1.41/containers/create');
+        assert.equal(line?.decision, 'would_deny');
+        assert.equal(line?.mode, mode);
+        assert.equal(line?.rule, 'default-deny');
+        assert.equal(line?.code, 'DG_FORBIDDEN');
+        assert.match(String(line?.reason), /POST \/containers\/create is not allowed for profile shadow/);
+        // Ambiguous paths are refused in every mode: forwarding them is the bypass.
+        assert.equal((await ask(gateway.port, 'GET', '/v1.41/containers/%2e%2e/json')).status, 400);
+        const allowed = gateway.logs.findLast(
+          (l) => l.path === '/v1.41/containers/create' && l.decision === 'allow',
+        );
+        assert.equal(allowed, undefined);
+      } finally {
+        await gateway.stop();
+      }
+    });
+  }
+});
+
+describe('--workers 2 with policy: metrics summed over the workers, SIGHUP passed on', () => {
+  it('the primary serves /metrics for both workers and every worker reloads on SIGHUP', async () => {
+    const gateway = await startDockgate([
+      '--workers',
+      '2',
+      '--listen',
+      'tcp://127.0.0.1:0',
+      '--admin',
+      'tcp://127.0.0.1:0',
+      '--profile',
+      'read-only',
+    ]);
+    try {
+      await waitFor(() => /"admin":"http:\/\/127\.0\.0\.1:\d+"/.test(gateway.stdout()));
+      const admin = /"admin":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(gateway.stdout())?.[1] as string;
+      for (let i = 0; i < 20; i++) assert.equal((await ask(gateway.port, 'GET', '/_ping')).status, 200);
+      const metrics = await adminGet(admin, '/metrics');
+      assert.equal(metrics.status, 200);
+      assert.match(
+        metrics.body,
+        /dockgate_requests_total\{route="GET \/_ping",decision="allow",status="200"\} 20/,
+      );
+      gateway.child.kill('SIGHUP');
+      await waitFor(() => (gateway.stdout().match(/"msg":"policy reloaded"/g) ?? []).length === 2);
+      assert.equal((await ask(gateway.port, 'GET', '/_ping')).status, 200);
+    } finally {
+      gateway.child.kill('SIGTERM');
+      await new Promise((r) => gateway.child.once('exit', r));
+    }
+  });
+});
+
 describe('dockgate token and policy commands', () => {
   const cli = (...args: string[]) =>
     run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {

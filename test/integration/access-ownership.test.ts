@@ -202,6 +202,29 @@ describe('ownership: objects are kept apart per identity', () => {
     assert.equal((await ask(gateway.port, alice, 'GET', `/v1.41/exec/${execId}/json`)).status, 200);
   });
 
+  it('a hijacked exec start waits for the owner lookup, then streams (Upgrade: tcp, half-close)', async () => {
+    const exec = await ask(gateway.port, alice, 'POST', `/v1.41/containers/${aliceContainer}/exec`, {
+      Cmd: ['sh', '-c', 'cat; echo after-stdin'],
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+    });
+    assert.equal(exec.status, 201, exec.body);
+    const execId = (JSON.parse(exec.body) as { Id: string }).Id;
+    const body = '{"Detach":false,"Tty":false}';
+    const connection = await RawConnection.open({ port: gateway.port });
+    // Head, body and the first stdin bytes in one write: the stdin must wait for the lookup and
+    // the engine's 101, then be replayed into the stream.
+    connection.write(
+      `POST /v1.41/exec/${execId}/start HTTP/1.1\r\nHost: d\r\nAuthorization: Bearer ${alice}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}early-stdin\n`,
+    );
+    await connection.until((t) => t.includes('101 UPGRADED') && t.includes('early-stdin'));
+    connection.shutdownWrite();
+    const text = await connection.untilEnded();
+    assert.match(text, /after-stdin/);
+  });
+
   it("volumes: labelled on create, hidden from others' lists, not removable by them", async () => {
     const created = await ask(gateway.port, alice, 'POST', '/v1.41/volumes/create', {
       Name: volume,

@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, register } from 'prom-client';
+import cluster from 'node:cluster';
+import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Histogram, register } from 'prom-client';
 import type { AccessEntry } from '../gateway/access-log.js';
 
 /**
@@ -36,6 +37,9 @@ export class GatewayMetrics {
   });
 
   constructor(connections: () => number) {
+    // A worker answers the primary's metrics requests only once prom-client's cluster listener
+    // is installed, which constructing an AggregatorRegistry does.
+    if (cluster.isWorker) new AggregatorRegistry();
     collectDefaultMetrics();
     new Gauge({
       name: 'dockgate_connections',

@@ -189,6 +189,19 @@ export class Gatekeeper implements Gate {
       outcome.features,
     );
     this.#onOpen(1);
+    // warn: the same as audit on the wire, plus a log line at warn level for each would-be denial.
+    if (wouldDeny !== undefined && caller.profile.mode === 'warn') {
+      this.#log.warn(
+        {
+          req: request.id,
+          identity: caller.name,
+          profile: caller.profile.name,
+          rule: wouldDeny.rule,
+          reason: wouldDeny.reason,
+        },
+        'would deny (warn mode)',
+      );
+    }
     const effects = outcome.effects;
     const forward: Forward = {
       kind: 'forward',

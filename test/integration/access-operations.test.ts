@@ -302,6 +302,8 @@ describe('modes: warn and audit let a request through and record would_deny', ()
         assert.match(String(line?.reason), /POST \/containers\/create is not allowed for profile shadow/);
         // Ambiguous paths are refused in every mode: forwarding them is the bypass.
         assert.equal((await ask(gateway.port, 'GET', '/v1.41/containers/%2e%2e/json')).status, 400);
+        const warned = gateway.logs.filter((l) => l.msg === 'would deny (warn mode)');
+        assert.equal(warned.length, mode === 'warn' ? 1 : 0);
         const allowed = gateway.logs.findLast(
           (l) => l.path === '/v1.41/containers/create' && l.decision === 'allow',
         );

@@ -1,5 +1,5 @@
 import type { DockerClient } from '../client/docker-client.js';
-import { EngineError } from '../client/engine-error.js';
+import { EngineError } from '../client/errors.js';
 import type {
   AuditFields,
   ConnectionInfo,

@@ -1,0 +1,40 @@
+import { jsonLines } from '../streams.js';
+import type { Transport } from '../transport.js';
+import type { EventMessage, SystemDataUsage, SystemInfo, SystemVersion } from '../types.js';
+import { type Call, call, type Filters } from './containers.js';
+
+export class System {
+  readonly #t: Transport;
+  constructor(transport: Transport) {
+    this.#t = transport;
+  }
+  /** `GET /_ping`: "OK". */
+  async ping(options?: Call): Promise<string> {
+    const response = await this.#t.request('GET', '/_ping', { ...call(options), versioned: false });
+    return (await response.body.toArray()).join('');
+  }
+  version(options?: Call): Promise<SystemVersion> {
+    return this.#t.json('GET', '/version', call(options));
+  }
+  info(options?: Call): Promise<SystemInfo> {
+    return this.#t.json('GET', '/info', call(options));
+  }
+  df(options?: Call): Promise<SystemDataUsage> {
+    return this.#t.json('GET', '/system/df', call(options));
+  }
+  /**
+   * Engine events as they happen (typed messages). Without `until` the iterable never ends by
+   * itself: stop it with the signal or by breaking out of the loop.
+   */
+  async *events(
+    query: { since?: string | number; until?: string | number; filters?: Filters } = {},
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<EventMessage> {
+    const response = await this.#t.request('GET', '/events', { query, signal: options.signal, stream: true });
+    try {
+      yield* jsonLines<EventMessage>(response.body);
+    } finally {
+      response.body.destroy();
+    }
+  }
+}

@@ -7,7 +7,7 @@
  *   node --import tsx scripts/gen-engine-types.ts [--check]
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { convertObj } from 'swagger2openapi';
@@ -19,6 +19,9 @@ export const SPEC = `${root}../shared/engine-api/v1.55.yaml`;
 export const OUTPUT = `${root}src/client/generated/engine-api.ts`;
 
 export async function generate(specFile = SPEC): Promise<string> {
+  if (!existsSync(specFile)) {
+    throw new Error(`the Engine API spec is read from ${specFile}: the shared/ folder beside the repository`);
+  }
   const text = readFileSync(specFile, 'utf8');
   const swagger = patchSpec(parse(text) as Record<string, unknown>);
   const { openapi } = await convertObj(swagger as never, { patch: true, warnOnly: true });

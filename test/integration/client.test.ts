@@ -18,6 +18,7 @@ import {
 import { RUN_LABEL, testEngine } from '../helpers/engine.js';
 import { EngineRelay } from '../helpers/engine-relay.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { TestRegistry } from '../helpers/registry.js';
 
 const { image, runId, host } = testEngine();
 const labels = { [RUN_LABEL]: runId };
@@ -385,6 +386,31 @@ describe('client: images', () => {
     await docker.images.remove(`${repo}:1`);
     // 127.0.0.1:9 is loopback: nothing leaves the machine, and nothing answers.
     await assert.rejects(async () => (await docker.images.pull('127.0.0.1:9/nothing:1')).done());
+  });
+
+  it('pull from a registry on 127.0.0.1: progress messages, the image is there; X-Registry-Auth accepted', async () => {
+    const registry = new TestRegistry();
+    const port = await registry.start({ hello: 'pulled' });
+    const ref = `127.0.0.1:${port}/dockgate-client-test/pulled:${process.pid}`;
+    try {
+      const messages = [];
+      const pull = await docker.images.pull(ref, {
+        auth: { username: 'u', password: 'p+/=', serveraddress: `127.0.0.1:${port}` },
+      });
+      for await (const message of pull) messages.push(message);
+      assert.ok(
+        messages.some((m) => m.status?.startsWith('Digest: sha256:')),
+        JSON.stringify(messages),
+      );
+      assert.ok(messages.some((m) => /Downloaded newer image|Image is up to date/.test(m.status ?? '')));
+      assert.ok(
+        registry.requests.some((r) => r.startsWith('GET /v2/dockgate-client-test/pulled/blobs/sha256:')),
+      );
+      assert.ok((await docker.images.inspect(ref)).RepoTags.includes(ref));
+      await docker.images.remove(ref);
+    } finally {
+      await registry.stop();
+    }
   });
 
   it('prune (dangling only, labelled by this run)', async () => {

@@ -137,7 +137,11 @@ async function stopEngine(child: ChildProcess, dir: string): Promise<string[]> {
   if (child.exitCode === null && child.signalCode === null) {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
-    const stopped = await Promise.race([exited.then(() => true), sleep(STOP_TIMEOUT_MS).then(() => false)]);
+    // An unref'd timer: a pending timeout must not keep the harness alive once dockerd is gone.
+    const stopped = await Promise.race([
+      exited.then(() => true),
+      sleep(STOP_TIMEOUT_MS, undefined, { ref: false }).then(() => false),
+    ]);
     if (!stopped) child.kill('SIGKILL');
   }
   return cleanUpDir(dir);

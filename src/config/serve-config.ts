@@ -174,6 +174,15 @@ export function loadServeConfig(raw: RawServeOptions): ServeConfig {
       `the admin listener ${adminAddress.url} must be on loopback or a unix socket`,
     );
   }
+  const workers = options.workers === 'auto' ? availableParallelism() : Number(options.workers);
+  const auditFile = options.auditFile ?? file?.audit?.file;
+  if (auditFile !== undefined && workers > 1) {
+    // Each worker would rotate the same file under the others' feet.
+    throw new DockgateError(
+      'DG_CONFIG_INVALID',
+      '--audit-file needs --workers 1; with several workers, leave the audit lines on stdout (the primary relays them whole) and collect them there',
+    );
+  }
   return {
     listen,
     upstream: upstream === undefined ? defaultEngineEndpoint() : parseEngineUrl(upstream),
@@ -182,12 +191,12 @@ export function loadServeConfig(raw: RawServeOptions): ServeConfig {
     shutdownGraceMs: Math.round(Number(options.shutdownGrace) * 1000),
     maxHeaderBytes: Number(options.maxHeaderSize),
     logLevel: logLevel as (typeof LOG_LEVELS)[number],
-    workers: options.workers === 'auto' ? availableParallelism() : Number(options.workers),
+    workers,
     policySource,
     policy: loadPolicy(policySource, 1, file),
     learn: options.learn,
     audit: {
-      file: options.auditFile ?? file?.audit?.file,
+      file: auditFile,
       maxSize: options.auditMaxSize ?? file?.audit?.maxSize ?? '100M',
       keep: Number(options.auditKeep ?? file?.audit?.keep ?? 5),
     },

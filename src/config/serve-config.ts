@@ -183,6 +183,13 @@ export function loadServeConfig(raw: RawServeOptions): ServeConfig {
       '--audit-file needs --workers 1; with several workers, leave the audit lines on stdout (the primary relays them whole) and collect them there',
     );
   }
+  if (options.learn !== undefined && workers > 1) {
+    // Each worker sees only its share of the traffic and would overwrite the others' file.
+    throw new DockgateError(
+      'DG_CONFIG_INVALID',
+      '--learn needs --workers 1: one process must see all the traffic',
+    );
+  }
   return {
     listen,
     upstream: upstream === undefined ? defaultEngineEndpoint() : parseEngineUrl(upstream),

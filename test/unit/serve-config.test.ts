@@ -125,6 +125,7 @@ describe('loadServeConfig', () => {
     invalid({ admin: 'tcp://0.0.0.0:9375' }, /must be on loopback/);
     invalid({ auditMaxSize: 'big' }, /audit-max-size/);
     invalid({ auditFile: '/tmp/audit.log', workers: '2' }, /--audit-file needs --workers 1/);
+    invalid({ learn: '/tmp/learned.yaml', workers: '2' }, /--learn needs --workers 1/);
     invalid({ listen: ['tcp://127.0.0.1:1', 'tcp://127.0.0.1:1'] }, /twice/);
   });
 

@@ -247,6 +247,58 @@ describe('ownership: objects are kept apart per identity', () => {
     assert.equal(still.status, 200);
   });
 
+  it('prune is filtered: bob pruning stopped containers leaves alice’s stopped container alone', async () => {
+    const stopped = await ask(
+      gateway.port,
+      alice,
+      'POST',
+      '/v1.41/containers/create',
+      containerBody({ Cmd: ['true'] }),
+    );
+    assert.equal(stopped.status, 201, stopped.body);
+    const stoppedId = (JSON.parse(stopped.body) as { Id: string }).Id;
+    const pruned = await ask(gateway.port, bob, 'POST', '/v1.41/containers/prune');
+    assert.equal(pruned.status, 200, pruned.body);
+    assert.ok(
+      !(JSON.parse(pruned.body) as { ContainersDeleted: string[] | null }).ContainersDeleted?.includes(
+        stoppedId,
+      ),
+    );
+    const still = await client.request('GET', `/containers/${stoppedId}/json`);
+    await still.body.resume();
+    assert.equal(still.status, 200);
+  });
+
+  it('a build is labelled with its owner (the labels query parameter rewritten)', async () => {
+    const { pack } = await import('tar-stream');
+    const tar = pack();
+    tar.entry(
+      { name: 'Dockerfile' },
+      `FROM ${testEngine().image}\nLABEL ${RUN_LABEL}=${testEngine().runId}\n`,
+    );
+    tar.finalize();
+    const chunks: Buffer[] = [];
+    for await (const chunk of tar as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
+    const context = Buffer.concat(chunks);
+    const tag = `owned-build-${process.pid}:1`;
+    const connection = await RawConnection.open({ port: gateway.port });
+    connection.write(
+      `POST /v1.41/build?t=${tag}&labels=${encodeURIComponent(JSON.stringify({ team: 'a' }))} HTTP/1.1\r\nHost: d\r\nConnection: close\r\n` +
+        `Authorization: Bearer ${alice}\r\nContent-Type: application/x-tar\r\nContent-Length: ${context.length}\r\n\r\n`,
+    );
+    connection.write(context);
+    assert.match(await connection.untilEnded(30_000), /Successfully tagged/);
+    const inspect = await client.json<{ Config: { Labels: Record<string, string> } }>(
+      'GET',
+      `/images/${tag}/json`,
+    );
+    assert.equal(inspect.Config.Labels['dockgate.owner'], 'alice');
+    assert.equal(inspect.Config.Labels.team, 'a');
+    // Bob may not remove it; alice may.
+    assert.equal((await ask(gateway.port, bob, 'DELETE', `/v1.41/images/${tag}`)).status, 404);
+    assert.equal((await ask(gateway.port, alice, 'DELETE', `/v1.41/images/${tag}`)).status, 200);
+  });
+
   it('events are filtered to owned objects', async () => {
     const until = Math.floor(Date.now() / 1000) + 1;
     const events = async (token: string): Promise<string> =>

@@ -233,7 +233,7 @@ describe('client: containers', () => {
     for await (const chunk of exported) bytes += (chunk as Buffer).length;
     assert.ok(bytes > 100_000);
     const pruned = await docker.containers.prune({
-      filters: { label: [`${RUN_LABEL}=${runId}`, 'client-prune=1'] },
+      filters: { label: [`${RUN_LABEL}=${runId}`, `client-prune=${process.pid}`] },
     });
     assert.ok(pruned.SpaceReclaimed !== undefined);
   });
@@ -415,7 +415,8 @@ describe('client: images', () => {
 
   it('prune (dangling only, labelled by this run)', async () => {
     const report = await docker.images.prune({
-      filters: { label: [`${RUN_LABEL}=${runId}`], dangling: ['true'] },
+      // Only objects with a label nothing else has: tests run two files at a time on one engine.
+      filters: { label: [`${RUN_LABEL}=${runId}`, `client-prune=${process.pid}`], dangling: ['true'] },
     });
     assert.ok(report.SpaceReclaimed !== undefined);
   });
@@ -432,7 +433,9 @@ describe('client: volumes and networks', () => {
     );
     await docker.volumes.remove(name);
     await assert.rejects(docker.volumes.inspect(name), NotFoundError);
-    const pruned = await docker.volumes.prune({ filters: { label: [`${RUN_LABEL}=${runId}`] } });
+    const pruned = await docker.volumes.prune({
+      filters: { label: [`${RUN_LABEL}=${runId}`, `client-prune=${process.pid}`] },
+    });
     assert.ok(pruned.SpaceReclaimed !== undefined);
   });
 
@@ -446,7 +449,9 @@ describe('client: volumes and networks', () => {
       EngineError,
     );
     await assert.rejects(docker.networks.remove(`no-such-network-${process.pid}`), NotFoundError);
-    const pruned = await docker.networks.prune({ filters: { label: [`${RUN_LABEL}=${runId}`] } });
+    const pruned = await docker.networks.prune({
+      filters: { label: [`${RUN_LABEL}=${runId}`, `client-prune=${process.pid}`] },
+    });
     assert.ok(
       pruned.NetworksDeleted === null ||
         pruned.NetworksDeleted === undefined ||

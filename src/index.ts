@@ -23,7 +23,7 @@ export type { Gate, GateRequest, Ruling } from './gateway/gate.js';
 export { Gateway } from './gateway/gateway.js';
 export { createLogger } from './log/logger.js';
 export type { BodyOutcome, Decision, Denial, HeadOutcome } from './policy/decide.js';
-export { decideBody, decideHead } from './policy/decide.js';
+export { decide, decideBody, decideHead } from './policy/decide.js';
 export { Gatekeeper } from './policy/gatekeeper.js';
 export type { Policy, PolicySpec } from './policy/policy.js';
 export { compilePolicy } from './policy/policy.js';

@@ -4,7 +4,7 @@ import { defaultTokenFile } from '../auth/tokens.js';
 import { readConfigFile } from '../config/policy-file.js';
 import { loadPolicy } from '../config/policy-source.js';
 import { DockgateError } from '../errors.js';
-import { decideBody, decideHead } from '../policy/decide.js';
+import { decide } from '../policy/decide.js';
 import type { Policy } from '../policy/policy.js';
 import type { Profile } from '../policy/profile.js';
 import { routeClass } from '../policy/routes.js';
@@ -65,33 +65,29 @@ export function registerPolicyCommand(program: Command): void {
           `profile:  ${profile.name} (mode ${profile.mode})`,
         ];
         const m = method.toUpperCase();
-        const head = decideHead(profile, m, path, body !== undefined && body.length > 0);
-        if (head.kind === 'deny') {
-          lines.unshift(`decision: deny (${head.denial.status})`);
-          lines.push(`rule:     ${head.denial.rule}`, `reason:   ${head.denial.reason}`);
-        } else {
+        const { decision, head, outcome } = decide(profile, m, path, body, identity?.name ?? 'anonymous');
+        if (head.kind === 'allow') {
           lines.push(`route:    ${routeClass(m, head.normalised.path)} (path ${head.normalised.path})`);
-          const outcome = decideBody(profile, head, body, identity?.name ?? 'anonymous');
-          if (outcome.kind === 'deny') {
-            lines.unshift(`decision: deny (${outcome.denial.status})`);
-            lines.push(`rule:     ${outcome.denial.rule}`, `reason:   ${outcome.denial.reason}`);
-          } else {
-            const would = outcome.wouldDeny;
-            lines.unshift(
-              would === undefined
-                ? 'decision: allow'
-                : `decision: allow (would deny in enforce: ${would.status})`,
-            );
-            lines.push(`rule:     ${head.rule.name} (${head.rule.source})`);
-            if (would !== undefined) lines.push(`reason:   ${would.reason} [${would.rule}]`);
-            const e = outcome.effects;
-            if (e.target !== undefined) lines.push(`forwards: ${e.target}`);
-            if (e.body !== undefined)
-              lines.push(`body:     rewritten with the owner label (${e.body.length} bytes)`);
-            for (const c of e.ownerChecks)
-              lines.push(`checks:   ${c.kind} ${c.id} must be owned by ${identity?.name ?? 'anonymous'}`);
-            if (e.redactEnv) lines.push('answer:   Config.Env values redacted');
-          }
+        }
+        if (!decision.allow) {
+          lines.unshift(`decision: deny (${decision.status})`);
+          lines.push(`rule:     ${decision.rule}`, `reason:   ${decision.reason}`);
+        } else if (head.kind === 'allow' && outcome?.kind === 'allow') {
+          const would = decision.wouldDeny;
+          lines.unshift(
+            would === undefined
+              ? 'decision: allow'
+              : `decision: allow (would deny in enforce: ${would.status})`,
+          );
+          lines.push(`rule:     ${head.rule.name} (${head.rule.source})`);
+          if (would !== undefined) lines.push(`reason:   ${would.reason} [${would.rule}]`);
+          const e = outcome.effects;
+          if (e.target !== undefined) lines.push(`forwards: ${e.target}`);
+          if (e.body !== undefined)
+            lines.push(`body:     rewritten with the owner label (${e.body.length} bytes)`);
+          for (const c of e.ownerChecks)
+            lines.push(`checks:   ${c.kind} ${c.id} must be owned by ${identity?.name ?? 'anonymous'}`);
+          if (e.redactEnv) lines.push('answer:   Config.Env values redacted');
         }
         process.stdout.write(`${lines.join('\n')}\n`);
         if (!lines[0]?.startsWith('decision: allow')) process.exitCode = 1;

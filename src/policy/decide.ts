@@ -317,6 +317,28 @@ export function decideBody(
   };
 }
 
+/**
+ * Both stages at once, for callers that have the whole request at hand (`policy explain`, the
+ * golden tables). Owner lookups are listed in the effects, not made: they need the engine.
+ */
+export function decide(
+  profile: Profile,
+  method: string,
+  target: string,
+  body: Buffer | undefined,
+  owner: string,
+): { readonly decision: Decision; readonly head: HeadOutcome; readonly outcome: BodyOutcome | undefined } {
+  const head = decideHead(profile, method, target, body !== undefined && body.length > 0);
+  if (head.kind === 'deny') return { decision: { allow: false, ...head.denial }, head, outcome: undefined };
+  const outcome = decideBody(profile, head, body, owner);
+  if (outcome.kind === 'deny') return { decision: { allow: false, ...outcome.denial }, head, outcome };
+  const decision: Decision =
+    outcome.wouldDeny === undefined
+      ? { allow: true, rule: head.rule.name }
+      : { allow: true, rule: head.rule.name, wouldDeny: outcome.wouldDeny };
+  return { decision, head, outcome };
+}
+
 function escapeDenial(found: Escape, where: 'body' | 'query'): Denial {
   return {
     ...refusal('DG_FORBIDDEN'),

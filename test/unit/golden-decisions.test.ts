@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { decideBody, decideHead } from '../../src/policy/decide.js';
+import { decide } from '../../src/policy/decide.js';
 import { compilePolicy } from '../../src/policy/policy.js';
 import { presetProfiles } from '../../src/policy/presets.js';
 import { BUILTIN_NAMES } from '../../src/policy/profile.js';
@@ -17,15 +17,13 @@ const policy = compilePolicy({ profiles: presetProfiles(), identities: {}, liste
 
 type Row = [string, string, string, unknown?];
 
-function decide(profileName: string, [method, target, , body]: Row): string {
+function decideRow(profileName: string, [method, target, , body]: Row): string {
   const profile = policy.profiles.get(profileName);
   assert.ok(profile, `profile ${profileName}`);
   const raw =
     body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-  const head = decideHead(profile, method, target, raw !== undefined);
-  if (head.kind === 'deny') return `deny ${head.denial.status}`;
-  const outcome = decideBody(profile, head, raw, 'golden');
-  return outcome.kind === 'deny' ? `deny ${outcome.denial.status}` : 'allow';
+  const { decision } = decide(profile, method, target, raw, 'golden');
+  return decision.allow ? 'allow' : `deny ${decision.status}`;
 }
 
 describe('golden decision tables', () => {
@@ -43,7 +41,7 @@ describe('golden decision tables', () => {
       for (const row of rows) {
         const label = `${row[0]} ${row[1]}${row[3] === undefined ? '' : ` ${typeof row[3] === 'string' ? row[3] : JSON.stringify(row[3])}`} → ${row[2]}`;
         it(label, () => {
-          assert.equal(decide(profile, row), row[2]);
+          assert.equal(decideRow(profile, row), row[2]);
         });
       }
     });

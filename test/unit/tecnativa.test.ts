@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decideBody, decideHead } from '../../src/policy/decide.js';
+import { decide, decideBody, decideHead } from '../../src/policy/decide.js';
 import { compilePolicy } from '../../src/policy/policy.js';
 import { tecnativaProfile } from '../../src/policy/tecnativa.js';
 
@@ -14,10 +14,8 @@ function decider(env: Record<string, string>): (method: string, path: string) =>
   const profile = policy.profiles.get('tecnativa');
   assert.ok(profile);
   return (method, path) => {
-    const head = decideHead(profile, method, path, false);
-    if (head.kind === 'deny') return `deny ${head.denial.status}`;
-    const body = decideBody(profile, head, undefined, 'x');
-    return body.kind === 'deny' ? `deny ${body.denial.status}` : 'allow';
+    const { decision } = decide(profile, method, path, undefined, 'x');
+    return decision.allow ? 'allow' : `deny ${decision.status}`;
   };
 }
 

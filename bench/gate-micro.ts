@@ -30,7 +30,7 @@ const request = (listener: string, method: string, target: string, hasBody = fal
   id: 'x',
   method,
   target,
-  headers: ['Host', 'docker', 'User-Agent', 'Docker-Client/28.2.2 (linux)'],
+  authorization: [],
   hasBody,
   conn: { listener, remoteAddress: '127.0.0.1', certNames: [] },
 });

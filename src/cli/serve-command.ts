@@ -124,7 +124,10 @@ function announce(config: ServeConfig, log: Logger, urls: string[], workers: num
 /** One gateway in this process: alone, or as a worker of a pool. */
 async function runGateway(config: ServeConfig, log: Logger): Promise<void> {
   let gateway: Gateway | undefined;
-  const metrics = new GatewayMetrics(() => gateway?.connections ?? 0);
+  // Metrics cost a few label lookups per request: kept only when someone can scrape them
+  // (this process's admin listener, or the primary's when this is a worker).
+  const metrics =
+    config.admin === undefined ? undefined : new GatewayMetrics(() => gateway?.connections ?? 0);
   const runtime = createPolicyRuntime(config, log, metrics);
   gateway = new Gateway(config, log, runtime.gatekeeper, runtime.access);
   const stopped = untilSignal();

@@ -259,7 +259,7 @@ export class Bridge {
       id,
       method: request.method,
       target: request.target,
-      headers: request.headers,
+      authorization: request.authorization,
       hasBody: request.body.kind !== 'none',
       conn: this.#conn,
     });

@@ -1,5 +1,3 @@
-import type { HeaderList } from './http/header-fields.js';
-
 /**
  * What the bridge asks before forwarding a request, and what it is told. The gateway moves
  * bytes; the gate (policy/gatekeeper.ts) decides. A ruling can be immediate (the common case,
@@ -17,7 +15,8 @@ export interface GateRequest {
   readonly id: string;
   readonly method: string;
   readonly target: string;
-  readonly headers: HeaderList;
+  /** Values of the request's `Authorization` headers (usually none, or one). */
+  readonly authorization: readonly string[];
   readonly hasBody: boolean;
   readonly conn: ConnectionInfo;
 }

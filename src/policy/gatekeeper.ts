@@ -1,3 +1,4 @@
+import { hashToken } from '../auth/tokens.js';
 import type { DockerClient } from '../client/docker-client.js';
 import { EngineError } from '../client/errors.js';
 import type {
@@ -9,7 +10,6 @@ import type {
   Refuse,
   Ruling,
 } from '../gateway/gate.js';
-import type { HeaderList } from '../gateway/http/header-fields.js';
 import type { Logger } from '../log/logger.js';
 import {
   type BodyOutcome,
@@ -21,7 +21,7 @@ import {
 } from './decide.js';
 import type { Learner } from './learn.js';
 import { type OwnerCheck, ownerOf } from './ownership.js';
-import { addressAllowed, hashToken, type Identity, type Policy } from './policy.js';
+import { addressAllowed, type Identity, type Policy } from './policy.js';
 import type { Profile } from './profile.js';
 import { Limits } from './rate-limit.js';
 import { redactEnv } from './redact.js';
@@ -90,7 +90,7 @@ export class Gatekeeper implements Gate {
         rule: 'listener-allow-from',
       });
     }
-    const resolved = resolveCaller(policy, request.headers, conn);
+    const resolved = resolveCaller(policy, request.authorization, conn);
     if ('status' in resolved) return this.#refuse(request, undefined, resolved);
     const caller: Caller =
       resolved.identity === undefined
@@ -296,15 +296,11 @@ export class Gatekeeper implements Gate {
 type Resolved = { readonly identity: Identity | undefined } | Denial;
 
 /** Token first (it is explicit), then a known client certificate, else no identity. */
-function resolveCaller(policy: Policy, headers: HeaderList, conn: ConnectionInfo): Resolved {
-  let authorization: string | undefined;
-  for (let i = 0; i < headers.length; i += 2) {
-    if ((headers[i] as string).toLowerCase() !== 'authorization') continue;
-    if (authorization !== undefined) return unauthorised('more than one Authorization header');
-    authorization = headers[i + 1] as string;
-  }
-  if (authorization !== undefined) {
-    const match = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i.exec(authorization);
+function resolveCaller(policy: Policy, authorization: readonly string[], conn: ConnectionInfo): Resolved {
+  if (authorization.length > 1) return unauthorised('more than one Authorization header');
+  const header = authorization[0];
+  if (header !== undefined) {
+    const match = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i.exec(header);
     if (match === null) return unauthorised('the Authorization header must be "Bearer <token>"');
     const identity = policy.byTokenHash.get(hashToken(match[1] as string));
     if (identity === undefined) return unauthorised('unknown or revoked token');

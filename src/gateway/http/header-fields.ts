@@ -24,9 +24,12 @@ export interface HeaderScan {
   readonly connection: ReadonlySet<string>;
   /** A header of the fixed hop-by-hop list is present (see hop-by-hop.ts). */
   readonly hasHopByHop: boolean;
+  /** Values of `Authorization` headers: the gate reads them and they never reach the engine. */
+  readonly authorization: string[];
 }
 
 const NO_TOKENS: ReadonlySet<string> = new Set();
+const NONE: string[] = [];
 
 /** Parses header lines once, strictly, and picks out the headers the gateway acts on. */
 export function scanHeaders(lines: string[], from: number, code: ErrorCode): HeaderScan {
@@ -36,6 +39,7 @@ export function scanHeaders(lines: string[], from: number, code: ErrorCode): Hea
   const upgrade: string[] = [];
   let connection: Set<string> | undefined;
   let hasHopByHop = false;
+  let authorization: string[] | undefined;
   for (let i = from; i < lines.length; i++) {
     const line = lines[i] as string;
     const colon = line.indexOf(':');
@@ -62,6 +66,10 @@ export function scanHeaders(lines: string[], from: number, code: ErrorCode): Hea
       case 'upgrade':
         upgrade.push(value);
         break;
+      case 'authorization':
+        authorization ??= [];
+        authorization.push(value);
+        break;
       case 'connection':
         connection ??= new Set();
         for (const token of value.split(',')) {
@@ -80,6 +88,7 @@ export function scanHeaders(lines: string[], from: number, code: ErrorCode): Hea
     upgrade,
     connection: connection ?? NO_TOKENS,
     hasHopByHop,
+    authorization: authorization ?? NONE,
   };
 }
 

@@ -28,6 +28,8 @@ export interface RequestHead {
   readonly keepAlive: boolean;
   /** The protocol asked for with `Connection: upgrade` + `Upgrade:` (e.g. "tcp", "h2c", "websocket"). */
   readonly upgrade: string | undefined;
+  /** Values of `Authorization` headers (for the gate; never forwarded). */
+  readonly authorization: readonly string[];
   /** Header names (lowercase) that must not reach the engine; empty in the common case. */
   readonly drop: ReadonlySet<string>;
 }
@@ -72,6 +74,7 @@ export function parseRequestHead(head: Buffer): RequestHead {
       tokens.has('upgrade') && scan.upgrade.length > 0
         ? scan.upgrade.join(',').trim().toLowerCase()
         : undefined,
+    authorization: scan.authorization,
     drop: scan.hasHopByHop || tokens.size > 0 ? namesToDrop(tokens) : NOTHING,
   };
 }
@@ -126,7 +129,7 @@ export function engineRequestHead(
   basePath: string,
   change?: HeadChange,
 ): Buffer {
-  const credentials = hasAny(request.headers, CREDENTIAL_HEADERS);
+  const credentials = request.authorization.length > 0;
   if (
     basePath === '' &&
     change?.target === undefined &&

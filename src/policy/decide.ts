@@ -121,6 +121,16 @@ const LABELLED_CREATES = new Set([
   'POST /networks/create',
 ]);
 
+/** What a request no rule matched carries on in warn and audit modes. */
+const NO_RULE: CompiledRule = {
+  name: 'default-deny',
+  action: 'deny',
+  methods: new Set(),
+  regex: /$^/,
+  when: [],
+  source: '',
+};
+
 /** Stage 1: from the method and target alone. */
 export function decideHead(
   profile: Profile,
@@ -186,15 +196,7 @@ export function decideHead(
       (profile.ownership && route !== undefined && LABELLED_CREATES.has(route.route.name)));
   return {
     kind: 'allow',
-    rule: rule ?? {
-      name: 'default-deny',
-      action: 'deny',
-      methods: new Set(),
-      pattern: '',
-      regex: /$^/,
-      when: [],
-      source: '',
-    },
+    rule: rule ?? NO_RULE,
     normalised,
     route,
     needsBody,

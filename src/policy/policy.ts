@@ -1,5 +1,5 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import { hashToken, type TokenEntry } from '../auth/tokens.js';
+import type { TokenEntry } from '../auth/tokens.js';
 import { DockgateError } from '../errors.js';
 import { compileProfiles, type Profile, type ProfileSpec } from './profile.js';
 
@@ -8,7 +8,6 @@ export interface Identity {
   readonly name: string;
   readonly profile: Profile;
   readonly allowFrom: BlockList | undefined;
-  readonly allowFromText: readonly string[];
   readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
   readonly concurrency: number | undefined;
 }
@@ -38,7 +37,6 @@ export interface PolicySpec {
 export interface ListenerPolicy {
   readonly profile: Profile;
   readonly allowFrom: BlockList | undefined;
-  readonly allowFromText: readonly string[];
 }
 
 /**
@@ -80,7 +78,6 @@ export function compilePolicy(spec: PolicySpec, tokens: readonly TokenEntry[], g
       name,
       profile: profileNamed(profileName, `identity ${name}`),
       allowFrom: blockList(s.allowFrom, `identity ${name}`),
-      allowFromText: s.allowFrom ?? [],
       rateLimit:
         s.rateLimit === undefined
           ? undefined
@@ -103,7 +100,6 @@ export function compilePolicy(spec: PolicySpec, tokens: readonly TokenEntry[], g
     listeners.set(url, {
       profile: profileNamed(l.profile, `listener ${url}`),
       allowFrom: blockList(l.allowFrom, `listener ${url}`),
-      allowFromText: l.allowFrom ?? [],
     });
   }
   return { generation, profiles, identities, byTokenHash, byCertName, listeners };
@@ -143,5 +139,3 @@ export function addressAllowed(list: BlockList | undefined, address: string | un
   if (mapped !== null) return list.check(mapped[1] as string, 'ipv4') || list.check(address, 'ipv6');
   return list.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
 }
-
-export { hashToken };

@@ -42,7 +42,6 @@ export interface CompiledRule {
   readonly action: 'allow' | 'deny';
   /** Upper-case methods; empty means any. */
   readonly methods: ReadonlySet<string>;
-  readonly pattern: string;
   readonly regex: RegExp;
   readonly when: readonly [string[], Condition][];
   readonly source: string;
@@ -245,7 +244,6 @@ export function compileRule(spec: RuleSpec, name: string): CompiledRule {
     name,
     action,
     methods,
-    pattern,
     regex: patternRegex(pattern),
     when,
     source: `${action} ${source}`,

@@ -4,6 +4,7 @@ import { Duplex, PassThrough, type Readable } from 'node:stream';
 import { connectEngine } from '../engine/connect.js';
 import type { EngineEndpoint } from '../engine/endpoint.js';
 import { ConnectionError, UpgradeError } from './errors.js';
+import { FrameSplitter, type OutputFrame } from './streams.js';
 import { engineMessage } from './transport.js';
 
 export interface SessionRequest {
@@ -28,7 +29,7 @@ export class Session extends Duplex {
   readonly exitCode: Promise<number>;
   readonly #socket: Socket;
   readonly #stderr: PassThrough;
-  #pending: Buffer = Buffer.alloc(0);
+  readonly #frames = new FrameSplitter();
   readonly #tty: boolean;
 
   constructor(socket: Socket, first: Buffer, tty: boolean, exitCode: () => Promise<number>) {
@@ -66,21 +67,18 @@ export class Session extends Duplex {
       if (!this.push(chunk)) this.#socket.pause();
       return;
     }
-    this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
-    let offset = 0;
-    let full = false;
-    while (this.#pending.length - offset >= 8) {
-      const type = this.#pending[offset] as number;
-      const size = this.#pending.readUInt32BE(offset + 4);
-      if (this.#pending.length - offset - 8 < size) break;
-      const data = this.#pending.subarray(offset + 8, offset + 8 + size);
-      offset += 8 + size;
-      if (type === 2) full = !this.#stderr.write(data) || full;
-      else if (type === 3)
-        this.destroy(new Error(`engine error in the stream: ${data.toString('utf8').trim()}`));
-      else full = !this.push(data) || full;
+    let frames: OutputFrame[];
+    try {
+      frames = this.#frames.push(chunk);
+    } catch (error) {
+      this.destroy(error as Error);
+      return;
     }
-    this.#pending = this.#pending.subarray(offset);
+    let full = false;
+    for (const frame of frames) {
+      if (frame.stream === 'stderr') full = !this.#stderr.write(frame.data) || full;
+      else full = !this.push(frame.data) || full;
+    }
     if (full) this.#socket.pause();
   }
 

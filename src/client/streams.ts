@@ -29,28 +29,45 @@ export async function* jsonLines<T>(body: AsyncIterable<Buffer>): AsyncGenerator
 
 /**
  * Splits Docker's multiplexed stream (8-byte header: stream type, 3 zero bytes, big-endian
- * length) into frames. Type 3 is the engine reporting an error in-band: raised as an Error.
+ * length) into frames, across reads. Type 3 is the engine reporting an error in-band: thrown.
+ * One splitter for the pull side (`demux`) and the push side (sessions).
  */
-export async function* demux(body: AsyncIterable<Buffer>): AsyncGenerator<OutputFrame> {
-  let pending: Buffer = Buffer.alloc(0);
-  for await (const chunk of body) {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+export class FrameSplitter {
+  #pending: Buffer = Buffer.alloc(0);
+
+  /** The frames `chunk` completes, in order. */
+  push(chunk: Buffer): OutputFrame[] {
+    this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    const frames: OutputFrame[] = [];
     let offset = 0;
-    while (pending.length - offset >= 8) {
-      const type = pending[offset] as number;
-      const size = pending.readUInt32BE(offset + 4);
-      if (pending.length - offset - 8 < size) break;
-      const data = pending.subarray(offset + 8, offset + 8 + size);
+    while (this.#pending.length - offset >= 8) {
+      const type = this.#pending[offset] as number;
+      const size = this.#pending.readUInt32BE(offset + 4);
+      if (this.#pending.length - offset - 8 < size) break;
+      const data = this.#pending.subarray(offset + 8, offset + 8 + size);
       offset += 8 + size;
       if (type === 3) throw new Error(`engine error in the stream: ${data.toString('utf8').trim()}`);
       const stream = STREAMS[type];
       if (stream === undefined) throw new Error(`malformed multiplexed stream: frame type ${type}`);
-      yield { stream, data };
+      frames.push({ stream, data });
     }
-    pending = pending.subarray(offset);
+    this.#pending = this.#pending.subarray(offset);
+    return frames;
   }
-  if (pending.length > 0)
-    throw new Error(`multiplexed stream ended inside a frame (${pending.length} bytes left)`);
+
+  /** Bytes of a frame not yet complete. */
+  get pending(): number {
+    return this.#pending.length;
+  }
+}
+
+/** The frames of a multiplexed stream as they arrive. */
+export async function* demux(body: AsyncIterable<Buffer>): AsyncGenerator<OutputFrame> {
+  const splitter = new FrameSplitter();
+  for await (const chunk of body) yield* splitter.push(chunk);
+  if (splitter.pending > 0) {
+    throw new Error(`multiplexed stream ended inside a frame (${splitter.pending} bytes left)`);
+  }
 }
 
 /** A raw (TTY) stream as frames of stdout. */

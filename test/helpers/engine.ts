@@ -1,4 +1,5 @@
 import { DockerClient } from '../../src/client/index.js';
+import { FrameSplitter } from '../../src/client/streams.js';
 import { DockgateError } from '../../src/errors.js';
 
 /** Set by test/run.ts for every test process. */
@@ -55,20 +56,12 @@ export async function runContainer(
   }
 }
 
-/** Splits Docker's multiplexed stream: 8-byte header [type,0,0,0,size BE] then payload. */
+/** Demultiplexes a whole multiplexed stream into its stdout and stderr text (the client's splitter). */
 export function demux(data: Buffer): { stdout: string; stderr: string } {
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  let offset = 0;
-  while (offset + 8 <= data.length) {
-    const type = data[offset];
-    const size = data.readUInt32BE(offset + 4);
-    const payload = data.subarray(offset + 8, offset + 8 + size);
-    if (type === 2) err.push(payload);
-    else out.push(payload);
-    offset += 8 + size;
-  }
-  return { stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+  const frames = new FrameSplitter().push(data);
+  const text = (stream: string): string =>
+    Buffer.concat(frames.filter((f) => f.stream === stream).map((f) => f.data)).toString();
+  return { stdout: text('stdout'), stderr: text('stderr') };
 }
 
 /** Creates (and optionally starts) a labelled container of the test image; returns its id. */

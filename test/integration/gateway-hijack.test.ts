@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { FrameSplitter } from '../../src/client/streams.js';
 import { createContainer, demux, removeContainer, testClient } from '../helpers/engine.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { RawConnection, splitMessage } from '../helpers/raw-http.js';
@@ -104,13 +105,8 @@ describe('gateway hijack (exec, attach, upgrade)', () => {
     await connection.untilEnded(60_000);
     // Binary data: read the stdout frames' payloads as bytes, not as text.
     const end = connection.bytes.indexOf('\r\n\r\n') + 4;
-    const payload: Buffer[] = [];
-    for (let offset = end; offset + 8 <= connection.bytes.length; ) {
-      const length = connection.bytes.readUInt32BE(offset + 4);
-      payload.push(connection.bytes.subarray(offset + 8, offset + 8 + length));
-      offset += 8 + length;
-    }
-    const received = Buffer.concat(payload);
+    const frames = new FrameSplitter().push(connection.bytes.subarray(end));
+    const received = Buffer.concat(frames.filter((f) => f.stream === 'stdout').map((f) => f.data));
     assert.equal(received.length, size);
     assert.equal(
       createHash('sha256').update(received).digest('hex'),

@@ -1,8 +1,10 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { testEngine } from './engine.js';
 
 const root = new URL('../..', import.meta.url).pathname;
+const run = promisify(execFile);
 
 /** A real `dockgate serve` process (from the sources, through tsx), for signals and limits. */
 export interface DockgateProcess {
@@ -15,8 +17,7 @@ export interface DockgateProcess {
 
 /**
  * Starts `dockgate serve ARGS --upstream <test engine>` and waits until it says where it
- * listens. `maxFiles` runs it under that descriptor limit (soft and hard: Node raises the soft
- * limit to the hard one at start).
+ * listens. `maxFiles` then lowers its descriptor limit to that (soft and hard) once it listens.
  */
 export async function startDockgate(
   args: string[],
@@ -42,15 +43,7 @@ export async function startDockgate(
     DOCKGATE_TOKENS: options.tokens ?? '/nonexistent/dockgate-test-tokens.json',
     ...options.env,
   };
-  const quoted = command.map((part) => `'${part.replace(/'/g, `'\\''`)}'`).join(' ');
-  const child =
-    options.maxFiles === undefined
-      ? spawn(command[0] as string, command.slice(1), { cwd: root, env })
-      : spawn(
-          'sh',
-          ['-c', `ulimit -Sn ${options.maxFiles} && ulimit -Hn ${options.maxFiles} && exec ${quoted}`],
-          { cwd: root, env },
-        );
+  const child = spawn(command[0] as string, command.slice(1), { cwd: root, env });
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => {
@@ -63,6 +56,12 @@ export async function startDockgate(
   while (!listening.test(err)) {
     if (child.exitCode !== null) throw new Error(`dockgate exited: ${err}`);
     await sleep(20);
+  }
+  if (options.maxFiles !== undefined) {
+    // The limit applies to the running gateway, not to module loading: how many files the loader
+    // holds open at once varies from run to run, and a limit from the first instruction made the
+    // process die before it listened now and then (issue 9). prlimit sets soft and hard at once.
+    await run('prlimit', [`--pid=${child.pid}`, `--nofile=${options.maxFiles}:${options.maxFiles}`]);
   }
   return { child, port: Number(listening.exec(err)?.[1]), stdout: () => out, stderr: () => err };
 }

@@ -11,6 +11,7 @@ import { createContainer, RUN_LABEL, removeContainer, testClient, testEngine } f
 import { EngineRelay } from '../helpers/engine-relay.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { RawConnection, splitMessage } from '../helpers/raw-http.js';
+import { waitFor } from '../helpers/wait.js';
 
 const client = testClient();
 const dir = mkdtempSync(join(tmpdir(), 'dockgate-access-'));
@@ -431,11 +432,3 @@ describe('audit: a rotating file', () => {
     );
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -5,7 +5,6 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { addToken } from '../../src/auth/tokens.js';
 import { startDockgate } from '../helpers/dockgate-process.js';
@@ -13,6 +12,7 @@ import { createContainer, RUN_LABEL, removeContainer, testClient, testEngine } f
 import { EngineRelay } from '../helpers/engine-relay.js';
 import { startGateway } from '../helpers/gateway.js';
 import { RawConnection, splitMessage } from '../helpers/raw-http.js';
+import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
@@ -39,14 +39,6 @@ async function ask(
   );
   const answer = splitMessage(await connection.untilEnded());
   return { status: answer.status, body: answer.body };
-}
-
-async function waitFor(check: () => Promise<boolean> | boolean, ms = 8000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(50);
-  }
 }
 
 const createBody = (): string =>
@@ -108,9 +100,11 @@ describe('hot reload (a real dockgate process)', () => {
       await removeContainer(client, (JSON.parse(still.body) as { Id: string }).Id);
 
       // 3. SIGHUP: fixed file, read on the signal.
-      writeFileSync(config, 'version: 1\nprofiles:\n  ci:\n    extends: read-only\n');
-      await sleep(400); // let the watcher's own reload pass first
       const reloads = (): number => (gateway.stdout().match(/"msg":"policy reloaded"/g) ?? []).length;
+      const beforeFix = reloads();
+      writeFileSync(config, 'version: 1\nprofiles:\n  ci:\n    extends: read-only\n');
+      // The watcher's own reload of the fixed file passes first, so the SIGHUP one is told apart.
+      await waitFor(() => reloads() > beforeFix);
       const before = reloads();
       gateway.child.kill('SIGHUP');
       await waitFor(() => reloads() > before && gateway.stdout().includes('"why":"SIGHUP"'));

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { createContainer, removeContainer, testClient } from '../helpers/engine.js';
 import { EngineRelay } from '../helpers/engine-relay.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { RawConnection, splitMessage } from '../helpers/raw-http.js';
+import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 
@@ -85,8 +85,7 @@ describe('gateway errors: engine unreachable, gone, recovering', () => {
       await logs.until((text) => text.includes('\r\n\r\n'));
       assert.equal(relay.open.size, 1);
       logs.close();
-      for (let i = 0; i < 100 && relay.open.size > 0; i++) await sleep(20);
-      assert.equal(relay.open.size, 0, 'the gateway closed its engine connection');
+      await waitFor(() => relay.open.size === 0, { what: 'the gateway closed its engine connection' });
     } finally {
       await removeContainer(direct, id);
       await direct.close();

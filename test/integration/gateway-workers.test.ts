@@ -4,9 +4,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startDockgate } from '../helpers/dockgate-process.js';
 import { RawConnection } from '../helpers/raw-http.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Pids of the live gateway workers among the children of `pid` (tsx adds an esbuild child). */
 function childrenOf(pid: number): number[] {
@@ -53,10 +53,13 @@ describe('--workers: a pool of gateway processes', () => {
       for (let i = 0; i < 10; i++) await ping({ port });
       await ping({ path: socket });
 
-      await sleep(600); // access lines are flushed every 250 ms; a SIGKILL loses what is not out yet
+      // Access lines are flushed every 250 ms; a SIGKILL loses what is not out yet, so wait for all 11.
+      const requestLines = (): number => (stdout().match(/"msg":"request"/g) ?? []).length;
+      await waitFor(() => requestLines() === 11, { what: '11 access lines written' });
       process.kill(workers[0] ?? 0, 'SIGKILL');
-      for (let i = 0; i < 200 && childrenOf(pid).filter((p) => p !== workers[0]).length < 2; i++)
-        await sleep(25);
+      await waitFor(() => childrenOf(pid).filter((p) => p !== workers[0]).length >= 2, {
+        what: 'the dead worker replaced',
+      });
       assert.equal(childrenOf(pid).length, 2, 'the dead worker was replaced');
       for (let i = 0; i < 10; i++) await ping({ port });
 

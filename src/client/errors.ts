@@ -91,3 +91,26 @@ export class UpgradeError extends Error {
     this.status = status;
   }
 }
+
+/**
+ * True for what a call throws when its `signal` was aborted: a `DOMException` named `AbortError`
+ * (the standard's own error, as `fetch` throws it; a reason given to `abort(reason)` is thrown as
+ * is instead). The client has no class of its own for it, so it is told by name.
+ *
+ * @example
+ * try { await docker.containers.wait(id, { signal }); } catch (e) { if (!isAbortError(e)) throw e; }
+ */
+export function isAbortError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError';
+}
+
+/**
+ * True for what a call throws when its `timeout` passed: a `DOMException` named `TimeoutError`
+ * (what `AbortSignal.timeout()` aborts with).
+ *
+ * @example
+ * try { await docker.system.ping({ timeout: 1000 }); } catch (e) { if (isTimeoutError(e)) console.log('engine slow'); }
+ */
+export function isTimeoutError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'TimeoutError';
+}

@@ -21,6 +21,8 @@ export {
   ConnectionError,
   EngineError,
   ForbiddenError,
+  isAbortError,
+  isTimeoutError,
   NotFoundError,
   NotModifiedError,
   ProgressError,

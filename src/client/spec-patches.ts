@@ -7,6 +7,14 @@
  * `string | undefined`. We declare required the fields that dockerd has always sent (API 1.41
  * through 1.55, checked against dockerd 20.10 in the client's tests); everything else stays
  * optional, as the spec says. Request bodies are untouched: their fields are optional by design.
+ *
+ * A required field is also non-null: the spec marks some of them `x-nullable` (`ContainerState`,
+ * which `ContainerInspectResponse.State` refers to; `ContainerInspectResponse.Created`), which made
+ * `inspect.State` `{…} | null` for a strict consumer (issue 11) although dockerd always sends both.
+ * The mark is removed from the field and from the definition it refers to.
+ *
+ * `ImageInspect.Created` stays optional: since API 1.44 the spec says it is omitted when the image
+ * does not record it (images from the containerd store), so a consumer must check it.
  */
 const REQUIRED: Readonly<Record<string, readonly string[]>> = {
   ContainerSummary: [
@@ -78,7 +86,7 @@ const REQUIRED: Readonly<Record<string, readonly string[]>> = {
     'Options',
     'Labels',
   ],
-  ImageInspect: ['Id', 'RepoTags', 'RepoDigests', 'Created', 'Architecture', 'Os', 'Size', 'RootFS'],
+  ImageInspect: ['Id', 'RepoTags', 'RepoDigests', 'Architecture', 'Os', 'Size', 'RootFS'],
   ContainerTopResponse: ['Titles', 'Processes'],
   VolumeListResponse: ['Volumes', 'Warnings'],
 };
@@ -94,9 +102,24 @@ export function patchSpec(input: Record<string, unknown>): Record<string, unknow
     if (schema === undefined) throw new Error(`spec patch: no definition ${name}`);
     const properties = (schema.properties ?? {}) as Record<string, unknown>;
     for (const field of fields) {
-      if (!(field in properties)) throw new Error(`spec patch: ${name} has no property ${field}`);
+      const property = properties[field] as Record<string, unknown> | undefined;
+      if (property === undefined) throw new Error(`spec patch: ${name} has no property ${field}`);
+      delete property['x-nullable'];
+      const target = referenced(definitions, property);
+      if (target !== undefined) delete target['x-nullable'];
     }
+    delete schema['x-nullable'];
     schema.required = [...new Set([...((schema.required as string[] | undefined) ?? []), ...fields])];
   }
   return spec;
+}
+
+/** The definition a property refers to (`$ref`, or the first of an `allOf`), if any. */
+function referenced(
+  definitions: Record<string, Record<string, unknown>>,
+  property: Record<string, unknown>,
+): Record<string, unknown> | undefined {
+  const allOf = property.allOf as { $ref?: string }[] | undefined;
+  const ref = (property.$ref as string | undefined) ?? allOf?.[0]?.$ref;
+  return ref === undefined ? undefined : definitions[ref.slice(ref.lastIndexOf('/') + 1)];
 }

@@ -146,7 +146,9 @@ export class Transport {
         signal,
       });
     } catch (error) {
-      if (isAbort(error)) throw error;
+      // An aborted call throws the signal's reason (AbortError, TimeoutError, or the caller's own),
+      // never a ConnectionError: nothing is wrong with the engine.
+      if (signal?.aborted === true || isAbort(error)) throw error;
       throw new ConnectionError(this.endpoint.url, error);
     }
     if (response.statusCode >= 400 && options.throwOnError !== false) {

@@ -17,7 +17,10 @@ export async function typeTests(docker: DockerClient): Promise<void> {
   }
   const inspect = await docker.containers.inspect('x');
   const tty: boolean | undefined = inspect.Config.Tty;
-  void tty;
+  // State and Created are never null (issue 11); the packed-package test reads every promised field.
+  const exitCode: number = inspect.State.ExitCode;
+  const created: string = inspect.Created;
+  void [tty, exitCode, created];
   // Requests: optional fields stay optional; unknown options are refused.
   await docker.containers.create({ Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'none' } });
   // @ts-expect-error Cmd is a list of strings

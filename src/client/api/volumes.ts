@@ -10,19 +10,32 @@ import type {
 } from '../types.js';
 import { type Call, call, type Filters, id } from './containers.js';
 
+/** The answer as dockerd sends it: the spec says these are never null, dockerd (20.10 at least) sends null. */
+type Nullable<T> = { readonly [K in keyof T]: T[K] | null };
+
+/**
+ * dockerd sends `"Labels": null` / `"Options": null` for a volume without them and
+ * `"Volumes": null, "Warnings": null` for an empty list (Go's nil map and slice); the client
+ * answers `{}` and `[]`, so the types' promise (no `?.`, docs/client.md) holds (issue 11).
+ */
+function volumeOf(volume: Nullable<Volume>): Volume {
+  return { ...volume, Labels: volume.Labels ?? {}, Options: volume.Options ?? {} } as Volume;
+}
+
 export class Volumes {
   readonly #t: Transport;
   constructor(transport: Transport) {
     this.#t = transport;
   }
-  list(query: { filters?: Filters } = {}, options?: Call): Promise<VolumeList> {
-    return this.#t.json('GET', '/volumes', call(options, { query }));
+  async list(query: { filters?: Filters } = {}, options?: Call): Promise<VolumeList> {
+    const list = await this.#t.json<Nullable<VolumeList>>('GET', '/volumes', call(options, { query }));
+    return { ...list, Volumes: (list.Volumes ?? []).map(volumeOf), Warnings: list.Warnings ?? [] };
   }
-  inspect(volume: string, options?: Call): Promise<Volume> {
-    return this.#t.json('GET', `/volumes/${id(volume)}`, call(options));
+  async inspect(volume: string, options?: Call): Promise<Volume> {
+    return volumeOf(await this.#t.json('GET', `/volumes/${id(volume)}`, call(options)));
   }
-  create(body: VolumeCreateBody, options?: Call): Promise<Volume> {
-    return this.#t.json('POST', '/volumes/create', call(options, { body }));
+  async create(body: VolumeCreateBody, options?: Call): Promise<Volume> {
+    return volumeOf(await this.#t.json('POST', '/volumes/create', call(options, { body })));
   }
   remove(volume: string, query: { force?: boolean } = {}, options?: Call): Promise<void> {
     return this.#t.send('DELETE', `/volumes/${id(volume)}`, call(options, { query }));

@@ -3546,7 +3546,7 @@ export type components = {
              *     and omitted otherwise.
              * @example 2022-02-04T21:20:12.497794809Z
              */
-            readonly Created: string | null;
+            readonly Created?: string | null;
             /**
              * @description Name of the author that was specified when committing the image, or as
              *     specified through MAINTAINER (deprecated) in the Dockerfile.
@@ -6351,7 +6351,7 @@ export type components = {
              *     [RFC 3339](https://www.ietf.org/rfc/rfc3339.txt) format with nano-seconds.
              * @example 2025-02-17T17:43:39.64001363Z
              */
-            readonly Created: string | null;
+            readonly Created: string;
             /**
              * @description The path to the command being run
              * @example /bin/sh
@@ -6821,7 +6821,7 @@ export type components = {
              */
             readonly FinishedAt: string;
             readonly Health?: components["schemas"]["Health"];
-        } | null;
+        };
         /**
          * ContainerCreateResponse
          * @description OK response to ContainerCreate operation

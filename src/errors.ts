@@ -68,11 +68,35 @@ export const ERRORS = {
     status: 429,
     summary: "The identity's rate limit or concurrency cap is reached.",
   },
+  DG_TARGET_UNCHECKED: {
+    status: 503,
+    summary:
+      'A container the request reaches into (exec, attach, archive, VolumesFrom, container: namespaces) could not be checked for host escapes; refused (fail closed).',
+  },
   DG_POLICY_FAILED: {
     status: 500,
     summary: 'The policy could not decide (an internal fault); the request was refused.',
   },
   DG_SHUTTING_DOWN: { status: 503, summary: 'The gateway is shutting down and takes no new requests.' },
+  DG_ENGINE_BUSY: {
+    status: 503,
+    summary:
+      'The monitor holds back calls to an engine that is not answering them (calls in flight and waiting at their cap).',
+  },
+  DG_ENGINE_TIMEOUT: {
+    status: 504,
+    summary: 'An engine call of the monitor timed out; the engine is shown as degraded.',
+  },
+  DG_NOT_FOUND: { status: 404, summary: 'The monitor knows no such engine, container or alert.' },
+  DG_BAD_QUERY: {
+    status: 400,
+    summary: 'A query parameter or request body of the monitor API is not valid; the message names it.',
+  },
+  DG_ROLE_FORBIDDEN: {
+    status: 403,
+    summary:
+      "The caller's monitor role does not allow this (viewer: read; operator: + actions and logs; admin: everything).",
+  },
   DG_TEST_ENGINE: { status: undefined, summary: 'The private test engine could not be started or reached.' },
 } as const satisfies Record<string, { status: number | undefined; summary: string }>;
 

@@ -87,6 +87,10 @@ export function registerPolicyCommand(program: Command): void {
             lines.push(`body:     rewritten with the owner label (${e.body.length} bytes)`);
           for (const c of e.ownerChecks)
             lines.push(`checks:   ${c.kind} ${c.id} must be owned by ${identity?.name ?? 'anonymous'}`);
+          for (const t of e.targetChecks)
+            lines.push(
+              `target:   ${t.via} reaches into ${t.kind} ${t.ref}: refused if ${t.kind === 'exec' ? 'it or its container holds' : 'it holds'} a host escape the profile refuses at create (looked up in the engine)`,
+            );
           if (e.redactEnv) lines.push('answer:   Config.Env values redacted');
         }
         process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { DockgateError } from '../errors.js';
 import { MODES } from '../policy/profile.js';
+import { parseYamlText, readYamlFile } from './yaml-file.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
@@ -119,28 +117,9 @@ export type ConfigFile = z.output<typeof configFileSchema>;
 
 /** Reads and validates a config file; errors say file, key and what is wrong. */
 export function readConfigFile(file: string): ConfigFile {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new DockgateError('DG_CONFIG_INVALID', `config ${file}: ${(error as Error).message}`);
-  }
-  return parseConfigText(text, file);
+  return readYamlFile(file, configFileSchema);
 }
 
 export function parseConfigText(text: string, file: string): ConfigFile {
-  const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new DockgateError(
-      'DG_CONFIG_INVALID',
-      `config ${file}: ${doc.errors[0]?.message ?? 'invalid YAML'}`,
-    );
-  }
-  const parsed = configFileSchema.safeParse(doc.toJS());
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
-    throw new DockgateError('DG_CONFIG_INVALID', `config ${file}: ${where}${issue?.message ?? 'invalid'}`);
-  }
-  return parsed.data;
+  return parseYamlText(text, file, configFileSchema);
 }

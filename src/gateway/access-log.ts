@@ -65,6 +65,8 @@ function auditText(a: AuditFields): string {
     `,"identity":${JSON.stringify(a.identity)},"profile":${JSON.stringify(a.profile)},"route":${JSON.stringify(a.route)},` +
     `"npath":${JSON.stringify(a.npath)},"decision":"${a.decision}","mode":"${a.mode}","rule":${JSON.stringify(a.rule)}` +
     `${a.reason === undefined ? '' : `,"reason":${JSON.stringify(a.reason)}`}` +
-    `${a.code === undefined ? '' : `,"code":"${a.code}"`}`
+    `${a.code === undefined ? '' : `,"code":"${a.code}"`}` +
+    `${a.target === undefined ? '' : `,"target":${JSON.stringify(a.target)}`}` +
+    `${a.escape === undefined ? '' : `,"escape":${JSON.stringify(a.escape)}`}`
   );
 }

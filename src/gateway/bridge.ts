@@ -4,11 +4,11 @@ import type { EngineEndpoint } from '../engine/endpoint.js';
 import { DockgateError, ERRORS, isDockgateError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { AccessLog } from './access-log.js';
-import type { AuditFields, ConnectionInfo, Forward, Gate, NeedBody, Refuse, Ruling } from './gate.js';
+import type { Answer, AuditFields, ConnectionInfo, Forward, Gate, NeedBody, Refuse, Ruling } from './gate.js';
 import { mayHijack } from './hijack.js';
 import { BodyCollector } from './http/body-collector.js';
 import { ChunkedScanner } from './http/chunked-scanner.js';
-import { errorResponse } from './http/error-response.js';
+import { errorResponse, localResponse } from './http/error-response.js';
 import { findHeadEnd, rebuildHead } from './http/header-fields.js';
 import { engineRequestHead, parseRequestHead, type RequestHead } from './http/request-head.js';
 import { parseResponseHead, type ResponseHead } from './http/response-head.js';
@@ -127,7 +127,7 @@ export class Bridge {
   /** Exchanges sent to the engine and not yet fully answered, oldest first. */
   readonly #inflight: Exchange[] = [];
   /** An error answer the gateway owes the client once the answers before it are through. */
-  #owedError: { status: number; message: string; id: string } | undefined;
+  #owedError: { status: number; message: string; id: string; answer?: Answer | undefined } | undefined;
 
   #clientPause = 0;
   #enginePause = 0;
@@ -287,6 +287,7 @@ export class Bridge {
     }
     switch (ruling.kind) {
       case 'refuse':
+      case 'answer':
         this.#refuse(pending, ruling);
         return false;
       case 'forward':
@@ -406,8 +407,11 @@ export class Bridge {
     }
   }
 
-  /** The gate refused: answer in order once the exchanges before it are answered, then close. */
-  #refuse(pending: Pending, ruling: Refuse): void {
+  /**
+   * The gate refused, or answers by itself: answer in order once the exchanges before it are
+   * answered, then close.
+   */
+  #refuse(pending: Pending, ruling: Refuse | Answer): void {
     this.#pending = undefined;
     this.#pendingBody = undefined;
     const exchange: Exchange = {
@@ -424,11 +428,17 @@ export class Bridge {
       transform: undefined,
       done: undefined,
     };
-    this.#logExchange(exchange, false, ruling.message);
+    const answer = ruling.kind === 'answer' ? ruling : undefined;
+    this.#logExchange(exchange, false, answer === undefined ? (ruling as Refuse).message : undefined);
     this.#req = Req.Closed;
     this.#reqPending = undefined;
     this.#held = [];
-    this.#owedError = { status: ruling.status, message: ruling.message, id: pending.id };
+    this.#owedError = {
+      status: ruling.status,
+      message: answer === undefined ? (ruling as Refuse).message : '',
+      id: pending.id,
+      answer,
+    };
     if (this.#inflight.length === 0) this.#sendOwedError();
   }
 
@@ -944,7 +954,11 @@ export class Bridge {
     if (owed === undefined || this.#closed) return;
     this.#owedError = undefined;
     this.#flushClientRun();
-    this.#client.write(errorResponse(owed.status, owed.message, owed.id));
+    this.#client.write(
+      owed.answer === undefined
+        ? errorResponse(owed.status, owed.message, owed.id)
+        : localResponse(owed.status, owed.answer.contentType, owed.answer.body, owed.id),
+    );
     this.#engine?.destroy();
     this.#engine = undefined;
     this.#endClient(true);

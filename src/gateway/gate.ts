@@ -33,6 +33,10 @@ export interface AuditFields {
   readonly reason: string | undefined;
   /** The catalogue code of a refusal (src/errors.ts). */
   readonly code?: string | undefined;
+  /** The existing container the request reached into, and how ("exec create → web (3f2a…)"). */
+  readonly target?: string | undefined;
+  /** The host escape that container holds, when that refused the request. */
+  readonly escape?: string | undefined;
 }
 
 export interface Forward {
@@ -55,6 +59,18 @@ export interface Refuse {
   readonly audit: AuditFields | undefined;
 }
 
+/**
+ * The gateway answers by itself (its own endpoints, e.g. `GET /dockgate/v1/stats`): in order, like
+ * a refusal, with this body; the connection closes after it.
+ */
+export interface Answer {
+  readonly kind: 'answer';
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: Buffer;
+  readonly audit: AuditFields | undefined;
+}
+
 /** Read the body (up to `limit` bytes, else 413) and decide again with it. */
 export interface NeedBody {
   readonly kind: 'body';
@@ -63,7 +79,7 @@ export interface NeedBody {
   readonly audit: AuditFields | undefined;
 }
 
-export type Ruling = Forward | Refuse | NeedBody;
+export type Ruling = Forward | Refuse | Answer | NeedBody;
 
 export interface Gate {
   check(request: GateRequest): Ruling | Promise<Ruling>;

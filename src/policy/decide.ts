@@ -2,9 +2,12 @@ import { ERRORS, type ErrorCode } from '../errors.js';
 import { GoJsonError, type GoObject, type GoValue, isObject, parseGoJson } from './go-json.js';
 import {
   buildQueryEscape,
+  type ContainerFacts,
   containerCreateEscape,
   type Escape,
+  type EscapeAllowances,
   execCreateEscape,
+  existingContainerEscape,
   hostConfigEscape,
   imageCreateQueryEscape,
   networkCreateEscape,
@@ -12,15 +15,9 @@ import {
   volumeCreateEscape,
 } from './host-escapes.js';
 import { type NormalisedTarget, normaliseTarget } from './normalize.js';
-import {
-  labelBody,
-  type OwnedKind,
-  type OwnerCheck,
-  ownerBuildLabels,
-  ownerFilter,
-  referencedContainers,
-} from './ownership.js';
+import { labelBody, type OwnedKind, type OwnerCheck, ownerBuildLabels, ownerFilter } from './ownership.js';
 import type { CompiledRule, Condition, Profile } from './profile.js';
+import { referencedContainers, type TargetCheck, type TargetFacts, targetChecks } from './references.js';
 import { matchRoute, type RouteMatch } from './routes.js';
 
 /** A decision, as a value: what was decided, by which rule, and why. */
@@ -58,6 +55,8 @@ export interface Effects {
   readonly body: Buffer | undefined;
   /** Objects whose owner must be checked against the engine before forwarding. */
   readonly ownerChecks: readonly OwnerCheck[];
+  /** Existing containers the request reaches into: each must hold no host escape (`decideTarget`). */
+  readonly targetChecks: readonly TargetCheck[];
   /** Redact `Config.Env` values in the answer (container inspect). */
   readonly redactEnv: boolean;
 }
@@ -107,6 +106,7 @@ const OWNED_IMAGE_ROUTES = new Set([
 
 const FILTERED_LISTS = new Set([
   'GET /containers/json',
+  'GET /dockgate/v1/stats',
   'GET /volumes',
   'GET /networks',
   'GET /events',
@@ -295,7 +295,7 @@ export function decideBody(
     if (LABELLED_CREATES.has(routeName)) {
       const created = parsed ?? (parseGoJson('{}') as GoObject);
       if (routeName === 'POST /containers/create') {
-        for (const id of referencedContainers(created)) ownerChecks.push({ kind: 'container', id });
+        for (const { ref } of referencedContainers(created)) ownerChecks.push({ kind: 'container', id: ref });
       }
       newBody = labelBody(created, owner);
     }
@@ -306,12 +306,17 @@ export function decideBody(
       ownerChecks.push({ kind: 'image', id: head.route.params.name });
     }
   }
+  const targets =
+    profile.inspect && head.route !== undefined && routeName !== undefined
+      ? targetChecks(routeName, head.route.params, head.normalised.query, parsed)
+      : [];
   return {
     kind: 'allow',
     effects: {
       target,
       body: newBody,
       ownerChecks,
+      targetChecks: targets,
       redactEnv: profile.redactEnv && routeName === 'GET /containers/{id}/json',
     },
     wouldDeny,
@@ -339,6 +344,49 @@ export function decide(
       ? { allow: true, rule: head.rule.name }
       : { allow: true, rule: head.rule.name, wouldDeny: outcome.wouldDeny };
   return { decision, head, outcome };
+}
+
+/**
+ * Stage 3, for each target check, with what the engine says of the target: a request that
+ * reaches into a container holding a host escape is refused as that escape would be at create
+ * (issue 10). The same checker decides both (host-escapes.ts).
+ */
+export function decideTarget(
+  profile: Profile,
+  check: TargetCheck,
+  facts: TargetFacts,
+): (Denial & { readonly escape: string }) | undefined {
+  const own = facts.exec === undefined ? undefined : execCreateEscape(facts.exec, profile.allow);
+  const found = own ?? heldEscape(facts.container, profile.allow);
+  if (found === undefined) return undefined;
+  const what = own === undefined ? `container ${facts.name}` : `exec ${check.ref} of container ${facts.name}`;
+  return {
+    ...refusal('DG_FORBIDDEN'),
+    reason: `${check.via} reaches into ${what} (${facts.id.slice(0, 12)}), which holds a host escape: ${found.field}: ${found.reason}`,
+    rule: 'lateral-movement',
+    escape: `${found.field}: ${found.reason}`,
+  };
+}
+
+/**
+ * What a container holds, per set of allowances: facts are cached (target-facts.ts) and profiles
+ * are immutable, so the checker runs once per container and profile, not once per request (it
+ * was half of an exec create's cost on the proxy path).
+ */
+const HELD = new WeakMap<ContainerFacts, WeakMap<EscapeAllowances, Escape | null>>();
+
+function heldEscape(container: ContainerFacts, allow: EscapeAllowances): Escape | undefined {
+  let byAllowances = HELD.get(container);
+  if (byAllowances === undefined) {
+    byAllowances = new WeakMap();
+    HELD.set(container, byAllowances);
+  }
+  let found = byAllowances.get(allow);
+  if (found === undefined) {
+    found = existingContainerEscape(container, allow) ?? null;
+    byAllowances.set(allow, found);
+  }
+  return found ?? undefined;
 }
 
 function escapeDenial(found: Escape, where: 'body' | 'query'): Denial {

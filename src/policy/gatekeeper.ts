@@ -1,3 +1,4 @@
+import { StatsEndpoint } from '../agent/stats-endpoint.js';
 import { hashToken } from '../auth/tokens.js';
 import type { DockerClient } from '../client/docker-client.js';
 import { EngineError } from '../client/errors.js';
@@ -16,6 +17,7 @@ import {
   type Denial,
   decideBody,
   decideHead,
+  decideTarget,
   type HeadOutcome,
   refusal,
 } from './decide.js';
@@ -25,7 +27,9 @@ import { addressAllowed, type Identity, type Policy } from './policy.js';
 import type { Profile } from './profile.js';
 import { Limits } from './rate-limit.js';
 import { redactEnv } from './redact.js';
+import type { TargetCheck, TargetFacts } from './references.js';
 import { routeClass } from './routes.js';
+import { TargetInspector, type TargetInspectorOptions } from './target-facts.js';
 
 /** Who is calling, as resolved for one request. */
 interface Caller {
@@ -40,6 +44,16 @@ export interface GatekeeperOptions {
   readonly learner?: Learner | undefined;
   /** Requests decided and forwarded but not yet over (the admin listener's open-streams gauge). */
   readonly onOpen?: ((delta: 1 | -1) => void) | undefined;
+  /** How containers that requests reach into are looked up (cache TTL, events). */
+  readonly targets?: TargetInspectorOptions | undefined;
+}
+
+/** What the target stage found: a refusal, and what the audit line records. */
+interface TargetOutcome {
+  readonly denial: Denial | undefined;
+  /** "exec create → traefik (3f2a…)", for the audit line. */
+  readonly target: string | undefined;
+  readonly escape: string | undefined;
 }
 
 /**
@@ -55,6 +69,8 @@ export class Gatekeeper implements Gate {
   readonly #limits = new Limits();
   readonly #learner: Learner | undefined;
   readonly #onOpen: (delta: 1 | -1) => void;
+  readonly #targets: TargetInspector;
+  readonly #statsEndpoint: StatsEndpoint;
 
   constructor(policy: Policy, options: GatekeeperOptions) {
     this.#policy = policy;
@@ -62,6 +78,13 @@ export class Gatekeeper implements Gate {
     this.#log = options.log;
     this.#learner = options.learner;
     this.#onOpen = options.onOpen ?? (() => {});
+    this.#targets = new TargetInspector(options.engine, options.log, options.targets);
+    this.#statsEndpoint = new StatsEndpoint(options.engine);
+  }
+
+  /** Stops the target inspector's events subscription. */
+  close(): void {
+    this.#targets.close();
   }
 
   get policy(): Policy {
@@ -144,18 +167,129 @@ export class Gatekeeper implements Gate {
   ): Ruling | Promise<Ruling> {
     const outcome = decideBody(caller.profile, head, body, caller.name);
     if (outcome.kind === 'deny') return this.#refuse(request, caller, outcome.denial, head.normalised.path);
-    if (outcome.effects.ownerChecks.length === 0)
+    if (head.route?.route.name === 'GET /dockgate/v1/stats')
+      return this.#stats(request, caller, head, outcome);
+    const { ownerChecks, targetChecks } = outcome.effects;
+    if (ownerChecks.length === 0 && targetChecks.length === 0)
       return this.#forward(request, caller, head, outcome, outcome.wouldDeny);
-    return this.#checkOwners(outcome.effects.ownerChecks, caller.name).then((notOwned) => {
-      let wouldDeny = outcome.wouldDeny;
+    if (ownerChecks.length === 0) {
+      // Every target already known: decide now, without a promise (the proxy path's fast case).
+      const found = this.#targetsNow(targetChecks, caller.profile);
+      if (found !== undefined)
+        return this.#afterTargets(request, caller, head, outcome, outcome.wouldDeny, found);
+    }
+    return this.#lookups(request, caller, head, outcome);
+  }
+
+  /** The target stage from cached facts alone; undefined when one of them must be looked up. */
+  #targetsNow(checks: readonly TargetCheck[], profile: Profile): TargetOutcome | undefined {
+    for (const check of checks) {
+      const lookup = this.#targets.cached(check);
+      if (lookup?.kind !== 'found') return undefined;
+      const refused = judgeTarget(profile, check, lookup.facts);
+      if (refused !== undefined) return refused;
+    }
+    return ALLOWED_TARGETS;
+  }
+
+  #afterTargets(
+    request: GateRequest,
+    caller: Caller,
+    head: Extract<HeadOutcome, { kind: 'allow' }>,
+    outcome: Extract<BodyOutcome, { kind: 'allow' }>,
+    wouldDeny: Denial | undefined,
+    found: TargetOutcome,
+  ): Ruling {
+    if (found.denial !== undefined) {
+      if (caller.profile.mode === 'enforce')
+        return this.#refuse(request, caller, found.denial, head.normalised.path, found);
+      return this.#forward(request, caller, head, outcome, wouldDeny ?? found.denial, found);
+    }
+    return this.#forward(request, caller, head, outcome, wouldDeny, found);
+  }
+
+  /** Owner lookups first (a stranger's container is "No such container"), then target checks. */
+  async #lookups(
+    request: GateRequest,
+    caller: Caller,
+    head: Extract<HeadOutcome, { kind: 'allow' }>,
+    outcome: Extract<BodyOutcome, { kind: 'allow' }>,
+  ): Promise<Ruling> {
+    let wouldDeny = outcome.wouldDeny;
+    const enforce = caller.profile.mode === 'enforce';
+    if (outcome.effects.ownerChecks.length > 0) {
+      const notOwned = await this.#checkOwners(outcome.effects.ownerChecks, caller.name);
       if (notOwned !== undefined) {
         const denial: Denial = { ...refusal('DG_NOT_OWNED'), reason: notOwned, rule: 'ownership' };
-        if (caller.profile.mode === 'enforce')
-          return this.#refuse(request, caller, denial, head.normalised.path);
+        if (enforce) return this.#refuse(request, caller, denial, head.normalised.path);
         wouldDeny ??= denial;
       }
+    }
+    if (outcome.effects.targetChecks.length === 0)
       return this.#forward(request, caller, head, outcome, wouldDeny);
-    });
+    const found = await this.#checkTargets(outcome.effects.targetChecks, caller.profile);
+    return this.#afterTargets(request, caller, head, outcome, wouldDeny, found);
+  }
+
+  /**
+   * `GET /dockgate/v1/stats`: answered by the gateway itself, with the filters the caller sent
+   * (and, under ownership, the owner label added to them, as for `GET /containers/json`).
+   */
+  async #stats(
+    request: GateRequest,
+    caller: Caller,
+    head: Extract<HeadOutcome, { kind: 'allow' }>,
+    outcome: Extract<BodyOutcome, { kind: 'allow' }>,
+  ): Promise<Ruling> {
+    const target = outcome.effects.target ?? head.normalised.canonicalTarget;
+    const query = new URLSearchParams(target.includes('?') ? target.slice(target.indexOf('?') + 1) : '');
+    const { status, body } = await this.#statsEndpoint
+      .answer(query.get('filters') ?? undefined)
+      .catch((error: unknown) => ({
+        status: 502,
+        body: {
+          message: `dockgate: the engine could not be asked for its containers: ${(error as Error).message}`,
+        },
+      }));
+    const line = audit(
+      request,
+      caller,
+      head.normalised.path,
+      'allow',
+      head.rule.name,
+      undefined,
+      undefined,
+      head.route?.route.name,
+    );
+    return {
+      kind: 'answer',
+      status,
+      contentType: 'application/json',
+      body: Buffer.from(`${JSON.stringify(body)}\n`),
+      audit: line,
+    };
+  }
+
+  /** The first target that holds an escape (or cannot be checked) refuses; lookups run in order. */
+  async #checkTargets(checks: readonly TargetCheck[], profile: Profile): Promise<TargetOutcome> {
+    for (const check of checks) {
+      let lookup: Awaited<ReturnType<TargetInspector['lookup']>>;
+      try {
+        lookup = await this.#targets.lookup(check);
+      } catch (error) {
+        const reason = `${check.via}: container ${check.ref} could not be checked for host escapes (${(error as Error).message}); refused`;
+        this.#log.warn({ err: (error as Error).message, ref: check.ref }, 'target lookup failed');
+        return {
+          denial: { ...refusal('DG_TARGET_UNCHECKED'), reason, rule: 'lateral-movement' },
+          target: `${check.via} → ${check.ref}`,
+          escape: undefined,
+        };
+      }
+      if (lookup.kind === 'missing') continue;
+      const refused = judgeTarget(profile, check, lookup.facts);
+      if (refused !== undefined) return refused;
+    }
+    return ALLOWED_TARGETS;
   }
 
   #forward(
@@ -164,6 +298,7 @@ export class Gatekeeper implements Gate {
     head: Extract<HeadOutcome, { kind: 'allow' }>,
     outcome: Extract<BodyOutcome, { kind: 'allow' }>,
     wouldDeny: Denial | undefined,
+    targets?: TargetOutcome,
   ): Ruling {
     const release = this.#limits.enter(
       caller.name,
@@ -203,29 +338,31 @@ export class Gatekeeper implements Gate {
       );
     }
     const effects = outcome.effects;
+    const line =
+      wouldDeny === undefined
+        ? audit(
+            request,
+            caller,
+            head.normalised.path,
+            'allow',
+            head.rule.name,
+            undefined,
+            undefined,
+            head.route?.route.name,
+          )
+        : audit(
+            request,
+            caller,
+            head.normalised.path,
+            'would_deny',
+            wouldDeny.rule,
+            wouldDeny.reason,
+            wouldDeny.code,
+          );
     const forward: Forward = {
       kind: 'forward',
       audit:
-        wouldDeny === undefined
-          ? audit(
-              request,
-              caller,
-              head.normalised.path,
-              'allow',
-              head.rule.name,
-              undefined,
-              undefined,
-              head.route?.route.name,
-            )
-          : audit(
-              request,
-              caller,
-              head.normalised.path,
-              'would_deny',
-              wouldDeny.rule,
-              wouldDeny.reason,
-              wouldDeny.code,
-            ),
+        targets?.target === undefined ? line : { ...line, target: targets.target, escape: targets.escape },
       target: effects.target,
       body: effects.body,
       transform: effects.redactEnv ? redactEnv : undefined,
@@ -237,20 +374,28 @@ export class Gatekeeper implements Gate {
     return forward;
   }
 
-  #refuse(request: GateRequest, caller: Caller | undefined, denial: Denial, npath?: string): Refuse {
+  #refuse(
+    request: GateRequest,
+    caller: Caller | undefined,
+    denial: Denial,
+    npath?: string,
+    targets?: TargetOutcome,
+  ): Refuse {
+    const line = audit(
+      request,
+      caller,
+      npath ?? request.target.split('?')[0] ?? '',
+      'deny',
+      denial.rule,
+      denial.reason,
+      denial.code,
+    );
     return {
       kind: 'refuse',
       status: denial.status,
       message: denial.reason,
-      audit: audit(
-        request,
-        caller,
-        npath ?? request.target.split('?')[0] ?? '',
-        'deny',
-        denial.rule,
-        denial.reason,
-        denial.code,
-      ),
+      audit:
+        targets?.target === undefined ? line : { ...line, target: targets.target, escape: targets.escape },
     };
   }
 
@@ -294,6 +439,19 @@ export class Gatekeeper implements Gate {
 }
 
 type Resolved = { readonly identity: Identity | undefined } | Denial;
+
+/** Every target held nothing: the audit line of an allowed request names none (its path does). */
+const ALLOWED_TARGETS: TargetOutcome = { denial: undefined, target: undefined, escape: undefined };
+
+/**
+ * A target the engine described: refused (with "exec create → traefik (3f2a9c1b0d4e)" for the
+ * audit line) when it holds an escape, undefined when it holds none.
+ */
+function judgeTarget(profile: Profile, check: TargetCheck, facts: TargetFacts): TargetOutcome | undefined {
+  const denial = decideTarget(profile, check, facts);
+  if (denial === undefined) return undefined;
+  return { denial, target: `${check.via} → ${facts.name} (${facts.id.slice(0, 12)})`, escape: denial.escape };
+}
 
 /** Token first (it is explicit), then a known client certificate, else no identity. */
 function resolveCaller(policy: Policy, authorization: readonly string[], conn: ConnectionInfo): Resolved {

@@ -13,10 +13,22 @@ export type GoValue = null | boolean | number | string | GoValue[] | GoObject;
 
 export class GoObject {
   readonly entries: [string, GoValue][] = [];
+  /** Folded key → last value, built on the first lookup of a large object (an inspect answer). */
+  #index: Map<string, GoValue> | undefined;
+  #indexed = 0;
 
   /** The value Go would decode into the struct field `name` (undefined when absent). */
   field(name: string): GoValue | undefined {
     const want = foldKey(name);
+    if (this.entries.length > 8) {
+      // A checker reads dozens of fields of one object: fold every key once, not once per read.
+      if (this.#index === undefined || this.#indexed !== this.entries.length) {
+        this.#index = new Map();
+        for (const [key, value] of this.entries) this.#index.set(foldKey(key), value);
+        this.#indexed = this.entries.length;
+      }
+      return this.#index.get(want);
+    }
     for (let i = this.entries.length - 1; i >= 0; i--) {
       const entry = this.entries[i] as [string, GoValue];
       if (foldKey(entry[0]) === want) return entry[1];

@@ -87,16 +87,40 @@ export function containerCreateEscape(body: GoObject, allow: EscapeAllowances): 
   );
 }
 
-/** A HostConfig object (create, or the legacy start body of API < 1.24). */
-export function hostConfigEscape(hc: GoObject, allow: EscapeAllowances, at: string): Found {
+/**
+ * What an engine fills in that a request body leaves out. A container that already exists is
+ * checked with the same function as a create body, but its inspect answer holds the engine's
+ * defaults, which grant nothing a caller could not get by leaving the field out.
+ */
+export interface EngineDefaults {
+  /** `DefaultRuntime` of `GET /info` ("runc"). */
+  readonly runtime: string;
+  /** `CgroupVersion` of `GET /info`: on v1 every container is in the host's cgroup namespace. */
+  readonly cgroupVersion: string;
+}
+
+/**
+ * A HostConfig object: a create body, the legacy start body of API < 1.24, or — with `existing`
+ * — the HostConfig of a container that already exists (its inspect answer).
+ */
+export function hostConfigEscape(
+  hc: GoObject,
+  allow: EscapeAllowances,
+  at: string,
+  existing?: EngineDefaults,
+): Found {
   const f = (name: string): GoValue | undefined => hc.field(name);
   if (!allow.privileged && truthy(f('Privileged'))) return bad(`${at}Privileged`, 'privileged containers');
-  const caps = stringList(f('CapAdd'));
-  if (caps === undefined) return bad(`${at}CapAdd`, 'must be a list of strings');
-  for (const cap of caps) {
-    const name = cap.toUpperCase().replace(/^CAP_/, '');
-    if (!DEFAULT_CAPS.has(name) && !allow.capAdd.includes(name)) {
-      return bad(`${at}CapAdd`, `capability ${cap} is not allowed`);
+  // CapAdd adds to the default set; Capabilities (API 1.40–1.42) replaces it: both may only name
+  // capabilities of the default set or those the profile grants.
+  for (const field of ['CapAdd', 'Capabilities']) {
+    const caps = stringList(f(field));
+    if (caps === undefined) return bad(`${at}${field}`, 'must be a list of strings');
+    for (const cap of caps) {
+      const name = cap.toUpperCase().replace(/^CAP_/, '');
+      if (!DEFAULT_CAPS.has(name) && !allow.capAdd.includes(name)) {
+        return bad(`${at}${field}`, `capability ${cap} is not allowed`);
+      }
     }
   }
   const resources = resourcesEscape(hc, allow, at);
@@ -104,6 +128,7 @@ export function hostConfigEscape(hc: GoObject, allow: EscapeAllowances, at: stri
   if (!allow.hostNamespaces) {
     for (const name of ['PidMode', 'IpcMode', 'UTSMode', 'UsernsMode', 'CgroupnsMode']) {
       const value = f(name);
+      if (name === 'CgroupnsMode' && existing?.cgroupVersion === '1') continue; // v1's only default
       if (isString(value) && /^host(:|$)/i.test(value.trim())) return bad(`${at}${name}`, 'host namespace');
     }
   }
@@ -124,11 +149,18 @@ export function hostConfigEscape(hc: GoObject, allow: EscapeAllowances, at: stri
   if (!allow.sysctls && nonEmpty(f('Sysctls'))) return bad(`${at}Sysctls`, 'sysctls');
   for (const name of ['MaskedPaths', 'ReadonlyPaths']) {
     const v = f(name);
-    if (v !== undefined && v !== null && !allow.privileged)
-      return bad(`${at}${name}`, 'changes /proc masking');
+    // An existing container shows the engine's masking (a list); an empty one means unmasked.
+    const changed =
+      existing === undefined ? v !== undefined && v !== null : Array.isArray(v) && v.length === 0;
+    if (changed && !allow.privileged) return bad(`${at}${name}`, 'changes /proc masking');
   }
   const runtime = f('Runtime');
-  if (isString(runtime) && runtime !== '' && !allow.runtimes.includes(runtime)) {
+  if (
+    isString(runtime) &&
+    runtime !== '' &&
+    runtime !== existing?.runtime &&
+    !allow.runtimes.includes(runtime)
+  ) {
     return bad(`${at}Runtime`, `runtime ${runtime} is not allowed`);
   }
   const binds = stringList(f('Binds'));
@@ -145,6 +177,48 @@ export function hostConfigEscape(hc: GoObject, allow: EscapeAllowances, at: stri
     for (const mount of mounts) {
       const found = mountEscape(mount, allow, `${at}Mounts`);
       if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
+/** What the engine says of a container that exists: what `existingContainerEscape` reads. */
+export interface ContainerFacts {
+  /** Its inspect answer's `HostConfig`, as the Go reader reads it. */
+  readonly hostConfig: GoObject;
+  /** Its inspect answer's `Mounts`: what is really mounted (binds, volumes, tmpfs). */
+  readonly mounts: readonly {
+    readonly Type?: string;
+    readonly Source?: string;
+    readonly Name?: string;
+    readonly Driver?: string;
+  }[];
+  /** The named volumes it mounts: driver and options (a local volume can bind any host path). */
+  readonly volumes: ReadonlyMap<string, { readonly driver: string; readonly options: GoObject | null }>;
+  readonly defaults: EngineDefaults;
+}
+
+/**
+ * A container that exists holds something the profile would refuse at create (issue 10): the
+ * same checker as a create body, so the two cannot drift, plus what is really mounted.
+ */
+export function existingContainerEscape(facts: ContainerFacts, allow: EscapeAllowances): Found {
+  const found = hostConfigEscape(facts.hostConfig, allow, 'HostConfig.', facts.defaults);
+  if (found !== undefined) return found;
+  for (const mount of facts.mounts) {
+    if (mount.Type === 'bind' && !pathAllowed(mount.Source ?? '', allow.bindPaths)) {
+      return bad('Mounts', `bind of host path ${mount.Source ?? '?'} is not allowed`);
+    }
+    if (mount.Type === 'volume' && mount.Name !== undefined) {
+      const volume = facts.volumes.get(mount.Name);
+      const driver = volume?.driver ?? mount.Driver ?? 'local';
+      const volumeEscape = volumeDriverEscape(
+        driver,
+        volume?.options ?? null,
+        allow,
+        `Mounts[${mount.Name}]`,
+      );
+      if (volumeEscape !== undefined) return volumeEscape;
     }
   }
   return undefined;

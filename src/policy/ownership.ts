@@ -1,4 +1,4 @@
-import { foldKey, GoObject, type GoValue, isObject, isString } from './go-json.js';
+import { foldKey, GoObject, isObject } from './go-json.js';
 
 /** The label naming the identity that created an object. */
 export const OWNER_LABEL = 'dockgate.owner';
@@ -73,25 +73,6 @@ export function ownerBuildLabels(query: string, owner: string): string | undefin
   }
   params.set('labels', JSON.stringify({ ...labels, [OWNER_LABEL]: owner }));
   return params.toString();
-}
-
-/** Containers a create body reaches into: VolumesFrom, and `container:<id>` namespaces. */
-export function referencedContainers(body: GoObject): string[] {
-  const out: string[] = [];
-  const hostConfigs = [body];
-  const inner = body.field('HostConfig');
-  if (isObject(inner)) hostConfigs.push(inner);
-  for (const hc of hostConfigs) {
-    const from = hc.field('VolumesFrom');
-    if (Array.isArray(from)) {
-      for (const v of from) if (isString(v)) out.push(v.split(':')[0] as string);
-    }
-    for (const name of ['NetworkMode', 'PidMode', 'IpcMode', 'Cgroup']) {
-      const v: GoValue | undefined = hc.field(name);
-      if (isString(v) && v.startsWith('container:')) out.push(v.slice('container:'.length));
-    }
-  }
-  return out;
 }
 
 /** The owner label of an inspect answer (containers and images: Config.Labels; others: Labels). */

@@ -82,6 +82,8 @@ const READ_ONLY_RULES = [
   'GET,HEAD /networks/*',
   'GET,HEAD /volumes',
   'GET,HEAD /volumes/*',
+  // The gateway's own bulk stats (the monitor's agent): the same facts as each container's /stats.
+  'GET /dockgate/v1/stats',
 ].map((allow) => ({ allow }));
 
 const MANAGE_RULES = ['start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait'].map((verb) => ({

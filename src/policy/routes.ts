@@ -2,7 +2,8 @@
  * The Engine API's routes as templates, for naming what a request is (metrics' route class,
  * learn mode's recorded routes, which body inspection applies). `{name}` of images and plugins
  * may hold slashes ("library/busybox"), so it spans segments; every other `{…}` is one segment.
- * Derived from the Engine API specs v1.41–v1.55 (paths only), plus dockerd's /grpc and /session.
+ * Derived from the Engine API specs v1.41–v1.55 (paths only), plus dockerd's /grpc and /session,
+ * and the gateway's own `/dockgate/v1/stats`.
  */
 const TEMPLATES: readonly string[] = [
   'GET /_ping',
@@ -38,6 +39,7 @@ const TEMPLATES: readonly string[] = [
   'HEAD /containers/{id}/archive',
   'PUT /containers/{id}/archive',
   'POST /containers/{id}/exec',
+  'POST /containers/{id}/copy',
   'POST /exec/{id}/start',
   'POST /exec/{id}/resize',
   'GET /exec/{id}/json',
@@ -115,6 +117,8 @@ const TEMPLATES: readonly string[] = [
   'POST /configs/{id}/update',
   'POST /session',
   'POST /grpc',
+  // dockgate's own: every running container's stats in one answer (src/agent/stats-endpoint.ts).
+  'GET /dockgate/v1/stats',
 ];
 
 export interface Route {

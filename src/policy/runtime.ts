@@ -54,6 +54,7 @@ export function createPolicyRuntime(
     engine,
     async close() {
       reloader.close();
+      gatekeeper.close();
       learner?.flush();
       await audit?.close();
       await engine.close();

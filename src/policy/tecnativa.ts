@@ -82,7 +82,7 @@ const LOG_LEVELS: Record<string, string> = {
  * profile, with two corrections users asked for: `ALLOW_START`, `ALLOW_STOP` and
  * `ALLOW_RESTARTS` work without `POST=1` (Tecnativa#101, as linuxserver does), and with
  * `POST=0` the read-only sections do not expose file contents through archive/export
- * (Tecnativa#182). Bodies of allowed writes are inspected for host escapes unless `INSPECT=0`.
+ * (Tecnativa#182), stdin through a websocket attach, or Env values. Bodies of allowed writes are inspected for host escapes unless `INSPECT=0`.
  */
 export function tecnativaProfile(env: NodeJS.ProcessEnv): TecnativaSettings {
   const flag = (name: string, fallback: boolean): boolean => {
@@ -105,6 +105,8 @@ export function tecnativaProfile(env: NodeJS.ProcessEnv): TecnativaSettings {
       { deny: 'GET /containers/*/export' },
       { deny: 'GET /images/get' },
       { deny: 'GET /images/**/get' },
+      // A websocket attach is a GET that writes: stdin goes to the container (issue 10).
+      { deny: 'GET /containers/*/attach/ws' },
     );
   }
   for (const section of SECTIONS) {
@@ -120,7 +122,11 @@ export function tecnativaProfile(env: NodeJS.ProcessEnv): TecnativaSettings {
       description: 'built from Tecnativa docker-socket-proxy environment variables',
       rules,
       inspect: flag('INSPECT', true),
-      redactEnv: false,
+      // POST=0 is read-only: Env values (passwords, tokens) are redacted as in dockgate's own
+      // read-only profile, so the compose file's 0.0.0.0:2375 passes protected mode (issue 10).
+      // With POST=1 the caller can create containers anyway, and tools that recreate containers
+      // from inspect (Portainer, Watchtower) need the values: they are kept.
+      redactEnv: !post,
     },
     upstream: socket === undefined || socket === '' ? undefined : `unix://${socket}`,
     logLevel:

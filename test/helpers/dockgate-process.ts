@@ -44,17 +44,11 @@ export async function startDockgate(
     ...options.env,
   };
   const child = spawn(command[0] as string, command.slice(1), { cwd: root, env });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    err += chunk.toString();
-  });
-  const listening = /listening on tcp:\/\/127\.0\.0\.1:(\d+)/;
-  while (!listening.test(err)) {
-    if (child.exitCode !== null) throw new Error(`dockgate exited: ${err}`);
+  const output = collectOutput(child);
+  // A wildcard listener (0.0.0.0) is reached on 127.0.0.1 all the same.
+  const listening = /listening on tcp:\/\/(?:127\.0\.0\.1|0\.0\.0\.0):(\d+)/;
+  while (!listening.test(output.stderr())) {
+    if (child.exitCode !== null) throw new Error(`dockgate exited: ${output.stderr()}`);
     await sleep(20);
   }
   if (options.maxFiles !== undefined) {
@@ -63,5 +57,18 @@ export async function startDockgate(
     // process die before it listened now and then (issue 9). prlimit sets soft and hard at once.
     await run('prlimit', [`--pid=${child.pid}`, `--nofile=${options.maxFiles}:${options.maxFiles}`]);
   }
-  return { child, port: Number(listening.exec(err)?.[1]), stdout: () => out, stderr: () => err };
+  return { child, port: Number(listening.exec(output.stderr())?.[1]), ...output };
+}
+
+/** Everything a child process writes, kept as text. */
+export function collectOutput(child: ChildProcessWithoutNullStreams): { stdout(): string; stderr(): string } {
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+  });
+  return { stdout: () => out, stderr: () => err };
 }

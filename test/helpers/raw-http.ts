@@ -115,3 +115,52 @@ export function splitMessage(text: string): { head: string; body: string; status
     status: Number(/^HTTP\/1\.\d (\d{3})/.exec(head)?.[1] ?? 0),
   };
 }
+
+/** One answer of `ask`: status, head, and the body (de-chunked). */
+export interface Answer {
+  readonly status: number;
+  readonly head: string;
+  readonly body: string;
+}
+
+/**
+ * One request on its own connection (`Connection: close`), read to the end. A string body is
+ * sent as JSON unless `headers` say otherwise; a Buffer body as given.
+ */
+export async function ask(
+  target: { port: number; host?: string } | number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string | Buffer,
+): Promise<Answer> {
+  const connection = await RawConnection.open(typeof target === 'number' ? { port: target } : target);
+  const framing =
+    body === undefined
+      ? {}
+      : {
+          'Content-Type': typeof body === 'string' ? 'application/json' : 'application/x-tar',
+          'Content-Length': String(Buffer.byteLength(body)),
+        };
+  const lines = Object.entries({ Host: 'd', Connection: 'close', ...framing, ...headers })
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  connection.write(`${method} ${path} HTTP/1.1\r\n${lines}\r\n`);
+  if (body !== undefined) connection.write(body);
+  const answer = splitMessage(await connection.untilEnded());
+  const text = /Transfer-Encoding: chunked/i.test(answer.head) ? dechunk(answer.body) : answer.body;
+  return { status: answer.status, head: answer.head, body: text };
+}
+
+/** The payload of a chunked body (test answers are text). */
+export function dechunk(text: string): string {
+  let out = '';
+  let rest = text;
+  for (;;) {
+    const eol = rest.indexOf('\r\n');
+    const size = Number.parseInt(rest.slice(0, eol), 16);
+    if (!(size > 0)) return out;
+    out += rest.slice(eol + 2, eol + 2 + size);
+    rest = rest.slice(eol + 2 + size + 2);
+  }
+}

@@ -10,7 +10,7 @@ import { dockerClis, runCli } from '../helpers/docker-cli.js';
 import { createContainer, RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { EngineRelay } from '../helpers/engine-relay.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { RawConnection, splitMessage } from '../helpers/raw-http.js';
+import { ask, RawConnection, splitMessage } from '../helpers/raw-http.js';
 import { waitFor } from '../helpers/wait.js';
 
 const client = testClient();
@@ -23,27 +23,6 @@ interface Answer {
 }
 
 /** One request on its own connection. */
-async function ask(
-  target: { port: number; host?: string },
-  method: string,
-  path: string,
-  headers: Record<string, string> = {},
-  body?: string,
-): Promise<Answer> {
-  const connection = await RawConnection.open(target);
-  const lines = Object.entries({
-    Host: 'd',
-    Connection: 'close',
-    ...headers,
-    ...(body === undefined
-      ? {}
-      : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) }),
-  })
-    .map(([k, v]) => `${k}: ${v}\r\n`)
-    .join('');
-  connection.write(`${method} ${path} HTTP/1.1\r\n${lines}\r\n${body ?? ''}`);
-  return splitMessage(await connection.untilEnded());
-}
 
 const createBody = (): string =>
   JSON.stringify({

@@ -11,35 +11,13 @@ import { startDockgate } from '../helpers/dockgate-process.js';
 import { createContainer, RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { EngineRelay } from '../helpers/engine-relay.js';
 import { startGateway } from '../helpers/gateway.js';
-import { RawConnection, splitMessage } from '../helpers/raw-http.js';
+import { ask, RawConnection } from '../helpers/raw-http.js';
 import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
 const client = testClient();
 const dir = mkdtempSync(join(tmpdir(), 'dockgate-ops-'));
-
-async function ask(
-  port: number,
-  method: string,
-  path: string,
-  headers: Record<string, string> = {},
-  body?: string,
-): Promise<{ status: number; body: string }> {
-  const connection = await RawConnection.open({ port });
-  const extra = Object.entries(headers)
-    .map(([k, v]) => `${k}: ${v}\r\n`)
-    .join('');
-  const framing =
-    body === undefined
-      ? ''
-      : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
-  connection.write(
-    `${method} ${path} HTTP/1.1\r\nHost: d\r\nConnection: close\r\n${extra}${framing}\r\n${body ?? ''}`,
-  );
-  const answer = splitMessage(await connection.untilEnded());
-  return { status: answer.status, body: answer.body };
-}
 
 const createBody = (): string =>
   JSON.stringify({
@@ -270,6 +248,36 @@ describe('--tecnativa-env: an existing docker-socket-proxy compose file switches
         403,
       );
       assert.equal((await ask(gateway.port, 'GET', '/v1.41/images/json')).status, 403);
+    } finally {
+      gateway.child.kill('SIGTERM');
+      await new Promise((r) => gateway.child.once('exit', r));
+      await removeContainer(client, container);
+    }
+  });
+});
+
+describe("--tecnativa-env: Tecnativa's own compose settings start as they are (issue 10)", () => {
+  it('regression: CONTAINERS=1 POST=0 on 0.0.0.0:2375-style listener starts; POST and websocket attach refused; Env redacted', async () => {
+    const container = await createContainer(client, ['sleep', '60'], { config: { Env: ['SECRET=hunter2'] } });
+    // Protected mode used to refuse this: the profile allowed attach/ws and kept Env values.
+    const gateway = await startDockgate(['--listen', 'tcp://0.0.0.0:0', '--tecnativa-env'], {
+      env: { CONTAINERS: '1', POST: '0' },
+    });
+    try {
+      assert.equal((await ask(gateway.port, 'GET', '/v1.41/containers/json')).status, 200);
+      assert.equal(
+        (await ask(gateway.port, 'POST', '/v1.41/containers/create', {}, createBody())).status,
+        405,
+      );
+      assert.equal((await ask(gateway.port, 'POST', `/v1.41/containers/${container}/kill`)).status, 405);
+      assert.equal(
+        (await ask(gateway.port, 'GET', `/v1.41/containers/${container}/attach/ws?stream=1&stdin=1`)).status,
+        403,
+      );
+      const inspect = await ask(gateway.port, 'GET', `/v1.41/containers/${container}/json`);
+      assert.equal(inspect.status, 200);
+      assert.doesNotMatch(inspect.body, /hunter2/);
+      assert.match(inspect.body, /SECRET=/);
     } finally {
       gateway.child.kill('SIGTERM');
       await new Promise((r) => gateway.child.once('exit', r));

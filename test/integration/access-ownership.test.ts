@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { addToken } from '../../src/auth/tokens.js';
 import { createContainer, RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { RawConnection, splitMessage } from '../helpers/raw-http.js';
+import { dechunk, RawConnection, splitMessage } from '../helpers/raw-http.js';
 
 const client = testClient();
 const dir = mkdtempSync(join(tmpdir(), 'dockgate-owner-'));
@@ -33,18 +33,6 @@ async function ask(
   // Chunked answers (large JSON) are joined for the assertions.
   const body2 = /Transfer-Encoding: chunked/i.test(answer.head) ? dechunk(answer.body) : answer.body;
   return { status: answer.status, body: body2 };
-}
-
-function dechunk(text: string): string {
-  let out = '';
-  let rest = text;
-  for (;;) {
-    const eol = rest.indexOf('\r\n');
-    const size = Number.parseInt(rest.slice(0, eol), 16);
-    if (!(size > 0)) return out;
-    out += rest.slice(eol + 2, eol + 2 + size);
-    rest = rest.slice(eol + 2 + size + 2);
-  }
 }
 
 const labels = (): Record<string, string> => ({ [RUN_LABEL]: testEngine().runId });

@@ -2,28 +2,83 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { decide } from '../../src/policy/decide.js';
+import { decide, decideTarget } from '../../src/policy/decide.js';
+import { type GoObject, parseGoJson } from '../../src/policy/go-json.js';
+import type { ContainerFacts } from '../../src/policy/host-escapes.js';
 import { compilePolicy } from '../../src/policy/policy.js';
 import { presetProfiles } from '../../src/policy/presets.js';
 import { BUILTIN_NAMES } from '../../src/policy/profile.js';
+import type { TargetFacts } from '../../src/policy/references.js';
+import { tecnativaProfile } from '../../src/policy/tecnativa.js';
 
 /**
  * Golden decision tables (test/golden/PROFILE.yaml): for every built-in profile and preset,
- * rows of [METHOD, TARGET, "allow" | "deny STATUS", optional body], decided as the gateway
- * decides them (head, then body).
+ * rows of [METHOD, TARGET, RESULT, optional body, optional target container], decided as the
+ * gateway decides them (head, then body, then the containers the request reaches into).
+ *
+ * RESULT is "allow" or "deny STATUS"; an allowed request that reaches into existing containers
+ * lists them: "allow [exec create → web]". The fifth column is what the engine would say of that
+ * container (its inspect answer's HostConfig and Mounts, and `info`: the engine's defaults);
+ * with it, the target stage decides too (issue 10).
  */
 const dir = new URL('../golden/', import.meta.url);
-const policy = compilePolicy({ profiles: presetProfiles(), identities: {}, listeners: {} }, [], 1);
+/** Tables of profiles built from docker-socket-proxy's variables (--tecnativa-env), by their env. */
+const TECNATIVA: Readonly<Record<string, Record<string, string>>> = {
+  'tecnativa-containers': { CONTAINERS: '1', POST: '0' },
+  'tecnativa-containers-post': { CONTAINERS: '1', POST: '1' },
+};
+const tecnativa = Object.fromEntries(
+  Object.entries(TECNATIVA).map(([name, env]) => [name, tecnativaProfile(env).profile]),
+);
+const policy = compilePolicy(
+  { profiles: { ...presetProfiles(), ...tecnativa }, identities: {}, listeners: {} },
+  [],
+  1,
+);
 
-type Row = [string, string, string, unknown?];
+interface TargetContainer {
+  readonly HostConfig?: unknown;
+  readonly Mounts?: ContainerFacts['mounts'];
+  readonly info?: { readonly DefaultRuntime?: string; readonly CgroupVersion?: string };
+}
 
-function decideRow(profileName: string, [method, target, , body]: Row): string {
+type Row = [string, string, string, unknown?, TargetContainer?];
+
+function decideRow(profileName: string, [method, target, , body, container]: Row): string {
   const profile = policy.profiles.get(profileName);
   assert.ok(profile, `profile ${profileName}`);
   const raw =
-    body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-  const { decision } = decide(profile, method, target, raw, 'golden');
-  return decision.allow ? 'allow' : `deny ${decision.status}`;
+    body === undefined || body === null
+      ? undefined
+      : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  const { decision, outcome } = decide(profile, method, target, raw, 'golden');
+  if (!decision.allow) return `deny ${decision.status}`;
+  const checks = outcome?.kind === 'allow' ? outcome.effects.targetChecks : [];
+  if (checks.length === 0) return 'allow';
+  if (container !== undefined) {
+    for (const check of checks) {
+      const denial = decideTarget(profile, check, factsOf(container));
+      if (denial !== undefined) return `deny ${denial.status}`;
+    }
+  }
+  return `allow [${checks.map((c) => `${c.via} → ${c.ref}`).join(', ')}]`;
+}
+
+/** The facts the gateway reads from the engine, from a row's fifth column. */
+function factsOf(container: TargetContainer): TargetFacts {
+  return {
+    id: 'f'.repeat(64),
+    name: 'target',
+    container: {
+      hostConfig: parseGoJson(JSON.stringify(container.HostConfig ?? {})) as GoObject,
+      mounts: container.Mounts ?? [],
+      volumes: new Map(),
+      defaults: {
+        runtime: container.info?.DefaultRuntime ?? 'runc',
+        cgroupVersion: container.info?.CgroupVersion ?? '1',
+      },
+    },
+  };
 }
 
 describe('golden decision tables', () => {
@@ -31,7 +86,10 @@ describe('golden decision tables', () => {
 
   it('every built-in profile and preset has a table', () => {
     const names = tables.map((f) => f.slice(0, -5)).sort();
-    assert.deepEqual(names, [...BUILTIN_NAMES, ...Object.keys(presetProfiles())].sort());
+    assert.deepEqual(
+      names,
+      [...BUILTIN_NAMES, ...Object.keys(presetProfiles()), ...Object.keys(TECNATIVA)].sort(),
+    );
   });
 
   for (const file of tables) {

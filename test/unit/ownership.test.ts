@@ -2,13 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decideBody, decideHead } from '../../src/policy/decide.js';
 import { type GoObject, parseGoJson } from '../../src/policy/go-json.js';
-import {
-  labelBody,
-  ownerBuildLabels,
-  ownerFilter,
-  referencedContainers,
-} from '../../src/policy/ownership.js';
+import { labelBody, ownerBuildLabels, ownerFilter } from '../../src/policy/ownership.js';
 import { compilePolicy } from '../../src/policy/policy.js';
+import { referencedContainers } from '../../src/policy/references.js';
 
 const policy = compilePolicy(
   { profiles: { team: { extends: 'deploy', ownership: true } }, identities: {}, listeners: {} },
@@ -110,7 +106,7 @@ describe('ownership rewrites', () => {
         parseGoJson(
           '{"HostConfig":{"VolumesFrom":["a:ro"],"NetworkMode":"container:b","IpcMode":"container:c"}}',
         ) as GoObject,
-      ),
+      ).map((r) => r.ref),
       ['a', 'b', 'c'],
     );
   });

@@ -18,3 +18,14 @@ export function errorResponse(status: number, message: string, requestId: string
     'utf8',
   );
 }
+
+/** An answer of the gateway's own (its endpoints): status, body, request id; the connection closes. */
+export function localResponse(status: number, contentType: string, body: Buffer, requestId: string): Buffer {
+  const head =
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'OK'}\r\n` +
+    `Content-Type: ${contentType}\r\n` +
+    `Content-Length: ${body.length}\r\n` +
+    'Connection: close\r\n' +
+    `X-Dockgate-Request-Id: ${requestId}\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+}

@@ -1,0 +1,172 @@
+/**
+ * `npm run bench:ab -- --baseline REF`: the same workloads through two dockgate builds side by
+ * side — this working tree's `dist/` and REF built in a git worktree — both with `--profile deploy`,
+ * targets interleaved in every round, on one private engine. For "before/after" of one change on a
+ * noisy machine: compare the ratio within the run, never two runs.
+ *
+ *   node --import tsx bench/ab-bench.ts --baseline 18444ea [--rounds 5] [--seconds 4]
+ */
+import { execFileSync, type spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DockerClient } from '../src/client/index.js';
+import { startPrivateEngine } from '../test/helpers/private-engine.js';
+import { ensureTestImage } from '../test/helpers/test-image.js';
+import { wrk } from './lib/load.js';
+import { startDetached, stop, waitForPort } from './lib/processes.js';
+import { curlRate, writeTar } from './lib/transfer.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const arg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? fallback : (process.argv[i + 1] ?? fallback);
+};
+const baseline = arg('--baseline', 'HEAD');
+const ROUNDS = Number(arg('--rounds', '5'));
+const SECONDS = Number(arg('--seconds', '4'));
+const BULK = 256 * 1024 * 1024;
+const PORTS = { baseline: 24201, current: 24202 } as const;
+type Side = keyof typeof PORTS;
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat (clock ticks of 10 ms). */
+const cpuSeconds = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
+const median = (values: number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+
+/** Builds REF into bench/tmp/ab-REF (a git worktree) once; returns its CLI entry point. */
+function buildBaseline(ref: string): string {
+  const dir = join(root, 'bench', 'tmp', `ab-${ref.replace(/[^\w.-]/g, '_')}`);
+  const main = join(dir, 'dist', 'cli', 'main.js');
+  if (existsSync(main)) return main;
+  mkdirSync(join(root, 'bench', 'tmp'), { recursive: true });
+  if (!existsSync(dir))
+    execFileSync('git', ['worktree', 'add', '--detach', dir, ref], { cwd: root, stdio: 'inherit' });
+  // The baseline uses this tree's node_modules (same lock file, or close enough for a benchmark).
+  if (!existsSync(join(dir, 'node_modules')))
+    execFileSync('ln', ['-s', join(root, 'node_modules'), join(dir, 'node_modules')]);
+  execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
+    cwd: dir,
+    stdio: 'inherit',
+  });
+  return main;
+}
+
+async function main(): Promise<void> {
+  const mains: Record<Side, string> = {
+    baseline: buildBaseline(baseline),
+    current: join(root, 'dist', 'cli', 'main.js'),
+  };
+  const engine = await startPrivateEngine();
+  const work = mkdtempSync(join(tmpdir(), 'dockgate-ab-bench-'));
+  const processes: ReturnType<typeof spawn>[] = [];
+  try {
+    const client = new DockerClient({ engine: engine.host });
+    const image = await ensureTestImage(client, join(root, '.cache', 'test-image'));
+    const { Id: plain } = await client.json<{ Id: string }>('POST', '/containers/create', {
+      body: { Image: image, Cmd: ['sleep', '3600'], HostConfig: { NetworkMode: 'none' } },
+    });
+    await client.json('POST', `/containers/${plain}/start`);
+    await client.close();
+    const tar = join(work, 'upload.tar');
+    await writeTar(tar, BULK);
+    const pids: Partial<Record<Side, number>> = {};
+    for (const side of Object.keys(PORTS) as Side[]) {
+      processes.push(
+        startDetached(process.execPath, [
+          mains[side],
+          'serve',
+          '--profile',
+          'deploy',
+          '--tokens',
+          join(work, 'no-tokens.json'),
+          '--listen',
+          `tcp://127.0.0.1:${PORTS[side]}`,
+          '--upstream',
+          engine.host,
+        ]),
+      );
+      pids[side] = processes.at(-1)?.pid ?? 0;
+      await waitForPort(PORTS[side]);
+    }
+    /** Requests per second, and the gateway's CPU µs per request over the same run. */
+    const measured = async (side: Side, path: string, connections: number): Promise<[number, number]> => {
+      const pid = pids[side] as number;
+      const before = cpuSeconds(pid);
+      const rate = await wrk(url(side, path), connections, SECONDS, false, script);
+      return [rate, ((cpuSeconds(pid) - before) / (rate * SECONDS)) * 1e6];
+    };
+    const script = join(work, 'exec-create.lua');
+    writeFileSync(
+      script,
+      `wrk.method = "POST"\nwrk.body = '{"Cmd":["true"],"User":"nobody"}'\nwrk.headers["Content-Type"] = "application/json"\n`,
+    );
+    const url = (side: Side, path: string): string => `http://127.0.0.1:${PORTS[side]}${path}`;
+    const rows: Record<string, Record<Side, number[]>> = {
+      'exec create on a plain container, 10 conn [req/s]': { baseline: [], current: [] },
+      'exec create, 10 conn: gateway CPU per request [µs]': { baseline: [], current: [] },
+      'exec create on a plain container, 1 conn [req/s]': { baseline: [], current: [] },
+      'exec create, 1 conn: gateway CPU per request [µs]': { baseline: [], current: [] },
+      'archive PUT 256 MiB on a plain container [MiB/s]': { baseline: [], current: [] },
+    };
+    for (let round = 0; round < ROUNDS; round++) {
+      // Alternate which side goes first: the engine accumulates exec instances as the run goes.
+      const order: Side[] = round % 2 === 0 ? ['baseline', 'current'] : ['current', 'baseline'];
+      for (const side of order) {
+        const path = `/v1.41/containers/${plain}/exec`;
+        const [rate10, cpu10] = await measured(side, path, 10);
+        rows['exec create on a plain container, 10 conn [req/s]']?.[side].push(rate10);
+        rows['exec create, 10 conn: gateway CPU per request [µs]']?.[side].push(cpu10);
+        const [rate1, cpu1] = await measured(side, path, 1);
+        rows['exec create on a plain container, 1 conn [req/s]']?.[side].push(rate1);
+        rows['exec create, 1 conn: gateway CPU per request [µs]']?.[side].push(cpu1);
+        rows['archive PUT 256 MiB on a plain container [MiB/s]']?.[side].push(
+          await curlRate(
+            [
+              '-X',
+              'PUT',
+              '-T',
+              tar,
+              '-H',
+              'Content-Type: application/x-tar',
+              url(side, `/v1.41/containers/${plain}/archive?path=/tmp`),
+            ],
+            'upload',
+          ),
+        );
+      }
+      log(`round ${round + 1}/${ROUNDS} done`);
+    }
+    const date = new Date().toISOString().slice(0, 10);
+    const lines = [
+      `# A/B benchmark, ${date}: ${baseline} (baseline) vs this tree (current), both --profile deploy`,
+      '',
+      `Machine: ${execFileSync('nproc').toString().trim()} cores; node ${process.version}. Medians of ${ROUNDS} rounds, sides interleaved (order alternating); wrk ${SECONDS} s per run.`,
+      '',
+      '| workload | baseline | current | current / baseline |',
+      '|---|---|---|---|',
+    ];
+    for (const [name, sides] of Object.entries(rows)) {
+      const b = median(sides.baseline);
+      const c = median(sides.current);
+      lines.push(`| ${name} | ${Math.round(b)} | ${Math.round(c)} | ${(c / b).toFixed(3)} |`);
+    }
+    const out = join(root, 'bench', 'results', `ab-${date}.md`);
+    writeFileSync(out, `${lines.join('\n')}\n`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    for (const child of processes) await stop(child);
+    const leftovers = await engine.stop();
+    if (leftovers.length > 0) log(`engine leftovers: ${leftovers.join('; ')}`);
+  }
+}
+
+await main();

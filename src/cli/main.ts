@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { isDockgateError } from '../errors.js';
 import { DOCKGATE_VERSION } from '../version.js';
+import { registerMonitorCommand } from './monitor-command.js';
 import { registerPolicyCommand } from './policy-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerTokenCommand } from './token-command.js';
@@ -9,7 +10,9 @@ import { registerVersionCommand } from './version-command.js';
 
 /** `dockgate`: one file per command under src/cli/, wired here. */
 const program = new Command('dockgate')
-  .description('A safe, byte-transparent HTTP gateway to the Docker Engine API')
+  .description(
+    'A safe, byte-transparent HTTP gateway to the Docker Engine API, and a monitor for the containers behind it',
+  )
   .version(DOCKGATE_VERSION, '-V, --dockgate-version', 'print the dockgate version')
   .showHelpAfterError()
   .exitOverride();
@@ -18,6 +21,7 @@ registerServeCommand(program);
 registerVersionCommand(program);
 registerTokenCommand(program);
 registerPolicyCommand(program);
+registerMonitorCommand(program);
 
 try {
   await program.parseAsync(process.argv);

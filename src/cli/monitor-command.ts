@@ -1,0 +1,126 @@
+import type { Command } from 'commander';
+import { DockgateError } from '../errors.js';
+import { createLogger, flushLogs } from '../log/logger.js';
+import { MonitorTokens } from '../monitor/auth/monitor-tokens.js';
+import {
+  loadMonitorConfig,
+  MONITOR_DEFAULTS,
+  type MonitorOptions,
+  ROLES,
+} from '../monitor/config/monitor-config.js';
+import { Monitor } from '../monitor/monitor.js';
+import { openDatabase } from '../monitor/store/database.js';
+import { DOCKGATE_VERSION } from '../version.js';
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** `dockgate monitor`: watch and manage every container on many engines; `monitor token …`. */
+export function registerMonitorCommand(program: Command): void {
+  const monitor = program
+    .command('monitor')
+    .description('watch and manage containers on one or more engines: live state, history, HTTP API')
+    .option(
+      '--engine <name=url>',
+      'an engine to watch, repeatable: NAME=unix://…, tcp://…, https://…, npipe://… (default: the local engine)',
+      collect,
+    )
+    .option(
+      '--config <file>',
+      'monitor.yaml: engines (URL, TLS, token or tokenEnv, labels), listener, retention; engines reloaded on change and SIGHUP',
+    )
+    .option('--data <dir>', `where the SQLite history lives (default: ${MONITOR_DEFAULTS.data})`)
+    .option('--listen <url>', `http://HOST:PORT or https://HOST:PORT (default: ${MONITOR_DEFAULTS.listen})`)
+    .option('--tls-cert <file>', 'PEM certificate for an https:// listener')
+    .option('--tls-key <file>', 'PEM private key for an https:// listener')
+    .option('--interval <duration>', `stats interval: 2s, 10s, 1m (default: ${MONITOR_DEFAULTS.interval})`)
+    .option(
+      '--anonymous-role <role>',
+      `role of callers without a token: none, ${ROLES.join(', ')} (default: viewer on loopback, none elsewhere)`,
+    )
+    .option('--insecure', 'allow plain http and anonymous callers on a non-loopback listener')
+    .option('--log-level <level>', `log level (default: ${MONITOR_DEFAULTS.logLevel})`)
+    .action(async (options: MonitorOptions) => {
+      await runMonitor(options);
+    });
+
+  const token = monitor
+    .command('token')
+    .description('API tokens of the monitor (stored hashed in its data directory)');
+  token
+    .command('add <name>')
+    .description('create a token (printed once, alone on its own line); it works at once, no restart')
+    .requiredOption('--role <role>', `${ROLES.join(', ')}`)
+    .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
+    .action((name: string, options: { role: string }, command: Command) => {
+      withTokens(dataOf(command), (tokens) => {
+        const value = tokens.add(name, options.role);
+        process.stdout.write(`${value}\n`);
+        process.stderr.write(
+          `token "${name}" (${options.role}) created: it is shown once; send it as Authorization: Bearer <token>\n`,
+        );
+      });
+    });
+  token
+    .command('list')
+    .description('token names and roles')
+    .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
+    .action((_options: unknown, command: Command) => {
+      withTokens(dataOf(command), (tokens) => {
+        for (const t of tokens.list()) process.stdout.write(`${t.name}\t${t.role}\t${t.createdAt}\n`);
+      });
+    });
+  token
+    .command('revoke <name>')
+    .description('revoke a token: its holder gets 401 from the next request on')
+    .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
+    .action((name: string, _options: unknown, command: Command) => {
+      withTokens(dataOf(command), (tokens) => {
+        if (!tokens.revoke(name)) throw new DockgateError('DG_CONFIG_INVALID', `no token named "${name}"`);
+        process.stderr.write(`token "${name}" revoked\n`);
+      });
+    });
+}
+
+/**
+ * `--data` of `monitor token …`: commander gives an option to the command that defines it, and
+ * `monitor` defines `--data` too, so it is read with the parents' options.
+ */
+function dataOf(command: Command): string | undefined {
+  return (command.optsWithGlobals() as { data?: string }).data;
+}
+
+function withTokens(data: string | undefined, use: (tokens: MonitorTokens) => void): void {
+  const db = openDatabase(data ?? MONITOR_DEFAULTS.data);
+  try {
+    use(new MonitorTokens(db));
+  } finally {
+    db.close();
+  }
+}
+
+async function runMonitor(options: MonitorOptions): Promise<void> {
+  const config = loadMonitorConfig(options);
+  const log = createLogger(config.logLevel);
+  const monitor = new Monitor(config, log);
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  process.on('SIGHUP', () => monitor.reload('SIGHUP'));
+  await monitor.start();
+  log.info(
+    {
+      listen: monitor.url,
+      engines: config.engines.map((e) => e.name),
+      data: config.data,
+      version: DOCKGATE_VERSION,
+    },
+    'monitor listening',
+  );
+  process.stderr.write(`${monitor.summary(DOCKGATE_VERSION)}\n`);
+  const signal = await stopped;
+  log.info({ signal }, 'stopping');
+  await monitor.stop();
+  log.info('stopped');
+  await flushLogs(log);
+}

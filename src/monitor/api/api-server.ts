@@ -1,0 +1,363 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
+import { EngineError } from '../../client/errors.js';
+import { DockgateError, isDockgateError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import { ACTIONS, type Action, runAction } from '../actions/container-actions.js';
+import { logLines } from '../actions/container-logs.js';
+import type { MonitorTokens } from '../auth/monitor-tokens.js';
+import {
+  type Authenticator,
+  bearerAuthenticator,
+  type Principal,
+  requireRole,
+  resolvePrincipal,
+} from '../auth/principal.js';
+import { parseDuration } from '../config/duration.js';
+import type { ListenConfig, Role } from '../config/monitor-config.js';
+import type { EngineWatcher } from '../engines/engine-watcher.js';
+import type { ContainerItem } from '../model/container.js';
+import type { LiveState } from '../state/live-state.js';
+import type { History } from '../store/history.js';
+import type { EventStream } from './event-stream.js';
+
+/** What the API reads and drives; the monitor (monitor.ts) owns them. */
+export interface ApiContext {
+  readonly state: LiveState;
+  readonly history: History;
+  readonly stream: EventStream;
+  readonly metrics: Registry;
+  readonly tokens: MonitorTokens;
+  readonly log: Logger;
+  readonly watcher: (engine: string) => EngineWatcher | undefined;
+  readonly anonymousRole: () => Role | 'none';
+  /** Re-reads the engine list (admin). */
+  readonly reload: () => void;
+  /** Extra authenticators (the dashboard's sign-in), tried before bearer tokens. */
+  readonly authenticators?: readonly Authenticator[];
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+/**
+ * The monitor's HTTP API (docs/monitor.md): JSON, versioned under /api/v1, errors as
+ * `{ "message": … }` with the right status. fastify: routing, query parsing and TLS from a
+ * maintained server framework; the stream and logs take over the raw response.
+ */
+export function buildApi(ctx: ApiContext, listen: ListenConfig): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    ...(listen.tls === undefined ? {} : { https: { cert: listen.tls.cert, key: listen.tls.key } }),
+    // Long-lived streams are closed by the monitor on shutdown, not cut by a timer; on close
+    // every connection goes at once (a stream or a keep-alive would otherwise hold it for 72 s).
+    requestTimeout: 0,
+    forceCloseConnections: true,
+    bodyLimit: 64 * 1024,
+  }) as unknown as FastifyInstance;
+  const authenticators = [...(ctx.authenticators ?? []), bearerAuthenticator(ctx.tokens)];
+
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.addHook('onRequest', async (request) => {
+    request.principal = resolvePrincipal(authenticators, ctx.anonymousRole(), request.headers);
+  });
+  app.setErrorHandler((error, _request, reply) => {
+    const { status, message } = asAnswer(error);
+    if (status >= 500) ctx.log.warn({ err: (error as Error).message }, 'api error');
+    void reply.status(status).send({ message });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ message: `no such route: ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  const viewer = (request: FastifyRequest, what: string): void =>
+    requireRole(request.principal, 'viewer', what);
+
+  app.get('/healthz', async (_request, reply) => {
+    const history = ctx.history.status();
+    const engines = ctx.state
+      .engines()
+      .map((e) => ({ name: e.name, status: e.status, ...(e.error === undefined ? {} : { error: e.error }) }));
+    const body = {
+      status: history.ok ? 'ok' : 'degraded',
+      history: history.ok
+        ? { writing: true, pending: history.pending }
+        : {
+            writing: false,
+            error: `history is not being written: ${history.error}`,
+            pending: history.pending,
+            dropped: history.dropped,
+          },
+      engines,
+    };
+    return reply.status(history.ok ? 200 : 503).send(body);
+  });
+
+  app.get('/metrics', async (request, reply) => {
+    viewer(request, 'metrics');
+    return reply.header('Content-Type', ctx.metrics.contentType).send(await ctx.metrics.metrics());
+  });
+
+  app.get('/api/v1/engines', async (request) => {
+    viewer(request, 'the engine list');
+    return ctx.state.engines();
+  });
+
+  app.get('/api/v1/containers', async (request) => {
+    viewer(request, 'the container list');
+    const q = request.query as Record<string, string | string[] | undefined>;
+    const engine = single(q, 'engine');
+    if (engine !== undefined && ctx.state.engine(engine) === undefined)
+      throw notFound(`no engine named ${engine}`);
+    const state = single(q, 'state');
+    if (state !== undefined && !STATES.has(state))
+      throw badQuery(`state: must be one of ${[...STATES].join(', ')}`);
+    const labels = many(q, 'label');
+    for (const label of labels)
+      if (label === '' || label.startsWith('=')) throw badQuery('label: must be key=value or key');
+    return ctx.state.containers({ engine, state, labels, q: single(q, 'q') });
+  });
+
+  app.get('/api/v1/containers/:engine/:id', async (request) => {
+    viewer(request, 'a container');
+    const item = resolveContainer(ctx, request);
+    return { ...item, timeline: ctx.history.timeline(item.engine, item.id) };
+  });
+
+  app.get('/api/v1/containers/:engine/:id/stats', async (request) => {
+    viewer(request, 'stats');
+    const item = resolveContainer(ctx, request);
+    const q = request.query as Record<string, string | string[] | undefined>;
+    const sinceText = single(q, 'since');
+    const stepText = single(q, 'step');
+    const now = Date.now();
+    const since = sinceText === undefined ? now - 3_600_000 : timeParam(sinceText, 'since', now);
+    const step = stepText === undefined ? defaultStep(now - since) : durationParam(stepText, 'step');
+    if (step < 1000) throw badQuery('step: at least 1s');
+    if ((now - since) / step > 10_000) throw badQuery('step: more than 10000 points; use a larger step');
+    return { points: ctx.history.stats(item.engine, item.id, since, step) };
+  });
+
+  app.get('/api/v1/containers/:engine/:id/logs', async (request, reply) => {
+    requireRole(request.principal, 'operator', 'logs');
+    const item = resolveContainer(ctx, request);
+    const watcher = engineOf(ctx, item.engine);
+    const q = request.query as Record<string, string | string[] | undefined>;
+    const tailText = single(q, 'tail') ?? '100';
+    if (tailText !== 'all' && !/^\d{1,6}$/.test(tailText)) throw badQuery('tail: a number of lines or "all"');
+    const follow = boolParam(q, 'follow', false);
+    const stdout = boolParam(q, 'stdout', true);
+    const stderr = boolParam(q, 'stderr', true);
+    const sinceText = single(q, 'since');
+    const since =
+      sinceText === undefined ? undefined : Math.floor(timeParam(sinceText, 'since', Date.now()) / 1000);
+    const controller = new AbortController();
+    const lines = logLines(watcher.client, item.id, {
+      tail: tailText === 'all' ? 'all' : Number(tailText),
+      follow,
+      stdout,
+      stderr,
+      since,
+      signal: controller.signal,
+    });
+    if (!follow) {
+      const out = [];
+      for await (const line of lines) out.push(line);
+      return reply.send({ lines: out });
+    }
+    // follow: server-sent events, one `log` event per line, until the client goes or the log ends.
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      'X-Accel-Buffering': 'no',
+    });
+    res.write(': logs\n\n');
+    res.on('close', () => controller.abort());
+    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), 15_000);
+    try {
+      for await (const line of lines) {
+        if (!res.write(`event: log\ndata: ${JSON.stringify(line)}\n\n`))
+          await new Promise((r) => res.once('drain', r));
+      }
+      res.write('event: end\ndata: {}\n\n');
+    } catch (error) {
+      if (!controller.signal.aborted)
+        res.write(`event: error\ndata: ${JSON.stringify({ message: (error as Error).message })}\n\n`);
+    } finally {
+      clearInterval(heartbeat);
+      res.end();
+    }
+    return reply;
+  });
+
+  app.post('/api/v1/containers/:engine/:id/:action', async (request) => {
+    const { action } = request.params as { action: string };
+    if (!(ACTIONS as readonly string[]).includes(action) || action === 'remove') {
+      throw notFound(
+        `no such action: ${action} (start, stop, restart, kill, pause, unpause; DELETE removes)`,
+      );
+    }
+    requireRole(request.principal, 'operator', `${action}`);
+    return act(ctx, request, action as Action);
+  });
+
+  app.delete('/api/v1/containers/:engine/:id', async (request) => {
+    requireRole(request.principal, 'operator', 'remove');
+    return act(ctx, request, 'remove');
+  });
+
+  app.get('/api/v1/stream', async (request, reply) => {
+    viewer(request, 'the stream');
+    const q = request.query as Record<string, string | string[] | undefined>;
+    const header = request.headers['last-event-id'];
+    const lastEventId = (Array.isArray(header) ? header[0] : header) ?? single(q, 'lastEventId');
+    const snapshot = boolParam(q, 'snapshot', false);
+    reply.hijack();
+    ctx.stream.attach(reply.raw, lastEventId, () =>
+      lastEventId === undefined && !snapshot
+        ? []
+        : [
+            ...ctx.state.engines().map((e) => ['engine', e] as [string, unknown]),
+            ...ctx.state.containers().map((c) => ['container', c] as [string, unknown]),
+          ],
+    );
+    return reply;
+  });
+
+  app.get('/api/v1/tokens', async (request) => {
+    requireRole(request.principal, 'admin', 'the token list');
+    return ctx.tokens.list();
+  });
+
+  app.post('/api/v1/reload', async (request) => {
+    requireRole(request.principal, 'admin', 'reloading the engine list');
+    ctx.reload();
+    return { ok: true };
+  });
+
+  return app;
+}
+
+const STATES = new Set(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead']);
+
+async function act(ctx: ApiContext, request: FastifyRequest, action: Action): Promise<unknown> {
+  const item = resolveContainer(ctx, request, false);
+  const watcher = engineOf(ctx, item.engine);
+  const q = request.query as Record<string, string | string[] | undefined>;
+  const t = single(q, 't');
+  if (t !== undefined && !/^\d{1,5}$/.test(t)) throw badQuery('t: seconds, a whole number');
+  const signal = single(q, 'signal');
+  if (signal !== undefined && !/^(SIG)?[A-Z0-9+-]{1,12}$|^\d{1,2}$/.test(signal))
+    throw badQuery('signal: a signal name or number');
+  return runAction(
+    watcher,
+    ctx.history,
+    ctx.log,
+    item,
+    action,
+    {
+      t: t === undefined ? undefined : Number(t),
+      signal,
+      force: boolParam(q, 'force', false),
+      volumes: boolParam(q, 'v', false),
+    },
+    request.principal,
+  );
+}
+
+/** `{engine}/{id}`: a full id, a unique prefix or a name; removed containers from the history. */
+function resolveContainer(ctx: ApiContext, request: FastifyRequest, history = true): ContainerItem {
+  const { engine, id } = request.params as { engine: string; id: string };
+  if (ctx.state.engine(engine) === undefined) throw notFound(`no engine named ${engine}`);
+  const live = ctx.state.resolve(engine, id);
+  if (live === 'ambiguous') throw badQuery(`id: ${id} matches more than one container`);
+  if (live !== undefined) return live;
+  const stored = history ? ctx.history.findContainer(engine, id) : undefined;
+  if (stored === 'ambiguous') throw badQuery(`id: ${id} matches more than one container`);
+  if (stored !== undefined) return stored;
+  throw notFound(`no container ${id} on engine ${engine}`);
+}
+
+function engineOf(ctx: ApiContext, engine: string): EngineWatcher {
+  const watcher = ctx.watcher(engine);
+  if (watcher === undefined) throw notFound(`no engine named ${engine}`);
+  return watcher;
+}
+
+function single(q: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = q[name];
+  if (Array.isArray(v)) throw badQuery(`${name}: given more than once`);
+  return v === '' ? undefined : v;
+}
+
+function many(q: Record<string, string | string[] | undefined>, name: string): string[] {
+  const v = q[name];
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+function boolParam(
+  q: Record<string, string | string[] | undefined>,
+  name: string,
+  fallback: boolean,
+): boolean {
+  const v = single(q, name);
+  if (v === undefined) return fallback;
+  if (/^(1|true|yes)$/i.test(v)) return true;
+  if (/^(0|false|no)$/i.test(v)) return false;
+  throw badQuery(`${name}: true or false`);
+}
+
+/** An ISO time, Unix seconds, or a duration back from now ("1h"). */
+function timeParam(text: string, name: string, now: number): number {
+  if (/^\d{9,11}(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  const iso = Date.parse(text);
+  if (/^\d{4}-\d\d-\d\d/.test(text) && !Number.isNaN(iso)) return iso;
+  try {
+    return now - parseDuration(text, name);
+  } catch {
+    throw badQuery(`${name}: an ISO 8601 time, Unix seconds, or a duration back from now (1h)`);
+  }
+}
+
+function durationParam(text: string, name: string): number {
+  try {
+    return parseDuration(text, name);
+  } catch {
+    throw badQuery(`${name}: a duration (10s, 1m, 1h)`);
+  }
+}
+
+/** About 300 points over the range, on the tiers' boundaries. */
+function defaultStep(range: number): number {
+  const step = range / 300;
+  if (step <= 10_000) return 10_000;
+  if (step <= 60_000) return 60_000;
+  if (step <= 3_600_000) return Math.ceil(step / 60_000) * 60_000;
+  return Math.ceil(step / 3_600_000) * 3_600_000;
+}
+
+function badQuery(message: string): DockgateError {
+  return new DockgateError('DG_BAD_QUERY', message);
+}
+
+function notFound(message: string): DockgateError {
+  return new DockgateError('DG_NOT_FOUND', message);
+}
+
+/** Status and message for any fault: ours by catalogue, the engine's with its own status. */
+function asAnswer(error: unknown): { status: number; message: string } {
+  if (isDockgateError(error)) return { status: error.status ?? 500, message: error.message };
+  if (error instanceof EngineError)
+    return { status: error.status === 304 ? 409 : error.status, message: error.engineMessage };
+  const fastify = error as { statusCode?: number; message?: string };
+  if (typeof fastify.statusCode === 'number' && fastify.statusCode < 500)
+    return { status: fastify.statusCode, message: fastify.message ?? 'bad request' };
+  return { status: 502, message: `the engine could not be reached: ${(error as Error).message}` };
+}
+
+export type { FastifyReply };

@@ -1,0 +1,21 @@
+import { DockgateError } from '../../errors.js';
+
+const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * A duration as people write it on a command line or in YAML: `500ms`, `2s`, `10s`, `1m`, `1h`,
+ * `7d` (one unit; a bare number is refused: seconds or milliseconds would be a guess).
+ * `what` names the option or key in the error.
+ */
+export function parseDuration(text: string, what: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
+  if (match === null) {
+    throw new DockgateError(
+      'DG_CONFIG_INVALID',
+      `${what}: "${text}" is not a duration (use 500ms, 10s, 1m, 1h, 7d)`,
+    );
+  }
+  const ms = Number(match[1]) * (UNITS[match[2] as string] as number);
+  if (!(ms > 0)) throw new DockgateError('DG_CONFIG_INVALID', `${what}: must be more than 0`);
+  return ms;
+}

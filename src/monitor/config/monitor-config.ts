@@ -1,0 +1,331 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { resolveEngine } from '../../client/connection.js';
+import { readYamlFile } from '../../config/yaml-file.js';
+import { type EngineEndpoint, type EngineTls, parseEngineUrl } from '../../engine/endpoint.js';
+import { DockgateError } from '../../errors.js';
+import { LOG_LEVELS } from '../../log/logger.js';
+import { parseDuration } from './duration.js';
+
+/** Every default of `dockgate monitor`, in one place; the CLI help and docs/monitor.md show them. */
+export const MONITOR_DEFAULTS = {
+  data: './dockgate-data',
+  listen: 'http://127.0.0.1:9400',
+  interval: '10s',
+  logLevel: 'info',
+  anonymousRole: 'viewer',
+  retention: { raw: '24h', minute: '7d', hour: '90d' },
+  /** Every finite engine call (inspect, list, stats, actions). */
+  callTimeout: '10s',
+  /** Engine calls in flight per engine: more wait (and the engine shows as degraded if they time out). */
+  maxInFlight: 8,
+} as const;
+
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
+const duration = z.string();
+
+const engineSchema = z
+  .object({
+    name: z.string().regex(NAME, 'an engine name is letters, digits, . _ - (up to 63)'),
+    url: z.string(),
+    tls: z
+      .object({
+        /** A directory with ca.pem, cert.pem, key.pem (DOCKER_CERT_PATH's layout). */
+        certDir: z.string().optional(),
+        ca: z.string().optional(),
+        cert: z.string().optional(),
+        key: z.string().optional(),
+        verify: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    token: z.string().min(1).optional(),
+    tokenEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'tokenEnv is the name of an environment variable')
+      .optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    stats: z.enum(['auto', 'gateway', 'cgroup', 'engine']).optional(),
+  })
+  .strict()
+  .refine((e) => e.token === undefined || e.tokenEnv === undefined, 'give token or tokenEnv, not both');
+
+const fileSchema = z
+  .object({
+    version: z.literal(1, { error: () => 'version: must be 1' }),
+    engines: z.array(engineSchema).optional(),
+    listen: z.string().optional(),
+    tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
+    data: z.string().optional(),
+    interval: duration.optional(),
+    anonymousRole: z.enum(['none', ...ROLES]).optional(),
+    insecure: z.boolean().optional(),
+    logLevel: z.enum(LOG_LEVELS).optional(),
+    retention: z.object({ raw: duration, minute: duration, hour: duration }).partial().strict().optional(),
+  })
+  .strict();
+
+export type MonitorFile = z.output<typeof fileSchema>;
+
+/** One engine the monitor watches. */
+export interface EngineConfig {
+  readonly name: string;
+  readonly endpoint: EngineEndpoint;
+  /** A dockgate gateway's token, sent like any client's. */
+  readonly token: string | undefined;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Which stats path to use; `auto` tries the gateway's endpoint, then cgroups, then the engine. */
+  readonly stats: 'auto' | 'gateway' | 'cgroup' | 'engine';
+  /** Where it was given: a reload of the config file replaces only the file's engines. */
+  readonly source: 'flag' | 'file' | 'default';
+}
+
+export interface ListenConfig {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+  readonly loopback: boolean;
+}
+
+export interface MonitorConfig {
+  readonly engines: readonly EngineConfig[];
+  readonly listen: ListenConfig;
+  readonly data: string;
+  readonly intervalMs: number;
+  /** The role of a caller without a token; `none`: refused. */
+  readonly anonymousRole: Role | 'none';
+  readonly insecure: boolean;
+  readonly logLevel: string;
+  readonly retention: { readonly rawMs: number; readonly minuteMs: number; readonly hourMs: number };
+  readonly callTimeoutMs: number;
+  readonly maxInFlight: number;
+  /** The config file, watched for engine changes (hot reload). */
+  readonly configFile: string | undefined;
+}
+
+/** The options as the command line gives them. */
+export interface MonitorOptions {
+  readonly engine?: readonly string[];
+  readonly config?: string;
+  readonly data?: string;
+  readonly listen?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly interval?: string;
+  readonly anonymousRole?: string;
+  readonly insecure?: boolean;
+  readonly logLevel?: string;
+}
+
+/** Reads and validates monitor.yaml; errors name the file and the key. */
+export function readMonitorFile(file: string): MonitorFile {
+  return readYamlFile(file, fileSchema);
+}
+
+/**
+ * Command line + config file + environment → a validated MonitorConfig. The command line wins
+ * over the file; engines from both are watched (a name used twice is an error).
+ */
+export function loadMonitorConfig(
+  options: MonitorOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): MonitorConfig {
+  const file = options.config === undefined ? undefined : readMonitorFile(options.config);
+  const base = options.config === undefined ? process.cwd() : resolve(options.config, '..');
+  const engines: EngineConfig[] = [];
+  for (const spec of options.engine ?? []) engines.push(engineFromFlag(spec, env));
+  for (const [i, spec] of (file?.engines ?? []).entries()) engines.push(engineFromFile(spec, i, base, env));
+  if (engines.length === 0) {
+    const { endpoint } = resolveEngine({}, env);
+    engines.push({ name: 'local', endpoint, token: undefined, labels: {}, stats: 'auto', source: 'default' });
+  }
+  const seen = new Set<string>();
+  for (const engine of engines) {
+    if (seen.has(engine.name)) throw invalid(`engine name "${engine.name}" is used twice`);
+    seen.add(engine.name);
+  }
+  const insecure = options.insecure === true || file?.insecure === true;
+  const listen = parseListen(
+    options.listen ?? file?.listen ?? MONITOR_DEFAULTS.listen,
+    options.tlsCert ?? file?.tls?.cert,
+    options.tlsKey ?? file?.tls?.key,
+    insecure,
+  );
+  const anonymous = options.anonymousRole ?? file?.anonymousRole;
+  if (anonymous !== undefined && anonymous !== 'none' && !(ROLES as readonly string[]).includes(anonymous)) {
+    throw invalid(`--anonymous-role must be one of none, ${ROLES.join(', ')}`);
+  }
+  // Safe by default: on a loopback listener anonymous callers may look; elsewhere nothing
+  // unless the operator says so with --insecure (and then the role they chose, or viewer).
+  const anonymousRole: Role | 'none' = listen.loopback
+    ? ((anonymous as Role | 'none' | undefined) ?? MONITOR_DEFAULTS.anonymousRole)
+    : insecure
+      ? ((anonymous as Role | 'none' | undefined) ?? MONITOR_DEFAULTS.anonymousRole)
+      : 'none';
+  if (!listen.loopback && !insecure && anonymous !== undefined && anonymous !== 'none') {
+    throw invalid(
+      `--anonymous-role ${anonymous} on ${listen.url} would let anyone who can reach it in: pass --insecure if that is really what you want`,
+    );
+  }
+  const logLevel = options.logLevel ?? file?.logLevel ?? MONITOR_DEFAULTS.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw invalid(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const retention = {
+    raw: file?.retention?.raw ?? MONITOR_DEFAULTS.retention.raw,
+    minute: file?.retention?.minute ?? MONITOR_DEFAULTS.retention.minute,
+    hour: file?.retention?.hour ?? MONITOR_DEFAULTS.retention.hour,
+  };
+  return {
+    engines,
+    listen,
+    data: resolve(
+      options.data ?? (file?.data === undefined ? MONITOR_DEFAULTS.data : resolve(base, file.data)),
+    ),
+    intervalMs: parseDuration(options.interval ?? file?.interval ?? MONITOR_DEFAULTS.interval, '--interval'),
+    anonymousRole,
+    insecure,
+    logLevel,
+    retention: {
+      rawMs: parseDuration(retention.raw, 'retention.raw'),
+      minuteMs: parseDuration(retention.minute, 'retention.minute'),
+      hourMs: parseDuration(retention.hour, 'retention.hour'),
+    },
+    callTimeoutMs: parseDuration(MONITOR_DEFAULTS.callTimeout, 'callTimeout'),
+    maxInFlight: MONITOR_DEFAULTS.maxInFlight,
+    configFile: options.config === undefined ? undefined : resolve(options.config),
+  };
+}
+
+/** The engines of a config file alone (hot reload re-reads just these). */
+export function enginesFromFile(file: string, env: NodeJS.ProcessEnv = process.env): EngineConfig[] {
+  const parsed = readMonitorFile(file);
+  return (parsed.engines ?? []).map((spec, i) => engineFromFile(spec, i, resolve(file, '..'), env));
+}
+
+/** `--engine NAME=URL`. */
+function engineFromFlag(spec: string, env: NodeJS.ProcessEnv): EngineConfig {
+  const eq = spec.indexOf('=');
+  const name = eq < 0 ? '' : spec.slice(0, eq);
+  if (!NAME.test(name)) throw invalid(`--engine ${spec}: expected NAME=URL (NAME: letters, digits, . _ -)`);
+  return {
+    name,
+    endpoint: parseEngineUrl(spec.slice(eq + 1), env),
+    token: undefined,
+    labels: {},
+    stats: 'auto',
+    source: 'flag',
+  };
+}
+
+function engineFromFile(
+  spec: z.output<typeof engineSchema>,
+  index: number,
+  base: string,
+  env: NodeJS.ProcessEnv,
+): EngineConfig {
+  const at = `engines.${index} (${spec.name})`;
+  let endpoint: EngineEndpoint;
+  try {
+    endpoint = parseEngineUrl(
+      spec.url,
+      spec.tls?.certDir === undefined
+        ? {}
+        : { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: resolve(base, spec.tls.certDir) },
+    );
+  } catch (error) {
+    throw invalid(`${at}.url: ${(error as Error).message}`);
+  }
+  if (spec.tls !== undefined) {
+    if (endpoint.kind !== 'tcp') throw invalid(`${at}.tls: only tcp:// and https:// engines use TLS`);
+    endpoint = {
+      ...endpoint,
+      url: endpoint.url.replace(/^tcp:/, 'https:'),
+      tls: tlsOf(spec.tls, base, at, endpoint.tls),
+    };
+  }
+  let token = spec.token;
+  if (spec.tokenEnv !== undefined) {
+    token = env[spec.tokenEnv];
+    if (token === undefined || token === '') throw invalid(`${at}.tokenEnv: ${spec.tokenEnv} is not set`);
+  }
+  return {
+    name: spec.name,
+    endpoint,
+    token,
+    labels: spec.labels ?? {},
+    stats: spec.stats ?? 'auto',
+    source: 'file',
+  };
+}
+
+function tlsOf(
+  tls: NonNullable<z.output<typeof engineSchema>['tls']>,
+  base: string,
+  at: string,
+  fromDir: EngineTls | undefined,
+): EngineTls {
+  const read = (key: 'ca' | 'cert' | 'key'): Buffer | undefined => {
+    const path = tls[key];
+    if (path === undefined) return fromDir?.[key];
+    try {
+      return readFileSync(resolve(base, path));
+    } catch (error) {
+      throw invalid(`${at}.tls.${key}: ${(error as Error).message}`);
+    }
+  };
+  const ca = read('ca');
+  const cert = read('cert');
+  const key = read('key');
+  return { verify: tls.verify ?? true, ...(ca && { ca }), ...(cert && { cert }), ...(key && { key }) };
+}
+
+/** `http://HOST:PORT` or `https://HOST:PORT` (with a certificate and key). */
+function parseListen(
+  raw: string,
+  cert: string | undefined,
+  key: string | undefined,
+  insecure: boolean,
+): ListenConfig {
+  const match = /^(https?):\/\/(\[[^\]]+\]|[^:/[\]]+):(\d{1,5})\/?$/.exec(raw.trim());
+  if (match === null) throw invalid(`--listen ${raw}: expected http://HOST:PORT or https://HOST:PORT`);
+  const [, scheme, rawHost, rawPort] = match as unknown as [string, 'http' | 'https', string, string];
+  let host = rawHost.startsWith('[') ? rawHost.slice(1, -1) : rawHost;
+  if (host === 'localhost') host = '127.0.0.1';
+  if (isIP(host) === 0)
+    throw invalid(`--listen ${raw}: "${host}" is not an IP address (use 127.0.0.1, [::1], 0.0.0.0)`);
+  const port = Number(rawPort);
+  if (port > 65535) throw invalid(`--listen ${raw}: port out of range`);
+  const loopback = host === '::1' || host.startsWith('127.');
+  let tls: ListenConfig['tls'];
+  if (scheme === 'https') {
+    if (cert === undefined || key === undefined)
+      throw invalid(`--listen ${raw}: https needs --tls-cert and --tls-key`);
+    try {
+      tls = { cert: readFileSync(cert), key: readFileSync(key) };
+    } catch (error) {
+      throw new DockgateError('DG_TLS_MATERIAL', `--tls-cert/--tls-key: ${(error as Error).message}`);
+    }
+  } else if (!loopback && !insecure) {
+    throw invalid(
+      `--listen ${raw}: plain http on a non-loopback address sends tokens in clear; use https:// with --tls-cert and --tls-key, or pass --insecure`,
+    );
+  }
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return { url: `${scheme}://${shown}:${port}`, host, port, tls, loopback };
+}
+
+function invalid(message: string): DockgateError {
+  return new DockgateError('DG_CONFIG_INVALID', message);
+}
+
+/** Where the SQLite file lives in a data directory. */
+export function databaseFile(data: string): string {
+  return join(data, 'monitor.db');
+}

@@ -1,0 +1,198 @@
+import { type FSWatcher, watch } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../log/logger.js';
+import { buildApi } from './api/api-server.js';
+import { EventStream } from './api/event-stream.js';
+import { monitorMetrics } from './api/monitor-metrics.js';
+import { MonitorTokens } from './auth/monitor-tokens.js';
+import { type EngineConfig, enginesFromFile, type MonitorConfig } from './config/monitor-config.js';
+import { EngineWatcher } from './engines/engine-watcher.js';
+import { LiveState } from './state/live-state.js';
+import { StatsCollector } from './stats/stats-collector.js';
+import { type Db, openDatabase } from './store/database.js';
+import { History } from './store/history.js';
+
+interface Watched {
+  readonly watcher: EngineWatcher;
+  readonly collector: StatsCollector;
+}
+
+/** Rollups and retention run this often. */
+const ROLLUP_MS = 60_000;
+
+/**
+ * `dockgate monitor`: the lifecycle. Opens the history, restores the last known state, starts
+ * one watcher (events) and one stats collector per engine, serves the API, and reloads the engine
+ * list on SIGHUP or when the config file changes. `stop()` ends streams, watchers and the history
+ * in that order, so the last writes are committed.
+ */
+export class Monitor {
+  readonly config: MonitorConfig;
+  readonly state = new LiveState();
+  readonly stream = new EventStream();
+  readonly #log: Logger;
+  readonly #db: Db;
+  readonly history: History;
+  readonly tokens: MonitorTokens;
+  readonly metrics: Registry;
+  readonly #watched = new Map<string, Watched>();
+  #engines: readonly EngineConfig[];
+  #api: FastifyInstance | undefined;
+  #rollup: NodeJS.Timeout | undefined;
+  #fileWatcher: FSWatcher | undefined;
+  #reloadTimer: NodeJS.Timeout | undefined;
+  /** The URL it listens on, port resolved. */
+  url = '';
+
+  constructor(config: MonitorConfig, log: Logger) {
+    this.config = config;
+    this.#log = log;
+    this.#db = openDatabase(config.data);
+    this.history = new History(this.#db, log, config.retention);
+    this.tokens = new MonitorTokens(this.#db);
+    this.metrics = monitorMetrics(this.state);
+    this.#engines = config.engines;
+    // The last known state: what changed while the monitor was away is found by comparing.
+    for (const item of this.history.liveContainers()) {
+      if (config.engines.some((e) => e.name === item.engine)) this.state.upsert(item);
+    }
+    this.state.subscribe((change) => {
+      if (change.kind === 'container') this.stream.publish('container', change.item);
+      else this.stream.publish('engine', change.engine);
+    });
+  }
+
+  async start(): Promise<void> {
+    for (const engine of this.#engines) this.#watch(engine);
+    const api = buildApi(
+      {
+        state: this.state,
+        history: this.history,
+        stream: this.stream,
+        metrics: this.metrics,
+        tokens: this.tokens,
+        log: this.#log,
+        watcher: (name) => this.#watched.get(name)?.watcher,
+        anonymousRole: () => this.config.anonymousRole,
+        reload: () => this.reload('api'),
+      },
+      this.config.listen,
+    );
+    this.#api = api;
+    await api.listen({ host: this.config.listen.host, port: this.config.listen.port });
+    const address = api.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : this.config.listen.port;
+    this.url = this.config.listen.url.replace(/:\d+$/, `:${port}`);
+    this.#rollup = setInterval(() => this.history.rollup(), ROLLUP_MS);
+    this.#rollup.unref();
+    if (this.config.configFile !== undefined) {
+      const file = this.config.configFile;
+      this.#fileWatcher = watch(file, () => {
+        // Editors write in several steps: reload once they are done.
+        if (this.#reloadTimer !== undefined) clearTimeout(this.#reloadTimer);
+        this.#reloadTimer = setTimeout(() => this.reload('file change'), 200);
+      });
+      this.#fileWatcher.on('error', () => {});
+    }
+  }
+
+  /** The one line printed at start: where it listens, which engines it watches. */
+  summary(version: string): string {
+    const engines = [...this.#watched.values()].map(
+      (w) => `${w.watcher.name} (${w.watcher.config.endpoint.url})`,
+    );
+    return `dockgate monitor ${version} listening on ${this.url}, watching ${engines.join(', ')}`;
+  }
+
+  /**
+   * Re-reads the engine list from the config file: new engines are watched, removed ones
+   * forgotten, changed ones (URL, token, TLS, stats path) restarted. Engines from the command
+   * line stay. An invalid file is logged and the engines in force stay.
+   */
+  reload(why: string): void {
+    const file = this.config.configFile;
+    if (file === undefined) {
+      this.#log.info({ why }, 'no config file to reload');
+      return;
+    }
+    let fromFile: EngineConfig[];
+    try {
+      fromFile = enginesFromFile(file);
+    } catch (error) {
+      this.#log.error(
+        { why, err: (error as Error).message },
+        'engine list reload rejected; the engines in force stay',
+      );
+      return;
+    }
+    // Engines from the command line stay; the default engine only while the file names none.
+    const cli = this.config.engines.filter(
+      (e) => e.source === 'flag' || (e.source === 'default' && fromFile.length === 0),
+    );
+    const next = [...cli, ...fromFile];
+    const names = new Set(next.map((e) => e.name));
+    if (names.size !== next.length) {
+      this.#log.error({ why }, 'engine list reload rejected: an engine name is used twice');
+      return;
+    }
+    for (const [name, watched] of this.#watched) {
+      const wanted = next.find((e) => e.name === name);
+      if (wanted === undefined || !sameEngine(wanted, watched.watcher.config)) {
+        this.#watched.delete(name);
+        watched.collector.stop();
+        void watched.watcher.stop();
+        if (wanted === undefined) this.state.dropEngine(name);
+      }
+    }
+    for (const engine of next) if (!this.#watched.has(engine.name)) this.#watch(engine);
+    this.#engines = next;
+    this.#log.info({ why, engines: next.map((e) => e.name) }, 'engine list reloaded');
+  }
+
+  async stop(): Promise<void> {
+    if (this.#rollup !== undefined) clearInterval(this.#rollup);
+    if (this.#reloadTimer !== undefined) clearTimeout(this.#reloadTimer);
+    this.#fileWatcher?.close();
+    this.stream.close();
+    await this.#api?.close();
+    await Promise.all(
+      [...this.#watched.values()].map(async ({ watcher, collector }) => {
+        collector.stop();
+        await watcher.stop();
+      }),
+    );
+    this.history.close();
+    this.#db.close();
+  }
+
+  #watch(engine: EngineConfig): void {
+    const watcher = new EngineWatcher(engine, {
+      log: this.#log,
+      state: this.state,
+      history: this.history,
+      callTimeoutMs: this.config.callTimeoutMs,
+      maxInFlight: this.config.maxInFlight,
+    });
+    const collector = new StatsCollector(
+      watcher,
+      this.state,
+      this.history,
+      this.#log,
+      this.config.intervalMs,
+    );
+    this.#watched.set(engine.name, { watcher, collector });
+    watcher.start();
+    collector.start();
+  }
+}
+
+function sameEngine(a: EngineConfig, b: EngineConfig): boolean {
+  return (
+    a.endpoint.url === b.endpoint.url &&
+    a.token === b.token &&
+    a.stats === b.stats &&
+    JSON.stringify(a.labels) === JSON.stringify(b.labels) &&
+    JSON.stringify(a.endpoint) === JSON.stringify(b.endpoint)
+  );
+}

@@ -1,0 +1,85 @@
+/**
+ * The history's schema, as numbered migrations: migration N brings `PRAGMA user_version` from
+ * N-1 to N, inside one transaction. Append only: a released migration is never edited.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: engines, containers, the timeline, stats samples in tiers, engine periods, API tokens.
+  `
+  CREATE TABLE engines (
+    name TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    -- The newest engine event applied: the next subscription asks since it (nanoseconds, text:
+    -- beyond 2^53), and the keys seen at that instant, so a replayed event is not applied twice.
+    last_event_nano TEXT,
+    last_event_keys TEXT
+  ) WITHOUT ROWID;
+
+  CREATE TABLE containers (
+    engine TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    -- The last item the API showed, as JSON (src/monitor/model/container.ts).
+    item TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    removed_at INTEGER,
+    PRIMARY KEY (engine, id)
+  ) WITHOUT ROWID;
+  CREATE INDEX containers_name ON containers (engine, name);
+
+  CREATE TABLE timeline (
+    seq INTEGER PRIMARY KEY,
+    engine TEXT NOT NULL,
+    container TEXT NOT NULL,
+    -- Engine events: the engine's timeNano; actions asked through the monitor: its clock.
+    time_nano INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    action TEXT NOT NULL,
+    exit_code INTEGER,
+    expected INTEGER,
+    by TEXT,
+    detail TEXT,
+    -- engine|container|timeNano|action for engine events: each is stored once, whatever replays it.
+    dedupe TEXT UNIQUE
+  );
+  CREATE INDEX timeline_container ON timeline (engine, container, time_nano);
+
+  CREATE TABLE samples (
+    -- 0: raw (one per interval), 1: one-minute, 2: one-hour rollups.
+    tier INTEGER NOT NULL,
+    engine TEXT NOT NULL,
+    container TEXT NOT NULL,
+    t INTEGER NOT NULL,
+    cpu REAL,
+    mem INTEGER,
+    mem_limit INTEGER,
+    net_rx INTEGER,
+    net_tx INTEGER,
+    blk_r INTEGER,
+    blk_w INTEGER,
+    pids INTEGER,
+    PRIMARY KEY (tier, engine, container, t)
+  ) WITHOUT ROWID;
+  CREATE INDEX samples_time ON samples (tier, t);
+
+  CREATE TABLE engine_periods (
+    engine TEXT NOT NULL,
+    status TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    until INTEGER,
+    error TEXT
+  );
+  CREATE INDEX engine_periods_engine ON engine_periods (engine, since);
+
+  CREATE TABLE tokens (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
+];

@@ -1,0 +1,107 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { collectOutput } from './dockgate-process.js';
+import { waitFor } from './wait.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+/** A real `dockgate monitor` process (from the sources, through tsx). */
+export interface MonitorProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  stdout(): string;
+  stderr(): string;
+  /** SIGTERM, and the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `dockgate monitor ARGS` (listening on 127.0.0.1:0 unless ARGS say) and waits for its one line. */
+export async function startMonitor(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<MonitorProcess> {
+  const listen = args.includes('--listen') ? [] : ['--listen', 'http://127.0.0.1:0'];
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'monitor', ...listen, ...args],
+    {
+      cwd: root,
+      env: { ...process.env, ...env },
+    },
+  );
+  const output = collectOutput(child);
+  const line = /dockgate monitor \S+ listening on (https?:\/\/127\.0\.0\.1:\d+)/;
+  await waitFor(
+    () => {
+      if (child.exitCode !== null)
+        throw new Error(`dockgate monitor exited (${child.exitCode}): ${output.stderr()}`);
+      return line.test(output.stderr());
+    },
+    { what: 'the monitor listening' },
+  );
+  const url = line.exec(output.stderr())?.[1] as string;
+  // Tests act on the engines once they are watched: what happens before is a baseline, not an event.
+  await waitFor(
+    async () => {
+      const response = await fetch(`${url}/healthz`);
+      const health = (await response.json()) as { engines: { status: string }[] };
+      return health.engines.length > 0 && health.engines.every((e) => e.status === 'up');
+    },
+    { what: 'every engine up' },
+  );
+  return {
+    child,
+    url,
+    ...output,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      return code;
+    },
+  };
+}
+
+/** One server-sent events stream, read into a list of { id, event, data }. */
+export class SseReader {
+  readonly events: { id: string | undefined; event: string; data: unknown; at: number }[] = [];
+  readonly #controller = new AbortController();
+  #done: Promise<void>;
+
+  constructor(url: string, headers: Record<string, string> = {}) {
+    this.#done = this.#read(url, headers).catch(() => {});
+  }
+
+  async #read(url: string, headers: Record<string, string>): Promise<void> {
+    const response = await fetch(url, {
+      headers: { Accept: 'text/event-stream', ...headers },
+      signal: this.#controller.signal,
+    });
+    if (response.body === null) return;
+    let buffer = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let id: string | undefined;
+        let event = 'message';
+        const data: string[] = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith('id: ')) id = line.slice(4);
+          else if (line.startsWith('event: ')) event = line.slice(7);
+          else if (line.startsWith('data: ')) data.push(line.slice(6));
+        }
+        if (data.length > 0)
+          this.events.push({ id, event, data: JSON.parse(data.join('\n')), at: performance.now() });
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    this.#controller.abort();
+    return this.#done;
+  }
+}

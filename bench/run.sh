@@ -14,4 +14,9 @@ if [ "${1:-}" = policy ]; then
   shift
   exec node --import tsx bench/policy-bench.ts "$@"
 fi
+# `bench/run.sh monitor`: what watching 200 containers costs (bench/monitor-bench.ts).
+if [ "${1:-}" = monitor ]; then
+  shift
+  exec node --import tsx bench/monitor-bench.ts "$@"
+fi
 exec node --import tsx bench/gateway-bench.ts "$@"

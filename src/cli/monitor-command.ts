@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DockgateError } from '../errors.js';
 import { createLogger, flushLogs } from '../log/logger.js';
+import type { Alert } from '../monitor/alerts/alert-store.js';
 import { MonitorTokens } from '../monitor/auth/monitor-tokens.js';
 import {
   loadMonitorConfig,
@@ -9,6 +10,7 @@ import {
   ROLES,
 } from '../monitor/config/monitor-config.js';
 import { Monitor } from '../monitor/monitor.js';
+import { notifierFor } from '../monitor/notify/notifiers.js';
 import { openDatabase } from '../monitor/store/database.js';
 import { DOCKGATE_VERSION } from '../version.js';
 
@@ -39,8 +41,44 @@ export function registerMonitorCommand(program: Command): void {
     )
     .option('--insecure', 'allow plain http and anonymous callers on a non-loopback listener')
     .option('--log-level <level>', `log level (default: ${MONITOR_DEFAULTS.logLevel})`)
+    .option(
+      '--notify <url>',
+      'where alerts go, repeatable: https://… (JSON webhook), slack+https://, discord+https://, ntfy+https://host/topic, smtp://…?from=&to=, alertmanager+http://…',
+      collect,
+    )
     .action(async (options: MonitorOptions) => {
       await runMonitor(options);
+    });
+
+  monitor
+    .command('notify')
+    .description('notifiers')
+    .command('test [url]')
+    .description(
+      'send a test alert to URL (or to every notifier of --config / --notify) and print what the receiver answered',
+    )
+    .action(async (url: string | undefined, _options: unknown, command: Command) => {
+      const globals = command.optsWithGlobals() as MonitorOptions;
+      const targets = url !== undefined ? [url] : loadMonitorConfig(globals).notify.map((n) => n.url);
+      if (targets.length === 0)
+        throw new DockgateError(
+          'DG_CONFIG_INVALID',
+          'no notifier: give a URL, --notify or a config with notify:',
+        );
+      let failed = false;
+      for (const target of targets) {
+        const notifier = notifierFor(target);
+        try {
+          const answer = await notifier.send('firing', testAlert(), AbortSignal.timeout(15_000));
+          process.stdout.write(
+            `${notifier.name}: ${answer.status ?? 'ok'} ${answer.body.trim().slice(0, 500)}\n`,
+          );
+        } catch (error) {
+          failed = true;
+          process.stdout.write(`${notifier.name}: failed: ${(error as Error).message}\n`);
+        }
+      }
+      if (failed) process.exitCode = 1;
     });
 
   const token = monitor
@@ -123,4 +161,23 @@ async function runMonitor(options: MonitorOptions): Promise<void> {
   await monitor.stop();
   log.info('stopped');
   await flushLogs(log);
+}
+
+/** What `notify test` sends: an alert object like every other, marked as a test. */
+function testAlert(): Alert {
+  const now = new Date().toISOString();
+  return {
+    id: 'test',
+    rule: 'died',
+    kind: 'died',
+    engine: 'test',
+    container: { id: '0'.repeat(64), name: 'dockgate-notify-test' },
+    state: 'open',
+    openedAt: now,
+    resolvedAt: null,
+    acknowledgedAt: null,
+    count: 1,
+    summary: 'dockgate test message: notifications reach you',
+    details: { exitCode: 1, logs: ['this is a test'] },
+  };
 }

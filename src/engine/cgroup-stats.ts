@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -33,7 +32,10 @@ export interface CgroupLocation {
 }
 
 /**
- * Reads containers' cgroups (v1 and v2) under `root` and processes under `proc`. A location is
+ * Reads containers' cgroups (v1 and v2) under `root` and processes under `proc`. The files are
+ * read synchronously: a cgroup file is generated in memory by the kernel, and a synchronous read
+ * costs about a tenth of the CPU of an asynchronous one (13 µs against 139 µs here: the thread
+ * pool hop dominates). Callers read a few dozen containers, then yield to the event loop. A location is
  * found once from one of the container's processes (`/proc/<pid>/cgroup`, checked to name the
  * container's id, so a reused pid is never mistaken for it); afterwards each read takes a live
  * pid from the cgroup's own `cgroup.procs`, so a restarted container needs no new lookup.
@@ -56,11 +58,11 @@ export class CgroupReader {
   }
 
   /** The cgroup directories of container `id`, from its process `pid`; undefined when not readable. */
-  async locate(id: string, pid: number): Promise<CgroupLocation | undefined> {
+  locate(id: string, pid: number): CgroupLocation | undefined {
     if (!(pid > 0)) return undefined;
     let text: string;
     try {
-      text = await readFile(join(this.#proc, String(pid), 'cgroup'), 'utf8');
+      text = readFileSync(join(this.#proc, String(pid), 'cgroup'), 'utf8');
     } catch {
       return undefined;
     }
@@ -88,10 +90,10 @@ export class CgroupReader {
   }
 
   /** One sample; undefined when the cgroup is gone (the container stopped). */
-  async read(location: CgroupLocation, options: { network: boolean }): Promise<CgroupSample | undefined> {
+  read(location: CgroupLocation, options: { network: boolean }): CgroupSample | undefined {
     try {
-      const sample = location.version === 2 ? await this.#readV2(location) : await this.#readV1(location);
-      const net = options.network ? await this.#network(location) : undefined;
+      const sample = location.version === 2 ? this.#readV2(location) : this.#readV1(location);
+      const net = options.network ? this.#network(location) : undefined;
       return { ...sample, netRxBytes: net?.rx ?? null, netTxBytes: net?.tx ?? null, at: Date.now() };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -99,39 +101,35 @@ export class CgroupReader {
     }
   }
 
-  async #readV1(l: CgroupLocation): Promise<Omit<CgroupSample, 'netRxBytes' | 'netTxBytes' | 'at'>> {
+  #readV1(l: CgroupLocation): Omit<CgroupSample, 'netRxBytes' | 'netTxBytes' | 'at'> {
     const { cpu, memory, pids, blkio } = l.dirs;
-    const [usage, memUsage, memLimit, memStat, pidCount, io] = await Promise.all([
-      readFile(join(cpu as string, 'cpuacct.usage'), 'utf8'),
-      readFile(join(memory as string, 'memory.usage_in_bytes'), 'utf8'),
-      readFile(join(memory as string, 'memory.limit_in_bytes'), 'utf8'),
-      readFile(join(memory as string, 'memory.stat'), 'utf8'),
-      pids === undefined ? undefined : optional(join(pids, 'pids.current')),
-      blkio === undefined ? undefined : optional(join(blkio, 'blkio.throttle.io_service_bytes')),
-    ]);
+    const usage = readFileSync(join(cpu as string, 'cpuacct.usage'), 'utf8');
+    const memUsage = readFileSync(join(memory as string, 'memory.usage_in_bytes'), 'utf8');
+    const memLimit = readFileSync(join(memory as string, 'memory.limit_in_bytes'), 'utf8');
+    const memStat = readFileSync(join(memory as string, 'memory.stat'), 'utf8');
+    const pidCount = pids === undefined ? undefined : optional(join(pids, 'pids.current'));
+    const io = blkio === undefined ? undefined : optional(join(blkio, 'blkio.throttle.io_service_bytes'));
     const inactive = statValue(memStat, 'total_inactive_file') ?? 0;
     const used = Number(memUsage);
     const blocks = io === undefined ? undefined : blkioV1(io);
     return {
       cpuNs: Number(usage),
       memoryBytes: Math.max(0, used - (inactive < used ? inactive : 0)),
-      memoryLimitBytes: await this.#limit(Number(memLimit)),
+      memoryLimitBytes: this.#limit(Number(memLimit)),
       pids: pidCount === undefined ? null : Number(pidCount),
       blockReadBytes: blocks?.read ?? null,
       blockWriteBytes: blocks?.write ?? null,
     };
   }
 
-  async #readV2(l: CgroupLocation): Promise<Omit<CgroupSample, 'netRxBytes' | 'netTxBytes' | 'at'>> {
+  #readV2(l: CgroupLocation): Omit<CgroupSample, 'netRxBytes' | 'netTxBytes' | 'at'> {
     const dir = l.dirs.unified as string;
-    const [cpuStat, current, max, memStat, pidCount, io] = await Promise.all([
-      readFile(join(dir, 'cpu.stat'), 'utf8'),
-      readFile(join(dir, 'memory.current'), 'utf8'),
-      readFile(join(dir, 'memory.max'), 'utf8'),
-      readFile(join(dir, 'memory.stat'), 'utf8'),
-      optional(join(dir, 'pids.current')),
-      optional(join(dir, 'io.stat')),
-    ]);
+    const cpuStat = readFileSync(join(dir, 'cpu.stat'), 'utf8');
+    const current = readFileSync(join(dir, 'memory.current'), 'utf8');
+    const max = readFileSync(join(dir, 'memory.max'), 'utf8');
+    const memStat = readFileSync(join(dir, 'memory.stat'), 'utf8');
+    const pidCount = optional(join(dir, 'pids.current'));
+    const io = optional(join(dir, 'io.stat'));
     const inactive = statValue(memStat, 'inactive_file') ?? 0;
     const used = Number(current);
     const limit = max.trim() === 'max' ? Number.POSITIVE_INFINITY : Number(max);
@@ -139,7 +137,7 @@ export class CgroupReader {
     return {
       cpuNs: (statValue(cpuStat, 'usage_usec') ?? 0) * 1000,
       memoryBytes: Math.max(0, used - (inactive < used ? inactive : 0)),
-      memoryLimitBytes: await this.#limit(limit),
+      memoryLimitBytes: this.#limit(limit),
       pids: pidCount === undefined ? null : Number(pidCount),
       blockReadBytes: blocks?.read ?? null,
       blockWriteBytes: blocks?.write ?? null,
@@ -147,21 +145,21 @@ export class CgroupReader {
   }
 
   /** Network counters of the container's namespace, read through one of its live processes. */
-  async #network(l: CgroupLocation): Promise<{ rx: number; tx: number } | undefined> {
+  #network(l: CgroupLocation): { rx: number; tx: number } | undefined {
     const dir = l.version === 2 ? l.dirs.unified : l.dirs.memory;
     if (dir === undefined) return undefined;
-    const procs = await optional(join(dir, 'cgroup.procs'));
+    const procs = optional(join(dir, 'cgroup.procs'));
     const pid = procs?.split('\n')[0]?.trim();
     if (pid === undefined || pid === '') return undefined;
-    const dev = await optional(join(this.#proc, pid, 'net', 'dev'));
+    const dev = optional(join(this.#proc, pid, 'net', 'dev'));
     return dev === undefined ? undefined : netDev(dev);
   }
 
   /** An unlimited cgroup reports a huge number (v1) or "max" (v2): dockerd shows the host's memory. */
-  async #limit(value: number): Promise<number> {
+  #limit(value: number): number {
     if (Number.isFinite(value) && value < 2 ** 60) return value;
     if (this.#hostMemory === undefined) {
-      const meminfo = await readFile(join(this.#proc, 'meminfo'), 'utf8');
+      const meminfo = readFileSync(join(this.#proc, 'meminfo'), 'utf8');
       this.#hostMemory = (statValue(meminfo.replace(/:/g, ''), 'MemTotal') ?? 0) * 1024;
     }
     return this.#hostMemory;
@@ -182,9 +180,9 @@ function splitCgroupLine(line: string): [string, string, string | undefined] {
   return [line.slice(0, first), line.slice(first + 1, second), line.slice(second + 1)];
 }
 
-async function optional(path: string): Promise<string | undefined> {
+function optional(path: string): string | undefined {
   try {
-    return await readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;

@@ -2,12 +2,17 @@ import { type FSWatcher, watch } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
+import { logLines } from './actions/container-logs.js';
+import { AlertEngine } from './alerts/alert-engine.js';
+import { AlertStore } from './alerts/alert-store.js';
 import { buildApi } from './api/api-server.js';
 import { EventStream } from './api/event-stream.js';
-import { monitorMetrics } from './api/monitor-metrics.js';
+import { alertMetrics, monitorMetrics } from './api/monitor-metrics.js';
 import { MonitorTokens } from './auth/monitor-tokens.js';
 import { type EngineConfig, enginesFromFile, type MonitorConfig } from './config/monitor-config.js';
 import { EngineWatcher } from './engines/engine-watcher.js';
+import { DeliveryQueue } from './notify/delivery.js';
+import { type Notifier, notifierFor } from './notify/notifiers.js';
 import { LiveState } from './state/live-state.js';
 import { StatsCollector } from './stats/stats-collector.js';
 import { type Db, openDatabase } from './store/database.js';
@@ -36,6 +41,10 @@ export class Monitor {
   readonly history: History;
   readonly tokens: MonitorTokens;
   readonly metrics: Registry;
+  readonly alertStore: AlertStore;
+  readonly alerts: AlertEngine;
+  readonly notifiers: readonly Notifier[];
+  readonly #delivery: DeliveryQueue;
   readonly #watched = new Map<string, Watched>();
   #engines: readonly EngineConfig[];
   #api: FastifyInstance | undefined;
@@ -51,7 +60,20 @@ export class Monitor {
     this.#db = openDatabase(config.data);
     this.history = new History(this.#db, log, config.retention);
     this.tokens = new MonitorTokens(this.#db);
-    this.metrics = monitorMetrics(this.state);
+    this.alertStore = new AlertStore(this.#db);
+    this.metrics = monitorMetrics(this.state, (registry) => alertMetrics(registry, this.alertStore));
+    // Notifier URLs are checked now: a bad one stops the monitor at start, not at the first alert.
+    this.notifiers = config.notify.map((n) => notifierFor(n.url, n.kinds));
+    this.#delivery = new DeliveryQueue(() => this.notifiers, this.alertStore, log);
+    this.alerts = new AlertEngine({
+      rules: config.alerts,
+      store: this.alertStore,
+      delivery: this.#delivery,
+      state: this.state,
+      log,
+      logsOf: (engine, id) => this.#lastLogs(engine, id),
+      publish: (alert) => this.stream.publish('alert', alert),
+    });
     this.#engines = config.engines;
     // The last known state: what changed while the monitor was away is found by comparing.
     for (const item of this.history.liveContainers()) {
@@ -65,6 +87,7 @@ export class Monitor {
 
   async start(): Promise<void> {
     for (const engine of this.#engines) this.#watch(engine);
+    this.alerts.start();
     const api = buildApi(
       {
         state: this.state,
@@ -76,6 +99,8 @@ export class Monitor {
         watcher: (name) => this.#watched.get(name)?.watcher,
         anonymousRole: () => this.config.anonymousRole,
         reload: () => this.reload('api'),
+        alerts: this.alerts,
+        alertStore: this.alertStore,
       },
       this.config.listen,
     );
@@ -154,6 +179,7 @@ export class Monitor {
     if (this.#rollup !== undefined) clearInterval(this.#rollup);
     if (this.#reloadTimer !== undefined) clearTimeout(this.#reloadTimer);
     this.#fileWatcher?.close();
+    this.alerts.stop();
     this.stream.close();
     await this.#api?.close();
     await Promise.all(
@@ -162,8 +188,30 @@ export class Monitor {
         await watcher.stop();
       }),
     );
+    await this.#delivery.drain();
     this.history.close();
     this.#db.close();
+  }
+
+  /** The last log lines of a container, for a died message (empty when they cannot be read). */
+  async #lastLogs(engine: string, id: string): Promise<string[]> {
+    const watcher = this.#watched.get(engine)?.watcher;
+    if (watcher === undefined) return [];
+    const lines: string[] = [];
+    try {
+      for await (const line of logLines(watcher.client, id, {
+        tail: 10,
+        follow: false,
+        stdout: true,
+        stderr: true,
+        signal: AbortSignal.timeout(5_000),
+      })) {
+        lines.push(line.text);
+      }
+    } catch {
+      // the message goes out without them
+    }
+    return lines.slice(-10);
   }
 
   #watch(engine: EngineConfig): void {
@@ -173,6 +221,7 @@ export class Monitor {
       history: this.history,
       callTimeoutMs: this.config.callTimeoutMs,
       maxInFlight: this.config.maxInFlight,
+      onEvent: (event) => this.alerts.onEvent(event),
     });
     const collector = new StatsCollector(
       watcher,

@@ -85,6 +85,7 @@ export class Gatekeeper implements Gate {
   /** Stops the target inspector's events subscription. */
   close(): void {
     this.#targets.close();
+    this.#statsEndpoint.close();
   }
 
   get policy(): Policy {

@@ -20,6 +20,8 @@ export interface MonitorProcess {
 export async function startMonitor(
   args: string[],
   env: Record<string, string> = {},
+  /** Engines to wait for (default: all of them); false: do not wait (an https listener). */
+  options: { waitUp?: readonly string[] | false } = {},
 ): Promise<MonitorProcess> {
   const listen = args.includes('--listen') ? [] : ['--listen', 'http://127.0.0.1:0'];
   const child = spawn(
@@ -42,14 +44,18 @@ export async function startMonitor(
   );
   const url = line.exec(output.stderr())?.[1] as string;
   // Tests act on the engines once they are watched: what happens before is a baseline, not an event.
-  await waitFor(
-    async () => {
-      const response = await fetch(`${url}/healthz`);
-      const health = (await response.json()) as { engines: { status: string }[] };
-      return health.engines.length > 0 && health.engines.every((e) => e.status === 'up');
-    },
-    { what: 'every engine up' },
-  );
+  const wanted = options.waitUp;
+  if (wanted !== false) {
+    await waitFor(
+      async () => {
+        const response = await fetch(`${url}/healthz`);
+        const health = (await response.json()) as { engines: { name: string; status: string }[] };
+        const engines = health.engines.filter((e) => wanted === undefined || wanted.includes(e.name));
+        return engines.length > 0 && engines.every((e) => e.status === 'up');
+      },
+      { what: 'the engines up' },
+    );
+  }
   return {
     child,
     url,

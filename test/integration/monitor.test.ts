@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,13 +9,16 @@ import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { DockerClient } from '../../src/client/index.js';
 import { databaseFile } from '../../src/monitor/config/monitor-config.js';
 import type { ContainerItem } from '../../src/monitor/model/container.js';
 import type { EngineView } from '../../src/monitor/state/live-state.js';
 import type { TimelineEntry } from '../../src/monitor/store/history.js';
+import { makeTestPki } from '../helpers/certs.js';
 import { startDockgate } from '../helpers/dockgate-process.js';
 import { createContainer, removeContainer, testClient, testEngine } from '../helpers/engine.js';
+import { EngineRelay } from '../helpers/engine-relay.js';
 import { SseReader, startMonitor } from '../helpers/monitor-process.js';
 import { startPrivateEngine } from '../helpers/private-engine.js';
 import { ensureTestImage } from '../helpers/test-image.js';
@@ -507,6 +510,217 @@ describe('dockgate monitor: engines', () => {
     } finally {
       await other.close();
       await second.stop();
+    }
+  });
+});
+
+describe('dockgate monitor: bad engines never take it down', () => {
+  it('an engine that is down, one that answers garbage and one that never answers do not block the others or the API', async () => {
+    const garbage = createServer((socket) => {
+      socket.on('data', () =>
+        socket.end('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 9\r\n\r\nnot json!'),
+      );
+    });
+    const silent = createServer(() => {}); // accepts, never answers
+    garbage.listen(0, '127.0.0.1');
+    silent.listen(0, '127.0.0.1');
+    await Promise.all([once(garbage, 'listening'), once(silent, 'listening')]);
+    const downPort = await freePort();
+    const monitor = await startMonitor(
+      [
+        '--engine',
+        `local=${engineUrl}`,
+        '--engine',
+        `garbage=tcp://127.0.0.1:${(garbage.address() as { port: number }).port}`,
+        '--engine',
+        `silent=tcp://127.0.0.1:${(silent.address() as { port: number }).port}`,
+        '--engine',
+        `gone=tcp://127.0.0.1:${downPort}`,
+        '--data',
+        newData(),
+      ],
+      {},
+      { waitUp: ['local'] },
+    );
+    try {
+      const id = await container(['sleep', '300']);
+      await waitFor(
+        async () =>
+          (await json<ContainerItem>(`${monitor.url}/api/v1/containers/local/${id}`)).body?.state ===
+          'running',
+        {
+          what: 'the good engine served while the others fail',
+        },
+      );
+      const status = async (): Promise<Record<string, EngineView>> =>
+        Object.fromEntries(
+          (await json<EngineView[]>(`${monitor.url}/api/v1/engines`)).body.map((e) => [e.name, e]),
+        );
+      await waitFor(async () => {
+        const s = await status();
+        return s.garbage?.status === 'down' && s.gone?.status === 'down';
+      });
+      const s = await status();
+      assert.match(s.gone?.error ?? '', /ECONNREFUSED/);
+      assert.equal(typeof s.garbage?.error, 'string');
+      assert.ok(
+        ['connecting', 'down'].includes(s.silent?.status ?? ''),
+        'the silent engine is never shown as up',
+      );
+      // Every finite call has a timeout: the silent engine ends up down with the reason.
+      await waitFor(async () => (await status()).silent?.status === 'down', {
+        what: 'the silent engine timed out',
+      });
+      assert.match((await status()).silent?.error ?? '', /timed out/);
+      assert.equal(monitor.child.exitCode, null, 'the monitor is still running');
+    } finally {
+      await monitor.stop();
+      garbage.close();
+      silent.close();
+    }
+  });
+
+  it('regression: an engine whose inspect hangs (ping and lists answer) is shown degraded with the reason; events still drive the state', async () => {
+    const relay = new EngineRelay();
+    await relay.start();
+    const monitor = await startMonitor(['--engine', `hung=${relay.url}`, '--data', newData()]);
+    try {
+      relay.hangOn(/GET \/containers\/[0-9a-f]{64}\/json/);
+      const id = await container(['sleep', '300']);
+      await waitFor(
+        async () =>
+          (await json<ContainerItem>(`${monitor.url}/api/v1/containers/hung/${id}`)).body?.state ===
+          'running',
+        {
+          what: 'the state from events alone',
+        },
+      );
+      await waitFor(
+        async () =>
+          (await json<EngineView[]>(`${monitor.url}/api/v1/engines`)).body[0]?.status === 'degraded',
+        {
+          what: 'degraded once the inspect timed out',
+        },
+      );
+      const view = (await json<EngineView[]>(`${monitor.url}/api/v1/engines`)).body[0];
+      assert.match(view?.error ?? '', /inspect timed out after 10 s/);
+      assert.equal((await json(`${monitor.url}/api/v1/containers`)).status, 200, 'the API answers meanwhile');
+    } finally {
+      relay.hangOn(undefined);
+      await monitor.stop();
+      await relay.stop();
+    }
+  });
+});
+
+describe('dockgate monitor: configuration', () => {
+  it('hot reload of the engine list: on file change and on SIGHUP; an invalid file keeps the engines in force', async () => {
+    const dir = newData();
+    const config = join(dir, 'monitor.yaml');
+    writeFileSync(config, `version: 1\nengines:\n  - name: one\n    url: ${engineUrl}\n`);
+    const monitor = await startMonitor(['--config', config, '--data', join(dir, 'data')]);
+    const names = async (): Promise<string[]> =>
+      (await json<EngineView[]>(`${monitor.url}/api/v1/engines`)).body.map((e) => e.name).sort();
+    try {
+      assert.deepEqual(await names(), ['one']);
+      writeFileSync(
+        config,
+        `version: 1\nengines:\n  - name: one\n    url: ${engineUrl}\n  - name: two\n    url: ${engineUrl}\n`,
+      );
+      await waitFor(async () => (await names()).join() === 'one,two', { what: 'two added on file change' });
+      writeFileSync(config, 'version: 1\nengines: [ { name: "bad name", url: x } ]\n');
+      await waitFor(() => monitor.stdout().includes('engine list reload rejected'), {
+        what: 'the invalid file logged',
+      });
+      assert.deepEqual(await names(), ['one', 'two'], 'the engines in force stay');
+      writeFileSync(config, `version: 1\nengines:\n  - name: two\n    url: ${engineUrl}\n`);
+      monitor.child.kill('SIGHUP');
+      await waitFor(async () => (await names()).join() === 'two', { what: 'one removed' });
+    } finally {
+      await monitor.stop();
+    }
+  });
+
+  it('https listener with a certificate; metrics and health', async () => {
+    const pki = makeTestPki();
+    const monitor = await startMonitor(
+      [
+        '--engine',
+        `local=${engineUrl}`,
+        '--data',
+        newData(),
+        '--listen',
+        'https://127.0.0.1:0',
+        '--tls-cert',
+        pki.serverCert,
+        '--tls-key',
+        pki.serverKey,
+      ],
+      {},
+      { waitUp: false },
+    );
+    try {
+      assert.match(monitor.url, /^https:/);
+      const id = await container(['sleep', '300']);
+      const agent = new Agent({ connect: { ca: readFileSync(pki.ca) } });
+      await waitFor(async () => {
+        const response = await undiciFetch(`${monitor.url}/metrics`, { dispatcher: agent });
+        return (await response.text()).includes(`dockgate_container_running{engine="local",name="`);
+      });
+      const metrics = await (await undiciFetch(`${monitor.url}/metrics`, { dispatcher: agent })).text();
+      assert.match(metrics, /dockgate_engine_up\{engine="local"\} 1/);
+      assert.match(
+        metrics,
+        /dockgate_container_state\{engine="local",name="[^"]+",compose_project="",compose_service="",state="running"\} 1/,
+      );
+      const health = await (await undiciFetch(`${monitor.url}/healthz`, { dispatcher: agent })).json();
+      assert.deepEqual((health as { history: { writing: boolean } }).history.writing, true);
+      void id;
+      await agent.close();
+    } finally {
+      await monitor.stop();
+    }
+  });
+});
+
+describe('dockgate monitor: a full disk', () => {
+  it('keeps serving live state, says in /healthz and the log that history is not being written, and recovers', async () => {
+    const dir = newData();
+    // A real full disk: a 2 MiB tmpfs for the data directory, filled up once the monitor runs.
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir]);
+    let monitor: Awaited<ReturnType<typeof startMonitor>> | undefined;
+    try {
+      monitor = await startMonitor(['--engine', `local=${engineUrl}`, '--data', dir, '--interval', '1s']);
+      const url = monitor.url;
+      await run('sh', ['-c', `dd if=/dev/zero of=${dir}/filler bs=64k count=64 2>/dev/null || true`]);
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push(await container(['sleep', '300']));
+      await waitFor(async () => (await json(`${url}/healthz`)).status === 503, {
+        what: 'healthz says history is failing',
+      });
+      const health = await json<{ history: { writing: boolean; error: string } }>(`${url}/healthz`);
+      assert.equal(health.body.history.writing, false);
+      assert.match(health.body.history.error, /history is not being written: .*(full|disk)/i);
+      await waitFor(() => monitor?.stdout().includes('history is not being written') === true, {
+        what: 'the log line',
+      });
+      // Live state goes on.
+      const listed = (await json<ContainerItem[]>(`${url}/api/v1/containers?state=running`)).body.map(
+        (c) => c.id,
+      );
+      for (const id of ids) assert.ok(listed.includes(id), 'new containers are shown live');
+      await run('rm', ['-f', `${dir}/filler`]);
+      await waitFor(async () => (await json(`${url}/healthz`)).status === 200, {
+        what: 'history written again',
+      });
+      const detail = await json<{ timeline: TimelineEntry[] }>(`${url}/api/v1/containers/local/${ids[0]}`);
+      assert.ok(
+        detail.body.timeline.some((t) => t.action === 'start'),
+        'what was queued while full is written after',
+      );
+    } finally {
+      await monitor?.stop();
+      await run('umount', [dir]).catch(() => {});
     }
   });
 });

@@ -5,6 +5,8 @@ import { DockgateError, isDockgateError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { ACTIONS, type Action, runAction } from '../actions/container-actions.js';
 import { logLines } from '../actions/container-logs.js';
+import type { AlertEngine } from '../alerts/alert-engine.js';
+import type { AlertStore } from '../alerts/alert-store.js';
 import type { MonitorTokens } from '../auth/monitor-tokens.js';
 import {
   type Authenticator,
@@ -33,6 +35,8 @@ export interface ApiContext {
   readonly anonymousRole: () => Role | 'none';
   /** Re-reads the engine list (admin). */
   readonly reload: () => void;
+  readonly alerts: AlertEngine;
+  readonly alertStore: AlertStore;
   /** Extra authenticators (the dashboard's sign-in), tried before bearer tokens. */
   readonly authenticators?: readonly Authenticator[];
 }
@@ -227,6 +231,34 @@ export function buildApi(ctx: ApiContext, listen: ListenConfig): FastifyInstance
           ],
     );
     return reply;
+  });
+
+  app.get('/api/v1/alerts', async (request) => {
+    viewer(request, 'alerts');
+    const q = request.query as Record<string, string | string[] | undefined>;
+    const state = single(q, 'state');
+    if (state !== undefined && state !== 'open' && state !== 'resolved')
+      throw badQuery('state: open or resolved');
+    const engine = single(q, 'engine');
+    if (engine !== undefined && ctx.state.engine(engine) === undefined)
+      throw notFound(`no engine named ${engine}`);
+    return ctx.alertStore.list({ state, engine, container: single(q, 'container') });
+  });
+
+  app.get('/api/v1/alerts/:id', async (request) => {
+    viewer(request, 'an alert');
+    const { id } = request.params as { id: string };
+    const alert = ctx.alertStore.get(id);
+    if (alert === undefined) throw notFound(`no alert ${id}`);
+    return { ...alert, deliveries: ctx.alertStore.deliveries(id) };
+  });
+
+  app.post('/api/v1/alerts/:id/ack', async (request) => {
+    requireRole(request.principal, 'operator', 'acknowledging an alert');
+    const { id } = request.params as { id: string };
+    if (ctx.alertStore.get(id) === undefined) throw notFound(`no alert ${id}`);
+    ctx.log.info({ alert: id, by: request.principal.name }, 'alert acknowledged');
+    return ctx.alerts.acknowledge(id);
   });
 
   app.get('/api/v1/tokens', async (request) => {

@@ -124,3 +124,20 @@ function labelsOf(item: ContainerItem): Record<(typeof CONTAINER_LABELS)[number]
     compose_service: item.compose?.service ?? '',
   };
 }
+
+/** `dockgate_alerts_open{kind,engine}`: open incidents, from the alert store at scrape time. */
+export function alertMetrics(
+  registry: Registry,
+  store: { openCounts(): { kind: string; engine: string; n: number }[] },
+): void {
+  new Gauge({
+    name: 'dockgate_alerts_open',
+    help: 'Open alert incidents',
+    labelNames: ['kind', 'engine'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { kind, engine, n } of store.openCounts()) this.set({ kind, engine }, n);
+    },
+  });
+}

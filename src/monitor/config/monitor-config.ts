@@ -7,6 +7,13 @@ import { readYamlFile } from '../../config/yaml-file.js';
 import { type EngineEndpoint, type EngineTls, parseEngineUrl } from '../../engine/endpoint.js';
 import { DockgateError } from '../../errors.js';
 import { LOG_LEVELS } from '../../log/logger.js';
+import {
+  ALERT_KINDS,
+  type AlertKind,
+  type AlertRules,
+  alertsSchema,
+  compileAlertRules,
+} from '../alerts/alert-rules.js';
 import { parseDuration } from './duration.js';
 
 /** Every default of `dockgate monitor`, in one place; the CLI help and docs/monitor.md show them. */
@@ -67,6 +74,16 @@ const fileSchema = z
     insecure: z.boolean().optional(),
     logLevel: z.enum(LOG_LEVELS).optional(),
     retention: z.object({ raw: duration, minute: duration, hour: duration }).partial().strict().optional(),
+    alerts: alertsSchema.optional(),
+    /** Notifier URLs (`${VAR}` for secrets), each routed to every kind or to `kinds`. */
+    notify: z
+      .array(
+        z.union([
+          z.string(),
+          z.object({ url: z.string(), kinds: z.array(z.enum(ALERT_KINDS)).optional() }).strict(),
+        ]),
+      )
+      .optional(),
   })
   .strict();
 
@@ -107,6 +124,9 @@ export interface MonitorConfig {
   readonly maxInFlight: number;
   /** The config file, watched for engine changes (hot reload). */
   readonly configFile: string | undefined;
+  readonly alerts: AlertRules;
+  /** Where alerts go: `--notify` URLs and the file's `notify:` (routed by kind). */
+  readonly notify: readonly { readonly url: string; readonly kinds: readonly AlertKind[] }[];
 }
 
 /** The options as the command line gives them. */
@@ -121,6 +141,7 @@ export interface MonitorOptions {
   readonly anonymousRole?: string;
   readonly insecure?: boolean;
   readonly logLevel?: string;
+  readonly notify?: readonly string[];
 }
 
 /** Reads and validates monitor.yaml; errors name the file and the key. */
@@ -200,6 +221,13 @@ export function loadMonitorConfig(
     callTimeoutMs: parseDuration(MONITOR_DEFAULTS.callTimeout, 'callTimeout'),
     maxInFlight: MONITOR_DEFAULTS.maxInFlight,
     configFile: options.config === undefined ? undefined : resolve(options.config),
+    alerts: compileAlertRules(file?.alerts),
+    notify: [
+      ...(options.notify ?? []).map((url) => ({ url, kinds: [] })),
+      ...(file?.notify ?? []).map((n) =>
+        typeof n === 'string' ? { url: n, kinds: [] } : { url: n.url, kinds: n.kinds ?? [] },
+      ),
+    ],
   };
 }
 

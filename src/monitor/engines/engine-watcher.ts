@@ -2,6 +2,7 @@ import { DockerClient } from '../../client/docker-client.js';
 import { EngineError } from '../../client/errors.js';
 import { jsonLines } from '../../client/streams.js';
 import type { Logger } from '../../log/logger.js';
+import type { AlertEvent } from '../alerts/alert-engine.js';
 import type { EngineConfig } from '../config/monitor-config.js';
 import {
   applyEvent,
@@ -24,6 +25,8 @@ export interface WatcherOptions {
   readonly history: History;
   readonly callTimeoutMs: number;
   readonly maxInFlight: number;
+  /** Told of each container event once it is applied (the alert rules listen here). */
+  readonly onEvent?: ((event: AlertEvent) => void) | undefined;
 }
 
 /** Reconnects back off from this, doubling, with jitter, up to the cap (an engine back is seen within ~10 s). */
@@ -185,7 +188,7 @@ export class EngineWatcher {
       throw new Error(`events replay answered ${response.status}: ${text.slice(0, 200)}`);
     }
     for await (const event of jsonLines<EngineEvent>(response.body as AsyncIterable<Buffer>))
-      this.#apply(event);
+      this.#apply(event, false);
   }
 
   /** Follows live events until the stream ends (an error: the loop reconnects). */
@@ -200,7 +203,7 @@ export class EngineWatcher {
       throw new Error(`events answered ${response.status}: ${text.slice(0, 200)}`);
     }
     for await (const event of jsonLines<EngineEvent>(response.body as AsyncIterable<Buffer>))
-      this.#apply(event);
+      this.#apply(event, true);
     if (!signal.aborted) throw new Error('the events stream ended');
   }
 
@@ -265,7 +268,7 @@ export class EngineWatcher {
   }
 
   /** One engine event: once, in order — into the live state at once, the timeline, then an inspect. */
-  #apply(event: EngineEvent): void {
+  #apply(event: EngineEvent, live: boolean): void {
     if (event.Type !== undefined && event.Type !== 'container') return;
     const id = event.Actor?.ID;
     if (id === undefined || typeof event.timeNano !== 'number') return;
@@ -282,6 +285,14 @@ export class EngineWatcher {
       this.#store(item);
     }
     this.#timeline(id, event.timeNano, entry, key);
+    this.#o.onEvent?.({
+      engine: this.name,
+      id,
+      action,
+      exitCode: entry.exitCode,
+      expected: entry.expected === true,
+      live,
+    });
     if (action !== 'destroy') this.#inspectSoon(id);
   }
 

@@ -66,7 +66,7 @@ export async function cgroupSource(
           },
         ),
       );
-      const location = await reader.locate(id, inspect.State?.Pid ?? 0);
+      const location = reader.locate(id, inspect.State?.Pid ?? 0);
       if (location !== undefined) found = { location, network: inspect.HostConfig?.NetworkMode !== 'host' };
     } catch {
       found = null;
@@ -87,11 +87,13 @@ export async function cgroupSource(
           batch.map(async (id) => {
             const where = await locate(id);
             if (where === null) return;
-            const sample = await reader.read(where.location, { network: where.network });
+            const sample = reader.read(where.location, { network: where.network });
             if (sample === undefined) located.delete(id);
             else out.set(id, sample);
           }),
         );
+        // Read synchronously (cheaper): give the API a turn between batches.
+        await new Promise((resolve) => setImmediate(resolve));
       }
       for (const id of located.keys()) if (!ids.includes(id)) located.delete(id);
       return out;

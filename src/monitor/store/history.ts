@@ -229,7 +229,7 @@ export class History {
           : 0;
     const rows = this.#db
       .prepare(
-        `SELECT (t / ?) * ? AS bucket, avg(cpu) AS cpu, avg(mem) AS mem, max(mem_limit) AS memLimit,
+        `SELECT CAST(t / ? AS INTEGER) * ? AS bucket, avg(cpu) AS cpu, avg(mem) AS mem, max(mem_limit) AS memLimit,
                 max(net_rx) AS netRx, max(net_tx) AS netTx, max(blk_r) AS blkR, max(blk_w) AS blkW, max(pids) AS pids
          FROM samples WHERE tier = ? AND engine = ? AND container = ? AND t >= ?
          GROUP BY bucket ORDER BY bucket`,
@@ -274,8 +274,8 @@ export class History {
           this.#db
             .prepare(
               `INSERT OR REPLACE INTO samples (tier, engine, container, t, cpu, mem, mem_limit, net_rx, net_tx, blk_r, blk_w, pids)
-               SELECT ?, engine, container, (t / ?) * ?, avg(cpu), avg(mem), max(mem_limit), max(net_rx), max(net_tx), max(blk_r), max(blk_w), max(pids)
-               FROM samples WHERE tier = ? AND t >= ? AND t < ? GROUP BY engine, container, (t / ?)`,
+               SELECT ?, engine, container, CAST(t / ? AS INTEGER) * ?, avg(cpu), avg(mem), max(mem_limit), max(net_rx), max(net_tx), max(blk_r), max(blk_w), max(pids)
+               FROM samples WHERE tier = ? AND t >= ? AND t < ? GROUP BY engine, container, CAST(t / ? AS INTEGER)`,
             )
             .run(tier, size, size, from, Math.floor(done / size) * size, until, size);
           this.#s.setMeta.run(key, String(until));

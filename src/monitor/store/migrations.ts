@@ -82,4 +82,41 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 2: alerts (incidents) and every attempt to deliver their notifications.
+  `
+  CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    engine TEXT NOT NULL,
+    container_id TEXT,
+    container_name TEXT,
+    -- What the rule watches (engine/container, engine, missing:NAME): an open one is found again.
+    target TEXT NOT NULL,
+    state TEXT NOT NULL,
+    opened_at INTEGER NOT NULL,
+    resolved_at INTEGER,
+    acknowledged_at INTEGER,
+    count INTEGER NOT NULL,
+    summary TEXT NOT NULL,
+    details TEXT NOT NULL,
+    last_notified_at INTEGER
+  ) WITHOUT ROWID;
+  CREATE INDEX alerts_open ON alerts (state, rule, target);
+  CREATE INDEX alerts_opened ON alerts (opened_at);
+
+  CREATE TABLE deliveries (
+    seq INTEGER PRIMARY KEY,
+    alert_id TEXT NOT NULL,
+    notifier TEXT NOT NULL,
+    event TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    ok INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT,
+    response TEXT
+  );
+  CREATE INDEX deliveries_alert ON deliveries (alert_id, seq);
+  `,
 ];

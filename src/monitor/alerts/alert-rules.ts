@@ -1,0 +1,240 @@
+import { z } from 'zod';
+import { DockgateError } from '../../errors.js';
+import { parseDuration } from '../config/duration.js';
+import type { ContainerItem } from '../model/container.js';
+
+export const ALERT_KINDS = [
+  'died',
+  'oom',
+  'unhealthy',
+  'restart-loop',
+  'engine-down',
+  'missing',
+  'cpu',
+  'memory',
+] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
+
+const scopeSchema = z
+  .object({
+    engines: z.array(z.string()).optional(),
+    /** Container name globs: `web-*`, `*db*`. */
+    names: z.array(z.string()).optional(),
+    /** `key=value` or `key`: all must match. */
+    labels: z.array(z.string()).optional(),
+    /** Compose projects. */
+    projects: z.array(z.string()).optional(),
+  })
+  .strict();
+
+const common = {
+  enabled: z.boolean().optional(),
+  scope: scopeSchema.optional(),
+  for: z.string().optional(),
+  cooldown: z.string().optional(),
+  /** Reminders for incidents still open and not acknowledged (off unless set). */
+  repeat: z.string().optional(),
+};
+
+export const alertsSchema = z
+  .object({
+    died: z
+      .object({ ...common })
+      .strict()
+      .optional(),
+    oom: z
+      .object({ ...common })
+      .strict()
+      .optional(),
+    unhealthy: z
+      .object({ ...common })
+      .strict()
+      .optional(),
+    'restart-loop': z
+      .object({
+        ...common,
+        restarts: z.number().int().min(2).optional(),
+        window: z.string().optional(),
+        settle: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    'engine-down': z
+      .object({ ...common })
+      .strict()
+      .optional(),
+    missing: z
+      .object({ ...common, containers: z.array(z.string()).optional() })
+      .strict()
+      .optional(),
+    cpu: z
+      .object({ ...common, above: z.number().positive().optional() })
+      .strict()
+      .optional(),
+    memory: z
+      .object({ ...common, above: z.union([z.number().positive(), z.string()]).optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type AlertsFile = z.output<typeof alertsSchema>;
+
+export interface Scope {
+  readonly engines: readonly string[];
+  readonly names: readonly RegExp[];
+  readonly labels: readonly string[];
+  readonly projects: readonly string[];
+}
+
+export interface Rule {
+  readonly kind: AlertKind;
+  readonly enabled: boolean;
+  readonly scope: Scope;
+  readonly forMs: number;
+  readonly resolveForMs: number;
+  readonly cooldownMs: number;
+  readonly repeatMs: number | undefined;
+}
+
+export interface AlertRules {
+  readonly rules: Readonly<Record<AlertKind, Rule>>;
+  /** restart-loop: restarts in the window that make a loop, and how long it must then run stably. */
+  readonly loop: { readonly restarts: number; readonly windowMs: number; readonly settleMs: number };
+  /** missing: names (`web`) and label selectors (`label:app=db`) that must be running. */
+  readonly missing: readonly string[];
+  readonly cpuAbovePercent: number;
+  /** memory: a fraction of the limit (`90%`) or bytes. */
+  readonly memoryAbove: { readonly fraction: number } | { readonly bytes: number };
+}
+
+/** The defaults, in one place (docs/alerts.md shows them). */
+export const ALERT_DEFAULTS = {
+  for: '30s',
+  cooldown: '5m',
+  loop: { restarts: 3, window: '10m', settle: '2m' },
+  cpu: { above: 90, for: '5m' },
+  memory: { above: '90%', for: '5m' },
+} as const;
+
+/** What monitor.yaml's `alerts:` says, with every default filled in; errors name the key. */
+export function compileAlertRules(file: AlertsFile | undefined): AlertRules {
+  const f = file ?? {};
+  const rule = (
+    kind: AlertKind,
+    on: boolean,
+    spec:
+      | {
+          enabled?: boolean | undefined;
+          scope?: z.output<typeof scopeSchema> | undefined;
+          for?: string | undefined;
+          cooldown?: string | undefined;
+          repeat?: string | undefined;
+        }
+      | undefined,
+    forDefault: string,
+    resolveDefault: string,
+  ): Rule => ({
+    kind,
+    enabled: spec?.enabled ?? on,
+    scope: scopeOf(spec?.scope, `alerts.${kind}.scope`),
+    forMs: duration(spec?.for ?? forDefault, `alerts.${kind}.for`),
+    resolveForMs: duration(spec?.for ?? resolveDefault, `alerts.${kind}.for`),
+    cooldownMs: duration(spec?.cooldown ?? ALERT_DEFAULTS.cooldown, `alerts.${kind}.cooldown`),
+    repeatMs: spec?.repeat === undefined ? undefined : duration(spec.repeat, `alerts.${kind}.repeat`),
+  });
+  const loop = f['restart-loop'];
+  const settle = loop?.settle ?? ALERT_DEFAULTS.loop.settle;
+  const missing = f.missing?.containers ?? [];
+  const memoryAbove = f.memory?.above ?? ALERT_DEFAULTS.memory.above;
+  return {
+    rules: {
+      // A crash is an event: it opens at once; it is over once the container runs for `for`.
+      died: rule('died', true, f.died, '0s', ALERT_DEFAULTS.for),
+      oom: rule('oom', true, f.oom, '0s', ALERT_DEFAULTS.for),
+      unhealthy: rule('unhealthy', true, f.unhealthy, ALERT_DEFAULTS.for, ALERT_DEFAULTS.for),
+      'restart-loop': {
+        ...rule('restart-loop', true, loop, '0s', settle),
+        resolveForMs: duration(settle, 'alerts.restart-loop.settle'),
+      },
+      'engine-down': rule('engine-down', true, f['engine-down'], ALERT_DEFAULTS.for, '0s'),
+      missing: rule('missing', missing.length > 0, f.missing, ALERT_DEFAULTS.for, '0s'),
+      cpu: rule('cpu', false, f.cpu, ALERT_DEFAULTS.cpu.for, ALERT_DEFAULTS.cpu.for),
+      memory: rule('memory', false, f.memory, ALERT_DEFAULTS.memory.for, ALERT_DEFAULTS.memory.for),
+    },
+    loop: {
+      restarts: loop?.restarts ?? ALERT_DEFAULTS.loop.restarts,
+      windowMs: duration(loop?.window ?? ALERT_DEFAULTS.loop.window, 'alerts.restart-loop.window'),
+      settleMs: duration(settle, 'alerts.restart-loop.settle'),
+    },
+    missing,
+    cpuAbovePercent: f.cpu?.above ?? ALERT_DEFAULTS.cpu.above,
+    memoryAbove: memoryThreshold(memoryAbove),
+  };
+}
+
+/** The label on a container that silences every alert about it. */
+export const SILENCE_LABEL = 'dockgate.alerts';
+
+/** True when `rule` applies to `item` (its scope, and no `dockgate.alerts=off`). */
+export function inScope(
+  rule: Rule,
+  item: Pick<ContainerItem, 'engine' | 'name' | 'labels' | 'compose'>,
+): boolean {
+  if (item.labels[SILENCE_LABEL] === 'off') return false;
+  const s = rule.scope;
+  if (s.engines.length > 0 && !s.engines.includes(item.engine)) return false;
+  if (s.names.length > 0 && !s.names.some((re) => re.test(item.name))) return false;
+  if (s.projects.length > 0 && !s.projects.includes(item.compose?.project ?? '')) return false;
+  return s.labels.every((l) => {
+    const eq = l.indexOf('=');
+    return eq < 0 ? l in item.labels : item.labels[l.slice(0, eq)] === l.slice(eq + 1);
+  });
+}
+
+function scopeOf(scope: z.output<typeof scopeSchema> | undefined, at: string): Scope {
+  return {
+    engines: scope?.engines ?? [],
+    names: (scope?.names ?? []).map((glob) => globRegex(glob, at)),
+    labels: scope?.labels ?? [],
+    projects: scope?.projects ?? [],
+  };
+}
+
+/** `web-*` → /^web-.*$/ (only `*` and `?` are special). */
+export function globRegex(glob: string, at = 'glob'): RegExp {
+  if (glob === '') throw new DockgateError('DG_CONFIG_INVALID', `${at}: an empty name pattern`);
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+function memoryThreshold(value: number | string): AlertRules['memoryAbove'] {
+  if (typeof value === 'number') return { bytes: value };
+  const percent = /^(\d+(?:\.\d+)?)%$/.exec(value);
+  if (percent !== null) return { fraction: Number(percent[1]) / 100 };
+  const bytes = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$/i.exec(value);
+  if (bytes === null)
+    throw new DockgateError(
+      'DG_CONFIG_INVALID',
+      `alerts.memory.above: "${value}" is a percent of the limit (90%) or a size (512MiB)`,
+    );
+  const unit = (bytes[2] ?? 'B').toLowerCase();
+  const factor: Record<string, number> = {
+    b: 1,
+    kib: 1024,
+    mib: 1024 ** 2,
+    gib: 1024 ** 3,
+    kb: 1000,
+    mb: 1000 ** 2,
+    gb: 1000 ** 3,
+  };
+  return { bytes: Number(bytes[1]) * (factor[unit] ?? 1) };
+}
+
+function duration(text: string, at: string): number {
+  if (text === '0s') return 0;
+  return parseDuration(text, at);
+}

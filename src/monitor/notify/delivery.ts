@@ -1,0 +1,89 @@
+import type { Logger } from '../../log/logger.js';
+import type { Alert, AlertStore, Delivery } from '../alerts/alert-store.js';
+import type { Notifier } from './notifiers.js';
+
+/** Attempts per notification, and the waits between them: 1 s, 2 s, 4 s, 8 s. */
+const ATTEMPTS = 5;
+const FIRST_BACKOFF_MS = 1_000;
+const ATTEMPT_TIMEOUT_MS = 10_000;
+
+/**
+ * Sends each notification to every notifier it is routed to, independently: retries with
+ * backoff, a timeout per attempt, every attempt recorded with the receiver's status or error. A
+ * notifier that fails never delays the others or the monitor (each delivery runs on its own).
+ */
+export class DeliveryQueue {
+  readonly #notifiers: () => readonly Notifier[];
+  readonly #store: AlertStore;
+  readonly #log: Logger;
+  readonly #running = new Set<Promise<void>>();
+  #stopped = false;
+
+  constructor(notifiers: () => readonly Notifier[], store: AlertStore, log: Logger) {
+    this.#notifiers = notifiers;
+    this.#store = store;
+    this.#log = log;
+  }
+
+  send(event: Delivery['event'], alert: Alert): void {
+    for (const notifier of this.#notifiers()) {
+      if (notifier.kinds.size > 0 && !notifier.kinds.has(alert.kind)) continue;
+      const run = this.#deliver(notifier, event, alert).finally(() => this.#running.delete(run));
+      this.#running.add(run);
+    }
+    this.#store.notified(alert.id, Date.now());
+  }
+
+  /** Waits (bounded) for deliveries under way, e.g. before the monitor exits. */
+  async drain(ms = 5_000): Promise<void> {
+    this.#stopped = true;
+    await Promise.race([
+      Promise.allSettled([...this.#running]),
+      new Promise((resolve) => setTimeout(resolve, ms).unref()),
+    ]);
+  }
+
+  async #deliver(notifier: Notifier, event: Delivery['event'], alert: Alert): Promise<void> {
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      const at = new Date().toISOString();
+      try {
+        const answer = await notifier.send(
+          event === 'reminder' ? 'firing' : event,
+          alert,
+          AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
+        );
+        this.#store.addDelivery(alert.id, {
+          notifier: notifier.name,
+          event,
+          attempt,
+          at,
+          ok: true,
+          status: answer.status,
+          error: null,
+          response: answer.body.slice(0, 500),
+        });
+        return;
+      } catch (error) {
+        const e = error as Error & { status?: number; body?: string };
+        this.#store.addDelivery(alert.id, {
+          notifier: notifier.name,
+          event,
+          attempt,
+          at,
+          ok: false,
+          status: e.status ?? null,
+          error: e.name === 'TimeoutError' ? `no answer within ${ATTEMPT_TIMEOUT_MS / 1000} s` : e.message,
+          response: e.body?.slice(0, 500) ?? null,
+        });
+        if (attempt === ATTEMPTS || this.#stopped) {
+          this.#log.warn(
+            { alert: alert.id, notifier: notifier.name, event, err: e.message },
+            'notification not delivered',
+          );
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, FIRST_BACKOFF_MS * 2 ** (attempt - 1)));
+      }
+    }
+  }
+}

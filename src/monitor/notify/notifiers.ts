@@ -1,0 +1,278 @@
+import nodemailer from 'nodemailer';
+import { request } from 'undici';
+import { DockgateError } from '../../errors.js';
+import type { AlertKind } from '../alerts/alert-rules.js';
+import type { Alert } from '../alerts/alert-store.js';
+
+export type NotifyEvent = 'firing' | 'resolved';
+
+/** What a receiver answered to one attempt. */
+export interface Answer {
+  readonly status: number | null;
+  readonly body: string;
+}
+
+/** Where notifications go: a URL's scheme picks the service (docs/alerts.md). */
+export interface Notifier {
+  /** The URL with credentials and paths' secrets masked, for the log and the deliveries. */
+  readonly name: string;
+  /** Kinds routed here; empty: every kind. */
+  readonly kinds: ReadonlySet<AlertKind>;
+  /** One attempt; throws when the receiver refused (status ≥ 300) or could not be reached. */
+  send(event: NotifyEvent, alert: Alert, signal: AbortSignal): Promise<Answer>;
+}
+
+/** `${VAR}` in a notifier URL: secrets come from the environment, not the config file. */
+export function expandSecrets(url: string, env: NodeJS.ProcessEnv = process.env): string {
+  return url.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+    const value = env[name];
+    if (value === undefined) throw new DockgateError('DG_CONFIG_INVALID', `notify: \${${name}} is not set`);
+    return value;
+  });
+}
+
+/** A URL with its password and (for webhook services) its secret path masked. */
+export function maskUrl(url: string): string {
+  return url
+    .replace(/\/\/([^:/@]+):([^@/]*)@/, '//$1:***@')
+    .replace(/(hooks\.slack\.com\/services\/|discord(?:app)?\.com\/api\/webhooks\/)[^?\s]+/, '$1***');
+}
+
+/** The text people read: one line, the summary, and where to look. */
+export function messageText(event: NotifyEvent, alert: Alert): string {
+  const mark = event === 'firing' ? '🔴' : '✅';
+  const container = alert.container === null ? '' : ` · ${alert.container.name}`;
+  return `${mark} [${alert.kind}] ${alert.summary} (${alert.engine}${container})`;
+}
+
+async function post(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<Answer> {
+  const response = await request(url, { method: 'POST', body, headers, signal });
+  const text = (await response.body.text()).slice(0, 2000);
+  if (response.statusCode >= 300)
+    throw Object.assign(new Error(`answered ${response.statusCode}: ${text.slice(0, 200)}`), {
+      status: response.statusCode,
+      body: text,
+    });
+  return { status: response.statusCode, body: text };
+}
+
+/**
+ * A notifier from its URL:
+ * - `http(s)://…`: a generic JSON webhook, `POST {"status": "firing"|"resolved", "alert": …}`;
+ * - `slack+https://…`: a Slack incoming webhook (`{ text, blocks }`);
+ * - `discord+https://…`: a Discord webhook (`{ content, embeds }`);
+ * - `ntfy+https://host/topic` (and `ntfy+http`): ntfy's publish API (title, priority, tags headers);
+ * - `smtp://user:pass@host:port/?from=…&to=…`: an email through nodemailer (STARTTLS when offered);
+ * - `alertmanager+http(s)://host:9093`: Prometheus Alertmanager's `POST /api/v2/alerts`.
+ */
+export function notifierFor(
+  raw: string,
+  kinds: readonly AlertKind[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): Notifier {
+  const url = expandSecrets(raw, env);
+  const name = maskUrl(raw);
+  const routed = new Set(kinds);
+  const scheme = /^([a-z0-9+]+):/i.exec(url)?.[1]?.toLowerCase();
+  const target = (prefix: string): string => {
+    const rest = url.slice(prefix.length + 1);
+    try {
+      return new URL(rest).toString();
+    } catch {
+      throw new DockgateError('DG_CONFIG_INVALID', `notify ${name}: not a URL after ${prefix}+`);
+    }
+  };
+  switch (scheme) {
+    case 'http':
+    case 'https': {
+      const to = new URL(url).toString();
+      return {
+        name,
+        kinds: routed,
+        send: (event, alert, signal) =>
+          post(to, JSON.stringify({ status: event, alert }), { 'content-type': 'application/json' }, signal),
+      };
+    }
+    case 'slack+https':
+    case 'slack+http': {
+      const to = target('slack');
+      return {
+        name,
+        kinds: routed,
+        send: (event, alert, signal) =>
+          post(
+            to,
+            JSON.stringify({
+              text: messageText(event, alert),
+              blocks: [
+                { type: 'section', text: { type: 'mrkdwn', text: `*${messageText(event, alert)}*` } },
+                ...detailLines(alert).map((line) => ({
+                  type: 'context',
+                  elements: [{ type: 'mrkdwn', text: line }],
+                })),
+              ],
+            }),
+            { 'content-type': 'application/json' },
+            signal,
+          ),
+      };
+    }
+    case 'discord+https':
+    case 'discord+http': {
+      const to = target('discord');
+      return {
+        name,
+        kinds: routed,
+        send: (event, alert, signal) =>
+          post(
+            to,
+            JSON.stringify({
+              content: messageText(event, alert).slice(0, 2000),
+              embeds: [
+                {
+                  title: `${alert.kind}: ${alert.container?.name ?? alert.engine}`.slice(0, 256),
+                  description: detailLines(alert).join('\n').slice(0, 4096),
+                  color: event === 'firing' ? 0xd32f2f : 0x388e3c,
+                  timestamp: event === 'firing' ? alert.openedAt : (alert.resolvedAt ?? alert.openedAt),
+                },
+              ],
+            }),
+            { 'content-type': 'application/json' },
+            signal,
+          ),
+      };
+    }
+    case 'ntfy+https':
+    case 'ntfy+http': {
+      const to = target('ntfy');
+      return {
+        name,
+        kinds: routed,
+        send: (event, alert, signal) =>
+          post(
+            to,
+            [alert.summary, ...detailLines(alert)].join('\n'),
+            {
+              'content-type': 'text/plain; charset=utf-8',
+              title: encodeHeader(
+                `${event === 'firing' ? 'Alert' : 'Resolved'}: ${alert.kind} ${alert.container?.name ?? alert.engine}`,
+              ),
+              priority: event === 'firing' ? 'high' : 'default',
+              tags: event === 'firing' ? 'rotating_light' : 'white_check_mark',
+            },
+            signal,
+          ),
+      };
+    }
+    case 'smtp':
+    case 'smtps':
+      return smtpNotifier(url, name, routed);
+    case 'alertmanager+http':
+    case 'alertmanager+https': {
+      const base = target('alertmanager').replace(/\/+$/, '');
+      return {
+        name,
+        kinds: routed,
+        send: (event, alert, signal) =>
+          post(
+            `${base}/api/v2/alerts`,
+            JSON.stringify([alertmanagerAlert(event, alert)]),
+            { 'content-type': 'application/json' },
+            signal,
+          ),
+      };
+    }
+    default:
+      throw new DockgateError(
+        'DG_CONFIG_INVALID',
+        `notify ${name}: unknown scheme; use http(s)://, slack+https://, discord+https://, ntfy+https://, smtp://, alertmanager+http://`,
+      );
+  }
+}
+
+function smtpNotifier(url: string, name: string, kinds: ReadonlySet<AlertKind>): Notifier {
+  const u = new URL(url);
+  const from = u.searchParams.get('from');
+  const to = u.searchParams.getAll('to').flatMap((t) => t.split(','));
+  if (from === null || to.length === 0)
+    throw new DockgateError('DG_CONFIG_INVALID', `notify ${name}: smtp needs ?from=…&to=…`);
+  const secure = u.protocol === 'smtps:';
+  const transport = nodemailer.createTransport({
+    host: u.hostname,
+    port: u.port === '' ? (secure ? 465 : 587) : Number(u.port),
+    secure,
+    // STARTTLS is used when the server offers it (nodemailer's default), never required here.
+    ...(u.username === ''
+      ? {}
+      : { auth: { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } }),
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 10_000,
+  });
+  return {
+    name,
+    kinds,
+    async send(event, alert) {
+      const info = await transport.sendMail({
+        from,
+        to,
+        subject: messageText(event, alert),
+        text: [
+          alert.summary,
+          '',
+          ...detailLines(alert),
+          '',
+          `alert ${alert.id}, opened ${alert.openedAt}`,
+        ].join('\n'),
+      });
+      return { status: 250, body: String(info.response ?? '') };
+    },
+  };
+}
+
+/** Alertmanager's v2 alert: labels identify it (so it deduplicates), endsAt resolves it. */
+export function alertmanagerAlert(event: NotifyEvent, alert: Alert): Record<string, unknown> {
+  return {
+    labels: {
+      alertname: `dockgate_${alert.kind.replace(/-/g, '_')}`,
+      severity: alert.kind === 'cpu' || alert.kind === 'memory' ? 'warning' : 'critical',
+      engine: alert.engine,
+      ...(alert.container === null ? {} : { container: alert.container.name }),
+      dockgate_alert: alert.id,
+    },
+    annotations: { summary: alert.summary, description: detailLines(alert).join('\n') },
+    startsAt: alert.openedAt,
+    ...(event === 'resolved' ? { endsAt: alert.resolvedAt ?? new Date().toISOString() } : {}),
+  };
+}
+
+/** Details as short lines: exit codes, restarts, the last log lines. */
+export function detailLines(alert: Alert): string[] {
+  const d = alert.details as {
+    exitCode?: number;
+    exitCodes?: number[];
+    restarts?: number;
+    logs?: string[];
+    error?: string;
+    duration?: string;
+  };
+  const lines: string[] = [];
+  if (d.exitCode !== undefined) lines.push(`exit code ${d.exitCode}`);
+  if (d.exitCodes !== undefined && d.exitCodes.length > 0) lines.push(`exit codes ${d.exitCodes.join(', ')}`);
+  if (d.restarts !== undefined) lines.push(`${d.restarts} restarts`);
+  if (d.error !== undefined) lines.push(d.error);
+  if (d.duration !== undefined) lines.push(`lasted ${d.duration}`);
+  if (d.logs !== undefined && d.logs.length > 0)
+    lines.push('last log lines:', ...d.logs.map((l) => `  ${l}`));
+  return lines;
+}
+
+/** ntfy reads headers as Latin-1; RFC 2047 keeps other characters. */
+function encodeHeader(text: string): string {
+  return /^[\x20-\x7e]*$/.test(text) ? text : `=?UTF-8?B?${Buffer.from(text).toString('base64')}?=`;
+}

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import pino from 'pino';
+import { fromInspect } from '../../src/monitor/model/container.js';
+import { migrate, openDatabase } from '../../src/monitor/store/database.js';
+import { History } from '../../src/monitor/store/history.js';
+import { MIGRATIONS } from '../../src/monitor/store/migrations.js';
+
+const log = pino({ level: 'silent' });
+const retention = { rawMs: 24 * 3_600_000, minuteMs: 7 * 86_400_000, hourMs: 90 * 86_400_000 };
+
+function fresh(): { history: History; close: () => void; db: ReturnType<typeof openDatabase> } {
+  const db = openDatabase(mkdtempSync(join(tmpdir(), 'dockgate-history-')));
+  const history = new History(db, log, retention);
+  return { history, db, close: () => (history.close(), db.close()) };
+}
+
+const sample = (t: number, cpu: number, mem: number) => ({
+  engine: 'e',
+  container: 'c1',
+  t,
+  cpu,
+  mem,
+  memLimit: 1000,
+  netRx: t,
+  netTx: 0,
+  blkR: 0,
+  blkW: 0,
+  pids: 1,
+});
+
+describe('monitor history (SQLite)', () => {
+  it('migrations are numbered and applied once; a newer file is refused', () => {
+    const { db, close } = fresh();
+    assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+    migrate(db); // again: nothing to do
+    db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    assert.throws(() => migrate(db), /written by a newer dockgate/);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+    close();
+  });
+
+  it('a timeline entry with the same key is stored once (an event replayed across reconnects)', () => {
+    const { history, close } = fresh();
+    for (let i = 0; i < 3; i++)
+      history.addTimeline(
+        'e',
+        'c1',
+        1_700_000_000_000_000_000,
+        { kind: 'event', action: 'die', time: '', exitCode: 1 },
+        'e|k1',
+      );
+    history.addTimeline(
+      'e',
+      'c1',
+      1_700_000_001_000_000_000,
+      { kind: 'action', action: 'stop', time: '', by: 'ops' },
+      null,
+    );
+    const timeline = history.timeline('e', 'c1');
+    assert.deepEqual(
+      timeline.map((t) => [t.action, t.kind, t.exitCode, t.by]),
+      [
+        ['die', 'event', 1, undefined],
+        ['stop', 'action', undefined, 'ops'],
+      ],
+    );
+    assert.equal(timeline[0]?.time, '2023-11-14T22:13:20.000Z');
+    close();
+  });
+
+  it('stats: raw points per step; rollups into one-minute and one-hour tiers; retention drops the old', () => {
+    const { history, db, close } = fresh();
+    const now = Date.UTC(2026, 11, 1, 12, 0, 0);
+    const base = now - 3 * 60_000;
+    for (let i = 0; i < 18; i++) history.addSample(sample(base + i * 10_000, i, 100 + i));
+    history.addSample(sample(now - 25 * 3_600_000, 50, 50)); // older than raw retention
+    history.flush();
+    const raw = history.stats('e', 'c1', base, 10_000);
+    assert.equal(raw.length, 18);
+    assert.equal(raw[0]?.cpuPercent, 0);
+    history.rollup(now);
+    const minutes = db
+      .prepare('SELECT t, cpu, mem, net_rx AS rx FROM samples WHERE tier = 1 AND t >= ? ORDER BY t')
+      .all(base) as {
+      t: number;
+      cpu: number;
+      mem: number;
+      rx: number;
+    }[];
+    assert.deepEqual(
+      minutes.map((m) => [m.t - base, m.cpu, m.mem]),
+      [
+        [0, 2.5, 102.5],
+        [60_000, 8.5, 108.5],
+        [120_000, 14.5, 114.5],
+      ],
+    );
+    assert.equal(minutes[0]?.rx, base + 50_000, 'counters keep their last value');
+    const oldRaw = db
+      .prepare('SELECT count(*) AS n FROM samples WHERE tier = 0 AND t < ?')
+      .get(now - 24 * 3_600_000) as { n: number };
+    assert.equal(oldRaw.n, 0, 'raw samples past retention are dropped');
+    history.rollup(now); // idempotent
+    assert.equal(
+      (db.prepare('SELECT count(*) AS n FROM samples WHERE tier = 1 AND t >= ?').get(base) as { n: number })
+        .n,
+      3,
+    );
+    close();
+  });
+
+  it('containers: the last state per container, removed ones found by name for their history', () => {
+    const { history, close } = fresh();
+    const item = fromInspect('e', { Id: 'a'.repeat(64), Name: '/web', State: { Status: 'running' } });
+    history.saveContainer(item);
+    history.flush();
+    assert.equal(history.liveContainers()[0]?.name, 'web');
+    history.saveContainer({ ...item, state: 'removed' }, Date.now());
+    history.flush();
+    assert.deepEqual(history.liveContainers(), []);
+    const found = history.findContainer('e', 'web');
+    assert.equal(found !== undefined && found !== 'ambiguous' ? found.id : '', 'a'.repeat(64));
+    const byPrefix = history.findContainer('e', 'aaaa');
+    assert.equal(byPrefix !== undefined && byPrefix !== 'ambiguous' ? byPrefix.state : '', 'removed');
+    close();
+  });
+
+  it('the last event applied per engine is kept (the next subscription starts there)', () => {
+    const { history, close } = fresh();
+    history.setLastEvent('e', 'unix:///x', 1_764_000_000_000_000_000, ['k1', 'k2']);
+    history.flush();
+    assert.deepEqual(history.lastEvent('e'), { nano: 1_764_000_000_000_000_000, keys: ['k1', 'k2'] });
+    assert.equal(history.lastEvent('other'), undefined);
+    close();
+  });
+});

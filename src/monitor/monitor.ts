@@ -2,7 +2,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
-import { logLines } from './actions/container-logs.js';
+import { type LogLine, logLines } from './actions/container-logs.js';
 import { AlertEngine } from './alerts/alert-engine.js';
 import { AlertStore } from './alerts/alert-store.js';
 import { buildApi } from './api/api-server.js';
@@ -197,7 +197,7 @@ export class Monitor {
   async #lastLogs(engine: string, id: string): Promise<string[]> {
     const watcher = this.#watched.get(engine)?.watcher;
     if (watcher === undefined) return [];
-    const lines: string[] = [];
+    const lines: LogLine[] = [];
     try {
       for await (const line of logLines(watcher.client, id, {
         tail: 10,
@@ -206,12 +206,14 @@ export class Monitor {
         stderr: true,
         signal: AbortSignal.timeout(5_000),
       })) {
-        lines.push(line.text);
+        lines.push(line);
       }
     } catch {
       // the message goes out without them
     }
-    return lines.slice(-10);
+    // stdout and stderr come as separate streams: their engine timestamps give the order.
+    lines.sort((a, b) => (a.time ?? '').localeCompare(b.time ?? ''));
+    return lines.slice(-10).map((line) => line.text);
   }
 
   #watch(engine: EngineConfig): void {

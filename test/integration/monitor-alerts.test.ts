@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -6,10 +7,11 @@ import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { SMTPServer } from 'smtp-server';
 import type { Alert, Delivery } from '../../src/monitor/alerts/alert-store.js';
 import { startDockgate } from '../helpers/dockgate-process.js';
-import { createContainer, RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
+import { RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { type MonitorProcess, startMonitor } from '../helpers/monitor-process.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -20,6 +22,8 @@ import { waitFor } from '../helpers/wait.js';
  * is mocked: short `for` values in the config keep it quick.
  */
 const client = testClient();
+const run = promisify(execFile);
+const root = new URL('../..', import.meta.url).pathname;
 const engineUrl = testEngine().host;
 const cleanup: string[] = [];
 
@@ -99,6 +103,7 @@ alerts:
   restart-loop: { restarts: 3, window: 2m, settle: 5s }
   died: { for: 3s }
   oom: { for: 3s }
+  missing: { containers: ["must-run-${process.pid}"], for: 2s, scope: { engines: [local] } }
 notify:
   - ${base}/hook
   - slack+${base}/slack
@@ -244,7 +249,77 @@ describe('alerts: one message per incident', () => {
     void id;
   });
 
-  it('docker stop: the die is expected — nothing is sent', async () => {
+  it('missing: a container named in the config that is not running — one firing, resolved once it runs', async () => {
+    const selector = `must-run-${process.pid}`;
+    await waitFor(() => received.some((r) => r.path === '/hook' && r.body.includes(`"kind":"missing"`)), {
+      what: 'the missing alert',
+    });
+    const { Id: id } = await client.json<{ Id: string }>('POST', '/containers/create', {
+      query: { name: selector },
+      body: {
+        Image: testEngine().image,
+        Cmd: ['sleep', '300'],
+        Labels: { [RUN_LABEL]: testEngine().runId },
+        HostConfig: { NetworkMode: 'none' },
+      },
+    });
+    cleanup.push(id);
+    await client.json('POST', `/containers/${id}/start`);
+    const missing = (): { status: string }[] =>
+      received
+        .filter((r) => r.path === '/hook')
+        .map((r) => JSON.parse(r.body) as { status: string; alert: Alert })
+        .filter((m) => m.alert.kind === 'missing');
+    await waitFor(() => missing().some((m) => m.status === 'resolved'), { what: 'resolved once running' });
+    assert.deepEqual(
+      missing().map((m) => m.status),
+      ['firing', 'resolved'],
+    );
+  });
+
+  it('an operator acknowledges; `notify test` reaches a receiver and prints its answer', async () => {
+    const { stdout: token } = await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'monitor',
+        'token',
+        'add',
+        'oncall',
+        '--role',
+        'operator',
+        '--data',
+        join(dir, 'data'),
+      ],
+      { cwd: root },
+    );
+    const { name } = await named('ack', ['sh', '-c', 'exit 2']);
+    await waitFor(() => hooks(name).length === 1, { what: 'the died alert' });
+    const id = hooks(name)[0]?.alert.id ?? '';
+    const acked = await fetch(`${monitor.url}/api/v1/alerts/${id}/ack`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token.trim()}` },
+    });
+    assert.equal(acked.status, 200);
+    assert.match(((await acked.json()) as Alert).acknowledgedAt ?? '', /^\d{4}-/);
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'monitor', 'notify', 'test', `${base}/hook`],
+      { cwd: root },
+    );
+    assert.match(stdout, /\/hook: 200 ok/);
+    assert.ok(received.some((r) => r.path === '/hook' && r.body.includes('dockgate test message')));
+  });
+
+  it('docker stop: the die is expected — nothing is sent; dockgate.alerts=off silences a crash', async () => {
+    const silenced = await named(
+      'silenced',
+      ['sh', '-c', 'exit 7'],
+      {},
+      { Labels: { [RUN_LABEL]: testEngine().runId, 'dockgate.alerts': 'off' } },
+    );
     const { id, name } = await named('stopped', ['sleep', '300']);
     await waitFor(
       async () =>
@@ -262,6 +337,7 @@ describe('alerts: one message per incident', () => {
     const probe = await named('probe', ['sh', '-c', 'exit 9']);
     await waitFor(() => hooks(probe.name).length > 0, { what: 'the probe alert' });
     assert.deepEqual(hooks(name), []);
+    assert.deepEqual(hooks(silenced.name), []);
   });
 
   it('OOM: one oom (not also a died)', async () => {

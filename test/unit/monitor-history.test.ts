@@ -15,7 +15,14 @@ const retention = { rawMs: 24 * 3_600_000, minuteMs: 7 * 86_400_000, hourMs: 90 
 function fresh(): { history: History; close: () => void; db: ReturnType<typeof openDatabase> } {
   const db = openDatabase(mkdtempSync(join(tmpdir(), 'dockgate-history-')));
   const history = new History(db, log, retention);
-  return { history, db, close: () => (history.close(), db.close()) };
+  return {
+    history,
+    db,
+    close: () => {
+      history.close();
+      db.close();
+    },
+  };
 }
 
 const sample = (t: number, cpu: number, mem: number) => ({

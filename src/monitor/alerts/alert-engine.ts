@@ -36,7 +36,6 @@ interface Watch {
 const TICK_MS = 1_000;
 /** An OOM kill is followed by its die: the die is part of the oom alert. */
 const OOM_DIE_MS = 5_000;
-const LOG_LINES = 10;
 
 const POLICY_RESTARTS = new Set(['always', 'unless-stopped', 'on-failure']);
 

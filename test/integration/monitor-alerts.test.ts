@@ -22,6 +22,12 @@ import { waitFor } from '../helpers/wait.js';
  * is mocked: short `for` values in the config keep it quick.
  */
 const client = testClient();
+/**
+ * Other test files run beside this one on the same engine: the rules are scoped to this file's
+ * containers (a label), or their crashes would be alerted here too.
+ */
+const SCOPE = `dockgate.test.alerts=${process.pid}`;
+const scopeLabel = { 'dockgate.test.alerts': String(process.pid) };
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
 const engineUrl = testEngine().host;
@@ -98,11 +104,11 @@ function config(dir: string, engines: string, extra = ''): string {
 engines:
 ${engines}
 alerts:
-  unhealthy: { for: 2s }
+  unhealthy: { for: 2s, scope: { labels: ["${SCOPE}"] } }
   engine-down: { for: 2s }
-  restart-loop: { restarts: 3, window: 2m, settle: 5s }
-  died: { for: 3s }
-  oom: { for: 3s }
+  restart-loop: { restarts: 3, window: 2m, settle: 5s, scope: { labels: ["${SCOPE}"] } }
+  died: { for: 3s, scope: { labels: ["${SCOPE}"] } }
+  oom: { for: 3s, scope: { labels: ["${SCOPE}"] } }
   missing: { containers: ["must-run-${process.pid}"], for: 2s, scope: { engines: [local] } }
 notify:
   - ${base}/hook
@@ -135,7 +141,7 @@ async function named(
     body: {
       Image: testEngine().image,
       Cmd: cmd,
-      Labels: { [RUN_LABEL]: testEngine().runId },
+      Labels: { [RUN_LABEL]: testEngine().runId, ...scopeLabel },
       HostConfig: { NetworkMode: 'none', ...hostConfig },
       ...config,
     },
@@ -318,7 +324,7 @@ describe('alerts: one message per incident', () => {
       'silenced',
       ['sh', '-c', 'exit 7'],
       {},
-      { Labels: { [RUN_LABEL]: testEngine().runId, 'dockgate.alerts': 'off' } },
+      { Labels: { [RUN_LABEL]: testEngine().runId, ...scopeLabel, 'dockgate.alerts': 'off' } },
     );
     const { id, name } = await named('stopped', ['sleep', '300']);
     await waitFor(

@@ -245,6 +245,7 @@ export class AlertEngine {
     const engines = this.#state
       .engines()
       .filter((e) => rule.scope.engines.length === 0 || rule.scope.engines.includes(e.name));
+    if (engines.length === 0) return;
     if (engines.some((e) => e.status !== 'up' && e.status !== 'degraded')) return; // unknown while an engine is away
     const running = engines.some((e) =>
       this.#state.containers({ engine: e.name }).some((c) => c.state === 'running' && test(c)),

@@ -228,7 +228,11 @@ describe('alerts: one message per incident', () => {
     assert.ok(message);
     assert.equal(message.alert.kind, 'died');
     assert.equal((message.alert.details as { exitCode: number }).exitCode, 3);
-    assert.deepEqual((message.alert.details as { logs: string[] }).logs, ['about to fail', 'boom']);
+    // Both lines; their order across stdout and stderr is the engine's (separate pipes, timestamped apart).
+    assert.deepEqual([...(message.alert.details as { logs: string[] }).logs].sort(), [
+      'about to fail',
+      'boom',
+    ]);
     await waitFor(() => received.some((r) => r.path === '/flaky' && r.body.includes(name)), {
       what: 'the flaky receiver',
     });
@@ -453,6 +457,87 @@ describe('alerts: an engine that goes away', () => {
     } finally {
       await monitor.stop();
       gateway.child.kill('SIGTERM');
+    }
+  });
+});
+
+describe('alerts: resources and reminders', () => {
+  it('cpu and memory above their thresholds for `for` fire (off by default); an open incident reminds until acknowledged', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dockgate-alerts-res-'));
+    const file = join(dir, 'monitor.yaml');
+    writeFileSync(
+      file,
+      `version: 1
+engines:
+  - name: local
+    url: ${engineUrl}
+interval: 1s
+alerts:
+  cpu: { enabled: true, above: 50, for: 2s, scope: { labels: ["${SCOPE}"] } }
+  memory: { enabled: true, above: 1MiB, for: 2s, scope: { labels: ["${SCOPE}"] } }
+  died: { repeat: 2s, scope: { labels: ["${SCOPE}"] } }
+  oom: { enabled: false }
+  unhealthy: { enabled: false }
+  restart-loop: { enabled: false }
+notify:
+  - ${base}/res
+`,
+    );
+    const monitor = await startMonitor(['--config', file, '--data', join(dir, 'data')]);
+    const res = (): { status: string; alert: Alert }[] =>
+      received
+        .filter((r) => r.path === '/res')
+        .map((r) => JSON.parse(r.body) as { status: string; alert: Alert });
+    try {
+      const busy = await named('busy', ['sh', '-c', 'while true; do :; done']);
+      const big = await named('big', ['sh', '-c', 'head -c 4000000 /dev/zero > /dev/shm/hold; sleep 300']);
+      await waitFor(
+        () => res().some((m) => m.alert.kind === 'cpu' && m.alert.container?.name === busy.name),
+        { what: 'the cpu alert' },
+      );
+      await waitFor(
+        () => res().some((m) => m.alert.kind === 'memory' && m.alert.container?.name === big.name),
+        { what: 'the memory alert' },
+      );
+      assert.equal(res().filter((m) => m.alert.kind === 'cpu').length, 1, 'one message while it stays high');
+
+      const { stdout: token } = await run(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'src/cli/main.ts',
+          'monitor',
+          'token',
+          'add',
+          'ops',
+          '--role',
+          'operator',
+          '--data',
+          join(dir, 'data'),
+        ],
+        { cwd: root },
+      );
+      const crashed = await named('remind', ['sh', '-c', 'exit 5']);
+      await waitFor(() => res().some((m) => m.alert.container?.name === crashed.name), {
+        what: 'the died alert',
+      });
+      const id = res().find((m) => m.alert.container?.name === crashed.name)?.alert.id ?? '';
+      const reminders = async (): Promise<number> =>
+        (await json<{ deliveries: Delivery[] }>(`${monitor.url}/api/v1/alerts/${id}`)).deliveries.filter(
+          (d) => d.event === 'reminder',
+        ).length;
+      await waitFor(async () => (await reminders()) >= 2, { what: 'two reminders' });
+      const acked = await fetch(`${monitor.url}/api/v1/alerts/${id}/ack`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token.trim()}` },
+      });
+      assert.equal(acked.status, 200);
+      const after = await reminders();
+      await new Promise((r) => setTimeout(r, 5000));
+      assert.equal(await reminders(), after, 'no reminders once acknowledged');
+    } finally {
+      await monitor.stop();
     }
   });
 });

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 # docker.io: dockerd for the private test engine and the 20.10 docker CLI (a conformance client);
-# busybox-static: the test image's rootfs (no registry is reachable).
-debian_packages docker.io busybox-static
+# busybox-static: the test image's rootfs (no registry is reachable); chromium: the browser the
+# dashboard's tests drive (playwright-core with Debian's build, never a downloaded browser).
+debian_packages docker.io busybox-static chromium
 npm_dependencies
 npm test

@@ -23,7 +23,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
 const filters = args.filter((arg) => !arg.startsWith('--'));
-const groups = unitOnly ? ['unit'] : ['unit', 'integration', 'conformance'];
+const groups = unitOnly ? ['unit'] : ['unit', 'integration', 'conformance', 'browser'];
 
 function testFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];

@@ -1,3 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { EngineError } from '../../client/errors.js';
@@ -79,6 +82,33 @@ export function buildApi(ctx: ApiContext, listen: ListenConfig): FastifyInstance
 
   const viewer = (request: FastifyRequest, what: string): void =>
     requireRole(request.principal, 'viewer', what);
+
+  const web = dashboardFiles();
+  // The dashboard: index.html never cached (it names the current bundle), assets cached for good
+  // (their names carry a hash of their content). No CDN, nothing fetched from elsewhere.
+  app.get('/', async (request, reply) => {
+    viewer(request, 'the dashboard');
+    if (web === undefined)
+      return reply.status(503).send({ message: 'the dashboard is not built: npm run build' });
+    return reply
+      .header('Cache-Control', 'no-cache')
+      .type('text/html; charset=utf-8')
+      .send(readFileSync(join(web, 'index.html')));
+  });
+  app.get('/assets/:file', async (request, reply) => {
+    const { file } = request.params as { file: string };
+    if (web === undefined || !/^[\w.-]+\.(js|css)$/.test(file)) throw notFound(`no asset ${file}`);
+    let body: Buffer;
+    try {
+      body = readFileSync(join(web, 'assets', file));
+    } catch {
+      throw notFound(`no asset ${file}`);
+    }
+    return reply
+      .header('Cache-Control', 'public, max-age=31536000, immutable')
+      .type(file.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8')
+      .send(body);
+  });
 
   app.get('/healthz', async (_request, reply) => {
     const history = ctx.history.status();
@@ -393,3 +423,19 @@ function asAnswer(error: unknown): { status: number; message: string } {
 }
 
 export type { FastifyReply };
+
+/**
+ * Where the built dashboard is: dist/web beside the compiled monitor, or — when the monitor runs
+ * from its sources (tsx) — the repository's dist/web. Undefined until `npm run build`.
+ */
+function dashboardFiles(): string | undefined {
+  for (const candidate of ['../../web/', '../../../dist/web/']) {
+    const dir = fileURLToPath(new URL(candidate, import.meta.url));
+    if (
+      existsSync(join(dir, 'index.html')) &&
+      !readFileSync(join(dir, 'index.html'), 'utf8').includes('__JS__')
+    )
+      return dir;
+  }
+  return undefined;
+}

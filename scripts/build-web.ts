@@ -1,0 +1,46 @@
+/**
+ * Builds the dashboard (web/) into dist/web/ with esbuild: one minified JS bundle and one CSS
+ * file, content-hashed (served with a year's cache), and index.html pointing at them (served
+ * without cache). Prints the gzipped size: JS + CSS must stay under 150 KB.
+ *
+ *   node --import tsx scripts/build-web.ts
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const out = join(root, 'dist', 'web');
+rmSync(out, { recursive: true, force: true });
+mkdirSync(join(out, 'assets'), { recursive: true });
+const result = await build({
+  entryPoints: [join(root, 'web', 'src', 'main.tsx'), join(root, 'web', 'src', 'styles.css')],
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  target: ['es2022'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  outdir: join(out, 'assets'),
+  entryNames: '[name]-[hash]',
+  metafile: true,
+  logLevel: 'warning',
+});
+const files = Object.keys(result.metafile.outputs).map((f) => f.slice(f.lastIndexOf('/') + 1));
+const js = files.find((f) => f.endsWith('.js')) as string;
+const css = files.find((f) => f.endsWith('.css')) as string;
+const html = readFileSync(join(root, 'web', 'index.html'), 'utf8')
+  .replace('__JS__', js)
+  .replace('__CSS__', css);
+writeFileSync(join(out, 'index.html'), html);
+const gz = (f: string): number => gzipSync(readFileSync(join(out, 'assets', f))).length;
+const total = gz(js) + gz(css);
+process.stderr.write(
+  `dashboard: ${js} ${(gz(js) / 1024).toFixed(1)} KB + ${css} ${(gz(css) / 1024).toFixed(1)} KB gzipped = ${(total / 1024).toFixed(1)} KB\n`,
+);
+if (total > 150 * 1024) {
+  process.stderr.write('dashboard: over the 150 KB budget\n');
+  process.exit(1);
+}

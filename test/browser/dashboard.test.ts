@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { createContainer, removeContainer, testClient, testEngine } from '../helpers/engine.js';
+import { type MonitorProcess, startMonitor } from '../helpers/monitor-process.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * The dashboard in a real browser (issue 14): Debian's chromium driven by playwright-core (never
+ * a downloaded browser), against a real monitor on the private engine. Screenshots go to
+ * test-results/ (not committed) to be looked at.
+ */
+const client = testClient();
+const root = new URL('../..', import.meta.url).pathname;
+const shots = join(root, 'test-results');
+const require = createRequire(import.meta.url);
+const cleanup: string[] = [];
+let browser: Browser;
+let monitor: MonitorProcess;
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'dockgate-dashboard-'));
+  monitor = await startMonitor(['--engine', `local=${testEngine().host}`, '--data', dir, '--interval', '2s']);
+});
+
+after(async () => {
+  await browser?.close();
+  await monitor?.stop();
+  for (const id of cleanup) await removeContainer(client, id).catch(() => {});
+});
+
+async function open(width: number, height: number, path = '/'): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width, height } });
+  // Nothing may be fetched from anywhere but the monitor.
+  const outside: string[] = [];
+  page.on('request', (request) => {
+    if (!request.url().startsWith(monitor.url)) outside.push(request.url());
+  });
+  await page.goto(`${monitor.url}${path}`);
+  await page.waitForSelector('.live.live');
+  assert.deepEqual(outside, [], 'no request leaves the monitor');
+  return page;
+}
+
+const row = (page: Page, name: string) => page.locator(`tr[data-container="${name}"]`);
+
+describe('dashboard (a real browser)', () => {
+  it('a container started in the test appears without reload; a stop elsewhere shows exited within 2 s', async () => {
+    const page = await open(1440, 900);
+    const id = await createContainer(client, ['sleep', '300']);
+    cleanup.push(id);
+    const { Name } = await client.json<{ Name: string }>('GET', `/containers/${id}/json`);
+    const name = Name.slice(1);
+    await row(page, name).waitFor({ timeout: 5000 });
+    assert.equal(await row(page, name).getAttribute('data-state'), 'running');
+    await client.json('POST', `/containers/${id}/kill`);
+    const killedAt = Date.now();
+    await page.locator(`tr[data-container="${name}"][data-state="exited"]`).waitFor({ timeout: 2000 });
+    assert.ok(Date.now() - killedAt <= 2000);
+    await page.screenshot({ path: join(shots, 'overview-1440.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('a crash-looping container is a problem at the top, with its open alert', async () => {
+    const id = await createContainer(client, ['sh', '-c', 'sleep 1; exit 1'], {
+      hostConfig: { RestartPolicy: { Name: 'always' } },
+    });
+    cleanup.push(id);
+    const { Name } = await client.json<{ Name: string }>('GET', `/containers/${id}/json`);
+    const page = await open(1440, 900);
+    await page
+      .locator('.problems li[data-alert="restart-loop"]')
+      .filter({ hasText: Name.slice(1) })
+      .waitFor({ timeout: 20_000 });
+    await removeContainer(client, id);
+    await page.close();
+  });
+
+  it('at 375×812 (a phone) and 1440×900: no horizontal scrolling; filter in the URL; axe finds no serious violation', async () => {
+    for (const [width, height] of [
+      [375, 812],
+      [1440, 900],
+    ] as const) {
+      const page = await open(width, height);
+      await waitFor(async () => (await page.locator('tbody tr').count()) > 0);
+      // Expressions run in the page (strings: this file is compiled for Node, without DOM types).
+      const overflow = (await page.evaluate(
+        'document.documentElement.scrollWidth - window.innerWidth',
+      )) as number;
+      assert.ok(overflow <= 0, `${width} px: ${overflow} px of horizontal scrolling`);
+      await page.fill('input[type="search"]', 'sleep-nothing-matches');
+      await page.waitForFunction("location.search === '?q=sleep-nothing-matches'", undefined, {
+        timeout: 2000,
+      });
+      assert.equal(await page.locator('tbody tr').count(), 0, 'the filter applies');
+      await page.fill('input[type="search"]', '');
+      await page.screenshot({ path: join(shots, `overview-${width}.png`), fullPage: true });
+      await page.addScriptTag({ content: readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8') });
+      const violations = (await page.evaluate(
+        "axe.run().then((r) => r.violations.map((v) => v.impact + ': ' + v.id))",
+      )) as string[];
+      assert.deepEqual(
+        violations.filter((v) => v.startsWith('serious') || v.startsWith('critical')),
+        [],
+        violations.join(', '),
+      );
+      await page.close();
+    }
+  });
+});

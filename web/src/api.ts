@@ -1,0 +1,44 @@
+/** The dashboard's view of the monitor: the same API and stream any client uses (docs/monitor.md). */
+// The container and engine items are the server's own types (type-only: nothing of the server
+// reaches the bundle); the alert object is repeated below (its module needs Node).
+export type { ContainerItem } from '../../src/monitor/model/container.js';
+export type { EngineView } from '../../src/monitor/state/live-state.js';
+
+export interface Alert {
+  readonly id: string;
+  readonly kind: string;
+  readonly engine: string;
+  readonly container: { readonly id: string; readonly name: string } | null;
+  readonly state: 'open' | 'resolved';
+  readonly openedAt: string;
+  readonly resolvedAt: string | null;
+  readonly acknowledgedAt: string | null;
+  readonly count: number;
+  readonly summary: string;
+}
+
+export type Listener = (event: 'container' | 'engine' | 'alert' | 'status', data: unknown) => void;
+
+/**
+ * Follows `/api/v1/stream` (snapshot first, then changes). EventSource reconnects by itself and
+ * resends `Last-Event-ID`, so nothing is lost; while it is away the page says so.
+ */
+export function follow(listener: Listener): () => void {
+  const source = new EventSource('/api/v1/stream?snapshot=true');
+  source.onopen = () => listener('status', 'live');
+  source.onerror = () => listener('status', 'retrying');
+  for (const kind of ['container', 'engine', 'alert'] as const) {
+    source.addEventListener(kind, (event) =>
+      listener(kind, JSON.parse((event as MessageEvent<string>).data)),
+    );
+  }
+  source.addEventListener('resync', () => listener('status', 'resync'));
+  return () => source.close();
+}
+
+export async function getJson<T>(path: string): Promise<T> {
+  const response = await fetch(path, { headers: { Accept: 'application/json' } });
+  if (!response.ok)
+    throw new Error(((await response.json()) as { message?: string }).message ?? response.statusText);
+  return (await response.json()) as T;
+}

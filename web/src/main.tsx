@@ -1,0 +1,353 @@
+import { render } from 'preact';
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { type Alert, type ContainerItem, type EngineView, follow } from './api.js';
+
+/** Filters live in the URL, so a view can be bookmarked and shared. */
+interface Filters {
+  q: string;
+  state: string;
+  engine: string;
+  group: 'none' | 'engine' | 'project';
+  sort: 'problems' | 'name' | 'cpu' | 'memory' | 'restarts';
+}
+
+function readFilters(): Filters {
+  const p = new URLSearchParams(location.search);
+  const group = p.get('group');
+  const sort = p.get('sort');
+  return {
+    q: p.get('q') ?? '',
+    state: p.get('state') ?? '',
+    engine: p.get('engine') ?? '',
+    group: group === 'engine' || group === 'project' ? group : 'none',
+    sort: sort === 'name' || sort === 'cpu' || sort === 'memory' || sort === 'restarts' ? sort : 'problems',
+  };
+}
+
+function writeFilters(f: Filters): void {
+  const p = new URLSearchParams();
+  if (f.q !== '') p.set('q', f.q);
+  if (f.state !== '') p.set('state', f.state);
+  if (f.engine !== '') p.set('engine', f.engine);
+  if (f.group !== 'none') p.set('group', f.group);
+  if (f.sort !== 'problems') p.set('sort', f.sort);
+  const query = p.toString();
+  history.replaceState(null, '', query === '' ? location.pathname : `?${query}`);
+}
+
+/** Why a container is a problem, or undefined. */
+function problem(c: ContainerItem): string | undefined {
+  if (c.oomKilled && c.state !== 'running') return 'OOM-killed';
+  if (c.health === 'unhealthy') return 'unhealthy';
+  if (c.state === 'restarting') return 'restarting';
+  if ((c.state === 'exited' || c.state === 'dead') && c.exitCode !== null && c.exitCode !== 0)
+    return `exited ${c.exitCode}`;
+  return undefined;
+}
+
+const key = (c: { engine: string; id: string }): string => `${c.engine}/${c.id}`;
+
+function bytes(n: number | null): string {
+  if (n === null) return '—';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 && i > 0 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+function uptime(c: ContainerItem, now: number): string {
+  if (c.state !== 'running' || c.startedAt === null) return '—';
+  const s = Math.max(0, Math.floor((now - Date.parse(c.startedAt)) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86_400)}d`;
+}
+
+/** A short recent CPU history per container, kept from the stream (no request per row). */
+const history_ = new Map<string, number[]>();
+
+function Sparkline({ values }: { values: readonly number[] }) {
+  if (values.length < 2) return <span class="spark" aria-hidden="true" />;
+  const max = Math.max(1, ...values);
+  const points = values.map((v, i) => `${(i / (values.length - 1)) * 60},${18 - (v / max) * 16}`).join(' ');
+  return (
+    <svg class="spark" viewBox="0 0 60 20" aria-hidden="true">
+      <polyline points={points} fill="none" stroke="currentColor" stroke-width="1.5" />
+    </svg>
+  );
+}
+
+function App() {
+  const [containers, setContainers] = useState(new Map<string, ContainerItem>());
+  const [engines, setEngines] = useState(new Map<string, EngineView>());
+  const [alerts, setAlerts] = useState(new Map<string, Alert>());
+  const [status, setStatus] = useState('connecting');
+  const [changed, setChanged] = useState(new Set<string>());
+  const [filters, setFilters] = useState(readFilters);
+  const [now, setNow] = useState(Date.now());
+
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 5000);
+    // The snapshot at (re)connect is not news: only later changes are highlighted.
+    let quietUntil = Date.now() + 2000;
+    const stop = follow((event, data) => {
+      if (event === 'status') {
+        if (data === 'live') quietUntil = Date.now() + 2000;
+        setStatus(data as string);
+        return;
+      }
+      if (event === 'container') {
+        const c = data as ContainerItem;
+        if (c.cpuPercent !== null)
+          history_.set(key(c), [...(history_.get(key(c)) ?? []).slice(-29), c.cpuPercent]);
+        setContainers((prev) => {
+          const next = new Map(prev);
+          if (c.state === 'removed') next.delete(key(c));
+          else next.set(key(c), c);
+          return next;
+        });
+        if (Date.now() < quietUntil) return;
+        // Highlight a change briefly.
+        setChanged((prev) => new Set(prev).add(key(c)));
+        setTimeout(
+          () =>
+            setChanged((prev) => {
+              const next = new Set(prev);
+              next.delete(key(c));
+              return next;
+            }),
+          1500,
+        );
+      } else if (event === 'engine') {
+        const e = data as EngineView;
+        setEngines((prev) => new Map(prev).set(e.name, e));
+      } else if (event === 'alert') {
+        const a = data as Alert;
+        setAlerts((prev) => new Map(prev).set(a.id, a));
+      }
+    });
+    return () => {
+      stop();
+      clearInterval(timer);
+    };
+  }, []);
+
+  const update = (change: Partial<Filters>): void => {
+    const next = { ...filters, ...change };
+    setFilters(next);
+    writeFilters(next);
+  };
+
+  const all = [...containers.values()];
+  const shown = useMemo(() => {
+    const q = filters.q.toLowerCase();
+    const list = all.filter(
+      (c) =>
+        (filters.state === '' || c.state === filters.state) &&
+        (filters.engine === '' || c.engine === filters.engine) &&
+        (q === '' ||
+          c.name.toLowerCase().includes(q) ||
+          c.image.toLowerCase().includes(q) ||
+          (c.compose?.project.toLowerCase().includes(q) ?? false) ||
+          Object.entries(c.labels).some(([k, v]) => `${k}=${v}`.toLowerCase().includes(q))),
+    );
+    const by: Record<Filters['sort'], (a: ContainerItem, b: ContainerItem) => number> = {
+      problems: (a, b) =>
+        Number(problem(b) !== undefined) - Number(problem(a) !== undefined) || a.name.localeCompare(b.name),
+      name: (a, b) => a.name.localeCompare(b.name),
+      cpu: (a, b) => (b.cpuPercent ?? -1) - (a.cpuPercent ?? -1),
+      memory: (a, b) => (b.memoryBytes ?? -1) - (a.memoryBytes ?? -1),
+      restarts: (a, b) => b.restartCount - a.restartCount,
+    };
+    return list.sort(by[filters.sort]);
+  }, [containers, filters]);
+
+  const open = [...alerts.values()].filter((a) => a.state === 'open');
+  const problems = all.filter((c) => problem(c) !== undefined);
+  const down = [...engines.values()].filter((e) => e.status === 'down');
+  const counts = new Map<string, number>();
+  for (const c of all) counts.set(c.state, (counts.get(c.state) ?? 0) + 1);
+  const groups = new Map<string, ContainerItem[]>();
+  for (const c of shown) {
+    const g =
+      filters.group === 'engine'
+        ? c.engine
+        : filters.group === 'project'
+          ? (c.compose?.project ?? '(no project)')
+          : '';
+    groups.set(g, [...(groups.get(g) ?? []), c]);
+  }
+
+  return (
+    <main>
+      <header class="bar">
+        <h1>dockgate monitor</h1>
+        <p class={`live ${status}`} role="status" aria-live="polite">
+          {status === 'live' ? 'live' : status === 'connecting' ? 'connecting…' : 'disconnected, retrying…'}
+        </p>
+      </header>
+
+      <section aria-labelledby="problems-title" class="problems">
+        <h2 id="problems-title">Problems</h2>
+        {open.length === 0 && problems.length === 0 && down.length === 0 ? (
+          <p class="ok">Nothing needs attention.</p>
+        ) : (
+          <ul>
+            {down.map((e) => (
+              <li key={`engine-${e.name}`} class="bad">
+                engine <strong>{e.name}</strong> is down{e.error === undefined ? '' : `: ${e.error}`}
+              </li>
+            ))}
+            {open.map((a) => (
+              <li key={a.id} class="bad" data-alert={a.kind}>
+                <span class="tag">{a.kind}</span> {a.summary}
+              </li>
+            ))}
+            {problems
+              .filter((c) => !open.some((a) => a.container?.id === c.id))
+              .map((c) => (
+                <li key={key(c)} class="warn">
+                  <strong>{c.name}</strong> ({c.engine}): {problem(c)}
+                </li>
+              ))}
+          </ul>
+        )}
+      </section>
+
+      <section aria-label="Counts by state" class="counts">
+        {[...counts.entries()].sort().map(([state, n]) => (
+          <button
+            type="button"
+            key={state}
+            class={filters.state === state ? 'chip on' : 'chip'}
+            aria-pressed={filters.state === state}
+            onClick={() => update({ state: filters.state === state ? '' : state })}
+          >
+            {state} <strong>{n}</strong>
+          </button>
+        ))}
+        <span class="engines">
+          {[...engines.values()].map((e) => (
+            <span key={e.name} class={`engine ${e.status}`} title={e.url}>
+              {e.name}: {e.status}
+            </span>
+          ))}
+        </span>
+      </section>
+
+      <search>
+        <form class="filters" onSubmit={(e) => e.preventDefault()}>
+          <label>
+            Search
+            <input
+              type="search"
+              value={filters.q}
+              placeholder="name, image, label, project"
+              onInput={(e) => update({ q: (e.target as HTMLInputElement).value })}
+            />
+          </label>
+          <label>
+            Engine
+            <select
+              value={filters.engine}
+              onChange={(e) => update({ engine: (e.target as HTMLSelectElement).value })}
+            >
+              <option value="">all</option>
+              {[...engines.keys()].map((name) => (
+                <option key={name} value={name}>
+                  {name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Sort
+            <select
+              value={filters.sort}
+              onChange={(e) => update({ sort: (e.target as HTMLSelectElement).value as Filters['sort'] })}
+            >
+              <option value="problems">problems first</option>
+              <option value="name">name</option>
+              <option value="cpu">CPU</option>
+              <option value="memory">memory</option>
+              <option value="restarts">restarts</option>
+            </select>
+          </label>
+          <label>
+            Group
+            <select
+              value={filters.group}
+              onChange={(e) => update({ group: (e.target as HTMLSelectElement).value as Filters['group'] })}
+            >
+              <option value="none">none</option>
+              <option value="engine">engine</option>
+              <option value="project">compose project</option>
+            </select>
+          </label>
+        </form>
+      </search>
+
+      {[...groups.entries()].map(([group, items]) => (
+        <section key={group} aria-label={group === '' ? 'Containers' : group}>
+          {group === '' ? null : <h2 class="group">{group}</h2>}
+          <table class="containers">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">State</th>
+                <th scope="col" class="wide">
+                  Engine
+                </th>
+                <th scope="col" class="wide">
+                  Project
+                </th>
+                <th scope="col" class="wide">
+                  Uptime
+                </th>
+                <th scope="col">Restarts</th>
+                <th scope="col">CPU</th>
+                <th scope="col">Memory</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((c) => (
+                <tr
+                  key={key(c)}
+                  data-container={c.name}
+                  data-state={c.state}
+                  class={`${changed.has(key(c)) ? 'changed' : ''} ${problem(c) === undefined ? '' : 'problem'}`}
+                >
+                  <th scope="row">
+                    <span class="name">{c.name}</span>
+                    <span class="image">{c.image}</span>
+                  </th>
+                  <td>
+                    <span class={`state ${c.state}`}>{c.state}</span>
+                    {c.health === 'none' ? null : <span class={`health ${c.health}`}>{c.health}</span>}
+                  </td>
+                  <td class="wide">{c.engine}</td>
+                  <td class="wide">{c.compose?.project ?? '—'}</td>
+                  <td class="wide">{uptime(c, now)}</td>
+                  <td>{c.restartCount}</td>
+                  <td>
+                    <Sparkline values={history_.get(key(c)) ?? []} />{' '}
+                    {c.cpuPercent === null ? '—' : `${c.cpuPercent.toFixed(1)}%`}
+                  </td>
+                  <td>{bytes(c.memoryBytes)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      ))}
+    </main>
+  );
+}
+
+const root = document.getElementById('app');
+if (root !== null) render(<App />, root);

@@ -16,7 +16,8 @@ const out = join(root, 'dist', 'web');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, 'assets'), { recursive: true });
 const result = await build({
-  entryPoints: [join(root, 'web', 'src', 'main.tsx'), join(root, 'web', 'src', 'styles.css')],
+  // One entry: the CSS it imports (its own and uPlot's) comes out as one stylesheet beside it.
+  entryPoints: [join(root, 'web', 'src', 'main.tsx')],
   bundle: true,
   minify: true,
   format: 'esm',

@@ -125,3 +125,62 @@ describe('dashboard (a real browser)', () => {
     }
   });
 });
+
+describe('dashboard pages (a real browser)', () => {
+  it('a viewer: the container page has summary, timeline and chart, and no action buttons; alerts and engines pages', async () => {
+    const id = await createContainer(client, ['sleep', '300']);
+    cleanup.push(id);
+    const page = await open(1440, 900, `/containers/local/${id}`);
+    await page.locator('article.container-page[data-state="running"]').waitFor({ timeout: 5000 });
+    assert.equal(await page.locator('fieldset.actions').count(), 0, 'a viewer sees no actions');
+    await page.locator('.timeline li').filter({ hasText: 'start' }).waitFor();
+    await page.locator('.chart[data-points]:not([data-points="0"])').waitFor({ timeout: 15_000 });
+    await page.locator('.chart canvas').waitFor();
+    await page.screenshot({ path: join(shots, 'container-1440.png'), fullPage: true });
+    await page.click('nav a[href="/engines"]');
+    await page.locator('tr[data-engine="local"]').waitFor();
+    assert.match((await page.locator('tr[data-engine="local"]').textContent()) ?? '', /up/);
+    await page.click('nav a[href="/alerts"]');
+    await page.locator('h2', { hasText: 'Open alerts' }).waitFor();
+    await page.close();
+  });
+
+  it('an operator: stop from the container page (confirmed in a dialog) changes the state; logs follow live', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dockgate-dashboard-op-'));
+    const operator = await startMonitor([
+      '--engine',
+      `local=${testEngine().host}`,
+      '--data',
+      dir,
+      '--anonymous-role',
+      'operator',
+    ]);
+    try {
+      const id = await createContainer(client, [
+        'sh',
+        '-c',
+        'i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.3; done',
+      ]);
+      cleanup.push(id);
+      const page = await browser.newPage({ viewport: { width: 375, height: 812 } });
+      await page.goto(`${operator.url}/containers/local/${id}`);
+      await page.locator('article.container-page[data-state="running"]').waitFor({ timeout: 5000 });
+      const ticks = (): Promise<number> => page.locator('pre.logs span.stdout').count();
+      await waitFor(async () => (await ticks()) >= 2, { what: 'log lines' });
+      const before = await ticks();
+      await waitFor(async () => (await ticks()) > before, { what: 'more lines, live' });
+      await page.click('fieldset.actions button:text("stop")');
+      await page.locator('dialog[open]').waitFor();
+      await page.screenshot({ path: join(shots, 'confirm-375.png') });
+      await page.click('dialog button.danger');
+      await page.locator('article.container-page[data-state="exited"]').waitFor({ timeout: 20_000 });
+      const overflow = (await page.evaluate(
+        'document.documentElement.scrollWidth - window.innerWidth',
+      )) as number;
+      assert.ok(overflow <= 0, `375 px: ${overflow} px of horizontal scrolling`);
+      await page.close();
+    } finally {
+      await operator.stop();
+    }
+  });
+});

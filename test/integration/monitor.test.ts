@@ -105,8 +105,12 @@ describe('dockgate monitor: live state', () => {
             (e.data as ContainerItem).state === 'exited',
         ),
       );
-      const exited = stream.events.find((e) => (e.data as ContainerItem).state === 'exited')
-        ?.data as ContainerItem;
+      const exited = stream.events.find(
+        (e) =>
+          e.event === 'container' &&
+          (e.data as ContainerItem).id === id &&
+          (e.data as ContainerItem).state === 'exited',
+      )?.data as ContainerItem;
       assert.equal(exited.exitCode, 137);
       assert.equal(exited.name.startsWith('/'), false);
       await stream.close();

@@ -42,3 +42,19 @@ export async function getJson<T>(path: string): Promise<T> {
     throw new Error(((await response.json()) as { message?: string }).message ?? response.statusText);
   return (await response.json()) as T;
 }
+
+/** Who the dashboard is shown to. */
+export interface Me {
+  readonly name: string;
+  readonly role: 'none' | 'viewer' | 'operator' | 'admin';
+}
+
+export const canAct = (me: Me): boolean => me.role === 'operator' || me.role === 'admin';
+
+/** A POST or DELETE of the API; throws the API's message on an error status. */
+export async function send(method: 'POST' | 'DELETE', path: string): Promise<unknown> {
+  const response = await fetch(path, { method, headers: { Accept: 'application/json' } });
+  const body = (await response.json().catch(() => ({}))) as { message?: string };
+  if (!response.ok) throw new Error(body.message ?? response.statusText);
+  return body;
+}

@@ -1,6 +1,9 @@
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { type Alert, type ContainerItem, type EngineView, follow } from './api.js';
+import { type Alert, type ContainerItem, type EngineView, follow, getJson, type Me } from './api.js';
+import './styles.css';
+import { bytes, uptime } from './format.js';
+import { AlertsPage, ContainerPage, EnginesPage } from './pages.js';
 
 /** Filters live in the URL, so a view can be bookmarked and shared. */
 interface Filters {
@@ -47,27 +50,6 @@ function problem(c: ContainerItem): string | undefined {
 
 const key = (c: { engine: string; id: string }): string => `${c.engine}/${c.id}`;
 
-function bytes(n: number | null): string {
-  if (n === null) return '—';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v < 10 && i > 0 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
-}
-
-function uptime(c: ContainerItem, now: number): string {
-  if (c.state !== 'running' || c.startedAt === null) return '—';
-  const s = Math.max(0, Math.floor((now - Date.parse(c.startedAt)) / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-  return `${Math.floor(s / 86_400)}d`;
-}
-
 /** A short recent CPU history per container, kept from the stream (no request per row). */
 const history_ = new Map<string, number[]>();
 
@@ -82,61 +64,16 @@ function Sparkline({ values }: { values: readonly number[] }) {
   );
 }
 
-function App() {
-  const [containers, setContainers] = useState(new Map<string, ContainerItem>());
-  const [engines, setEngines] = useState(new Map<string, EngineView>());
-  const [alerts, setAlerts] = useState(new Map<string, Alert>());
-  const [status, setStatus] = useState('connecting');
-  const [changed, setChanged] = useState(new Set<string>());
+interface Live {
+  readonly containers: ReadonlyMap<string, ContainerItem>;
+  readonly engines: ReadonlyMap<string, EngineView>;
+  readonly alerts: ReadonlyMap<string, Alert>;
+  readonly changed: ReadonlySet<string>;
+  readonly now: number;
+}
+
+function Overview({ containers, engines, alerts, changed, now }: Live) {
   const [filters, setFilters] = useState(readFilters);
-  const [now, setNow] = useState(Date.now());
-
-  useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), 5000);
-    // The snapshot at (re)connect is not news: only later changes are highlighted.
-    let quietUntil = Date.now() + 2000;
-    const stop = follow((event, data) => {
-      if (event === 'status') {
-        if (data === 'live') quietUntil = Date.now() + 2000;
-        setStatus(data as string);
-        return;
-      }
-      if (event === 'container') {
-        const c = data as ContainerItem;
-        if (c.cpuPercent !== null)
-          history_.set(key(c), [...(history_.get(key(c)) ?? []).slice(-29), c.cpuPercent]);
-        setContainers((prev) => {
-          const next = new Map(prev);
-          if (c.state === 'removed') next.delete(key(c));
-          else next.set(key(c), c);
-          return next;
-        });
-        if (Date.now() < quietUntil) return;
-        // Highlight a change briefly.
-        setChanged((prev) => new Set(prev).add(key(c)));
-        setTimeout(
-          () =>
-            setChanged((prev) => {
-              const next = new Set(prev);
-              next.delete(key(c));
-              return next;
-            }),
-          1500,
-        );
-      } else if (event === 'engine') {
-        const e = data as EngineView;
-        setEngines((prev) => new Map(prev).set(e.name, e));
-      } else if (event === 'alert') {
-        const a = data as Alert;
-        setAlerts((prev) => new Map(prev).set(a.id, a));
-      }
-    });
-    return () => {
-      stop();
-      clearInterval(timer);
-    };
-  }, []);
-
   const update = (change: Partial<Filters>): void => {
     const next = { ...filters, ...change };
     setFilters(next);
@@ -184,14 +121,7 @@ function App() {
   }
 
   return (
-    <main>
-      <header class="bar">
-        <h1>dockgate monitor</h1>
-        <p class={`live ${status}`} role="status" aria-live="polite">
-          {status === 'live' ? 'live' : status === 'connecting' ? 'connecting…' : 'disconnected, retrying…'}
-        </p>
-      </header>
-
+    <>
       <section aria-labelledby="problems-title" class="problems">
         <h2 id="problems-title">Problems</h2>
         {open.length === 0 && problems.length === 0 && down.length === 0 ? (
@@ -323,7 +253,9 @@ function App() {
                   class={`${changed.has(key(c)) ? 'changed' : ''} ${problem(c) === undefined ? '' : 'problem'}`}
                 >
                   <th scope="row">
-                    <span class="name">{c.name}</span>
+                    <a class="name" href={`/containers/${c.engine}/${c.id}`}>
+                      {c.name}
+                    </a>
                     <span class="image">{c.image}</span>
                   </th>
                   <td>
@@ -345,6 +277,152 @@ function App() {
           </table>
         </section>
       ))}
+    </>
+  );
+}
+
+/** The page shown for a path: overview, a container, alerts, engines. */
+type Route =
+  | { page: 'overview' }
+  | { page: 'container'; engine: string; id: string }
+  | { page: 'alerts' }
+  | { page: 'engines' };
+
+function route(): Route {
+  const m = /^\/containers\/([^/]+)\/([^/]+)$/.exec(location.pathname);
+  if (m !== null)
+    return {
+      page: 'container',
+      engine: decodeURIComponent(m[1] as string),
+      id: decodeURIComponent(m[2] as string),
+    };
+  if (location.pathname === '/alerts') return { page: 'alerts' };
+  if (location.pathname === '/engines') return { page: 'engines' };
+  return { page: 'overview' };
+}
+
+function App() {
+  const [containers, setContainers] = useState(new Map<string, ContainerItem>());
+  const [engines, setEngines] = useState(new Map<string, EngineView>());
+  const [alerts, setAlerts] = useState(new Map<string, Alert>());
+  const [status, setStatus] = useState('connecting');
+  const [changed, setChanged] = useState(new Set<string>());
+  const [now, setNow] = useState(Date.now());
+  const [where, setWhere] = useState(route);
+  const [me, setMe] = useState<Me>({ name: 'anonymous', role: 'viewer' });
+
+  useEffect(() => {
+    void getJson<Me>('/api/v1/me').then(setMe, () => {});
+    void getJson<Alert[]>('/api/v1/alerts?state=open').then(
+      (list) =>
+        setAlerts((prev) => {
+          const next = new Map(prev);
+          for (const a of list) if (!next.has(a.id)) next.set(a.id, a);
+          return next;
+        }),
+      () => {},
+    );
+    // Links inside the app change the page without a reload.
+    const onClick = (event: MouseEvent): void => {
+      const link = (event.target as HTMLElement).closest('a');
+      if (
+        link === null ||
+        link.origin !== location.origin ||
+        event.ctrlKey ||
+        event.metaKey ||
+        event.shiftKey
+      )
+        return;
+      event.preventDefault();
+      history.pushState(null, '', link.href);
+      setWhere(route());
+      window.scrollTo(0, 0);
+    };
+    const onPop = (): void => setWhere(route());
+    document.addEventListener('click', onClick);
+    window.addEventListener('popstate', onPop);
+    const timer = setInterval(() => setNow(Date.now()), 5000);
+    // The snapshot at (re)connect is not news: only later changes are highlighted.
+    let quietUntil = Date.now() + 2000;
+    const stop = follow((event, data) => {
+      if (event === 'status') {
+        if (data === 'live') quietUntil = Date.now() + 2000;
+        setStatus(data as string);
+        return;
+      }
+      if (event === 'container') {
+        const c = data as ContainerItem;
+        if (c.cpuPercent !== null)
+          history_.set(key(c), [...(history_.get(key(c)) ?? []).slice(-29), c.cpuPercent]);
+        setContainers((prev) => {
+          const next = new Map(prev);
+          if (c.state === 'removed') next.delete(key(c));
+          else next.set(key(c), c);
+          return next;
+        });
+        if (Date.now() < quietUntil) return;
+        // Highlight a change briefly.
+        setChanged((prev) => new Set(prev).add(key(c)));
+        setTimeout(
+          () =>
+            setChanged((prev) => {
+              const next = new Set(prev);
+              next.delete(key(c));
+              return next;
+            }),
+          1500,
+        );
+      } else if (event === 'engine') {
+        const e = data as EngineView;
+        setEngines((prev) => new Map(prev).set(e.name, e));
+      } else if (event === 'alert') {
+        const a = data as Alert;
+        setAlerts((prev) => new Map(prev).set(a.id, a));
+      }
+    });
+    return () => {
+      stop();
+      clearInterval(timer);
+      document.removeEventListener('click', onClick);
+      window.removeEventListener('popstate', onPop);
+    };
+  }, []);
+
+  const live: Live = { containers, engines, alerts, changed, now };
+  const openAlerts = [...alerts.values()].filter((a) => a.state === 'open').length;
+  return (
+    <main>
+      <header class="bar">
+        <h1>
+          <a href="/">dockgate monitor</a>
+        </h1>
+        <nav aria-label="Pages">
+          <a href="/" aria-current={where.page === 'overview' ? 'page' : undefined}>
+            Overview
+          </a>
+          <a href="/alerts" aria-current={where.page === 'alerts' ? 'page' : undefined}>
+            Alerts{openAlerts > 0 ? ` (${openAlerts})` : ''}
+          </a>
+          <a href="/engines" aria-current={where.page === 'engines' ? 'page' : undefined}>
+            Engines
+          </a>
+        </nav>
+        <p class={`live ${status}`} role="status" aria-live="polite">
+          {status === 'live' ? 'live' : status === 'connecting' ? 'connecting…' : 'disconnected, retrying…'}
+        </p>
+      </header>
+      {where.page === 'overview' ? <Overview {...live} /> : null}
+      {where.page === 'container' ? (
+        <ContainerPage engine={where.engine} id={where.id} live={live} me={me} />
+      ) : null}
+      {where.page === 'alerts' ? (
+        <AlertsPage
+          alerts={alerts}
+          me={me}
+          onChange={(a) => setAlerts((prev) => new Map(prev).set(a.id, a))}
+        />
+      ) : null}
+      {where.page === 'engines' ? <EnginesPage engines={engines} /> : null}
     </main>
   );
 }

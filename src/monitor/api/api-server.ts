@@ -95,6 +95,22 @@ export function buildApi(ctx: ApiContext, listen: ListenConfig): FastifyInstance
       .type('text/html; charset=utf-8')
       .send(readFileSync(join(web, 'index.html')));
   });
+  // The dashboard's own pages: the same document, which routes in the browser.
+  for (const page of ['/containers/:engine/:id', '/alerts', '/engines']) {
+    app.get(page, async (request, reply) => {
+      viewer(request, 'the dashboard');
+      if (web === undefined)
+        return reply.status(503).send({ message: 'the dashboard is not built: npm run build' });
+      return reply
+        .header('Cache-Control', 'no-cache')
+        .type('text/html; charset=utf-8')
+        .send(readFileSync(join(web, 'index.html')));
+    });
+  }
+
+  /** Who the caller is, and so what the dashboard shows them (actions only to operators). */
+  app.get('/api/v1/me', async (request) => ({ name: request.principal.name, role: request.principal.role }));
+
   app.get('/assets/:file', async (request, reply) => {
     const { file } = request.params as { file: string };
     if (web === undefined || !/^[\w.-]+\.(js|css)$/.test(file)) throw notFound(`no asset ${file}`);

@@ -139,6 +139,11 @@ function withTokens(data: string | undefined, use: (tokens: MonitorTokens) => vo
 async function runMonitor(options: MonitorOptions): Promise<void> {
   const config = loadMonitorConfig(options);
   const log = createLogger(config.logLevel);
+  // A monitor outlives one failed promise (a notifier, an engine that went away mid-call): it is
+  // logged, never the end of the process.
+  process.on('unhandledRejection', (error) => {
+    log.error({ err: error instanceof Error ? error.stack : String(error) }, 'unhandled rejection');
+  });
   const monitor = new Monitor(config, log);
   const stopped = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);

@@ -33,6 +33,12 @@ export async function startMonitor(
     },
   );
   const output = collectOutput(child);
+  // A monitor that dies says why: its last words go to the test's output.
+  child.once('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGKILL') {
+      process.stderr.write(`dockgate monitor exited (${code ?? signal}):\n${output.stderr().slice(-4000)}\n`);
+    }
+  });
   const line = /dockgate monitor \S+ listening on (https?:\/\/127\.0\.0\.1:\d+)/;
   await waitFor(
     () => {

@@ -96,7 +96,14 @@ export class AlertEngine {
   }
 
   start(): void {
-    this.#timer = setInterval(() => this.tick(Date.now()), TICK_MS);
+    this.#timer = setInterval(() => {
+      // One bad tick (a write the disk refused) is logged; the rules go on at the next one.
+      try {
+        this.tick(Date.now());
+      } catch (error) {
+        this.#log.error({ err: (error as Error).message }, 'alert rules: a tick failed');
+      }
+    }, TICK_MS);
     this.#timer.unref();
   }
 
@@ -147,17 +154,21 @@ export class AlertEngine {
         if (POLICY_RESTARTS.has(item.restartPolicy)) {
           // The policy restarts it: wait — a loop if it keeps crashing, one "restarted" died if not.
           watch.held = { at: now, exitCode: code, logs: [] };
-          void this.#logsOf(item.engine, item.id).then((logs) => {
-            if (watch.held !== undefined) watch.held.logs = logs;
-          });
+          void this.#logsOf(item.engine, item.id)
+            .then((logs) => {
+              if (watch.held !== undefined) watch.held.logs = logs;
+            })
+            .catch((error: unknown) => this.#failed(error));
           return;
         }
-        void this.#logsOf(item.engine, item.id).then((logs) =>
-          this.#openOnce(rule, item, `${item.name} on ${item.engine} exited with code ${code}`, {
-            exitCode: code,
-            logs,
-          }),
-        );
+        void this.#logsOf(item.engine, item.id)
+          .then((logs) =>
+            this.#openOnce(rule, item, `${item.name} on ${item.engine} exited with code ${code}`, {
+              exitCode: code,
+              logs,
+            }),
+          )
+          .catch((error: unknown) => this.#failed(error));
         return;
       }
       case 'destroy':
@@ -546,6 +557,10 @@ export class AlertEngine {
       this.#watches.set(key, watch);
     }
     return watch;
+  }
+
+  #failed(error: unknown): void {
+    this.#log.error({ err: (error as Error).message }, 'alert rules: an alert could not be opened');
   }
 
   #changed(alert: Alert | undefined): void {

@@ -1,5 +1,5 @@
 import type { DockerClient } from '../client/docker-client.js';
-import { jsonLines } from '../client/streams.js';
+import { closeBody, jsonLines } from '../client/streams.js';
 
 /** A running container as the stats endpoint needs it. */
 export interface RunningContainer {
@@ -55,7 +55,7 @@ export class RunningSet {
           stream: true,
         });
         if (response.status !== 200) {
-          response.body.destroy();
+          closeBody(response.body);
           throw new Error(`events answered ${response.status}`);
         }
         // Subscribed first, listed second: nothing between the two is missed (an event for a

@@ -111,3 +111,17 @@ export async function drainProgress(body: AsyncIterable<Buffer>): Promise<Progre
   for await (const message of progress(body)) all.push(message);
   return all;
 }
+
+/**
+ * Ends an answer's body the caller stops reading (a loop broken out of, an aborted follow).
+ * undici's body emits its abort as an 'error' event; with no listener, Node turns that into an
+ * uncaught exception — a monitor whose `logs` call timed out died of it. The caller already got
+ * the abort from the iteration: the event is consumed here.
+ */
+export function closeBody(body: {
+  on(event: 'error', listener: () => void): unknown;
+  destroy(): unknown;
+}): void {
+  body.on('error', () => {});
+  body.destroy();
+}

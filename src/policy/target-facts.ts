@@ -1,6 +1,6 @@
 import type { DockerClient } from '../client/docker-client.js';
 import { EngineError } from '../client/errors.js';
-import { jsonLines } from '../client/streams.js';
+import { closeBody, jsonLines } from '../client/streams.js';
 import type { Logger } from '../log/logger.js';
 import { type GoObject, parseGoJson } from './go-json.js';
 import type { ContainerFacts, EngineDefaults } from './host-escapes.js';
@@ -194,7 +194,7 @@ export class TargetInspector {
           stream: true,
         });
         if (response.status !== 200) {
-          response.body.destroy();
+          closeBody(response.body);
           throw new Error(`events answered ${response.status}`);
         }
         this.#watching = true;

@@ -192,6 +192,60 @@ describe('client: containers', () => {
     assert.match(chunks.join(''), /tty-line/);
   });
 
+  it("regression: a logs, events or stats call that is aborted or left early is never an unhandled 'error' (it crashed the monitor)", async () => {
+    const id = await container(['sleep', '30']);
+    await docker.containers.start(id);
+    const uncaught: unknown[] = [];
+    const record = (error: unknown): void => {
+      uncaught.push(error);
+    };
+    process.on('uncaughtException', record);
+    try {
+      for (const run of [
+        async () => {
+          for await (const _ of docker.containers.logs(id, {
+            follow: true,
+            signal: AbortSignal.timeout(200),
+          }))
+            void _;
+        },
+        async () => {
+          for await (const _ of docker.system.events({}, { signal: AbortSignal.timeout(200) })) void _;
+        },
+        async () => {
+          for await (const _ of docker.containers.stats(
+            id,
+            { stream: true },
+            { signal: AbortSignal.timeout(10) },
+          ))
+            void _;
+        },
+      ]) {
+        await assert.rejects(
+          run(),
+          (error: Error) => error.name === 'TimeoutError' || error.name === 'AbortError',
+        );
+      }
+      // Breaking out of a follow leaves its body unread: destroying it must not throw either.
+      for await (const frame of docker.containers.stats(id, { stream: true })) {
+        void frame;
+        break;
+      }
+      for await (const event of docker.system.events({
+        since: '0',
+        until: String(Math.ceil(Date.now() / 1000) + 5),
+      })) {
+        void event;
+        break;
+      }
+      // An 'error' event with no listener surfaces on a later turn: give it the chance.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(uncaught, []);
+    } finally {
+      process.off('uncaughtException', record);
+    }
+  });
+
   it('pause, unpause, restart, stop, rename, update, changes; typed errors by status', async () => {
     const id = await container(['sh', '-c', 'touch /tmp/changed; sleep 60']);
     await docker.containers.start(id);

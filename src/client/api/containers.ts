@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { openSession, type Session } from '../session.js';
-import { demux, jsonLines, type OutputFrame, rawFrames } from '../streams.js';
+import { closeBody, demux, jsonLines, type OutputFrame, rawFrames } from '../streams.js';
 import type { CallOptions, Transport } from '../transport.js';
 import type {
   ContainerCreateBody,
@@ -122,7 +122,7 @@ export class Containers {
       else tty = (await this.inspect(container, {}, { signal })).Config.Tty ?? false;
       yield* tty ? rawFrames(response.body) : demux(response.body);
     } finally {
-      response.body.destroy();
+      closeBody(response.body);
     }
   }
 
@@ -140,7 +140,7 @@ export class Containers {
     try {
       yield* jsonLines<ContainerStats>(response.body);
     } finally {
-      response.body.destroy();
+      closeBody(response.body);
     }
   }
 

@@ -1,4 +1,4 @@
-import { jsonLines } from '../streams.js';
+import { closeBody, jsonLines } from '../streams.js';
 import type { Transport } from '../transport.js';
 import type { EventMessage, SystemDataUsage, SystemInfo, SystemVersion } from '../types.js';
 import { type Call, call, type Filters } from './containers.js';
@@ -34,7 +34,7 @@ export class System {
     try {
       yield* jsonLines<EventMessage>(response.body);
     } finally {
-      response.body.destroy();
+      closeBody(response.body);
     }
   }
 }

@@ -505,15 +505,14 @@ export class AlertEngine {
     }
   }
 
+  /** Reminders: open incidents once (not once per rule), only when some rule repeats. */
   #reminders(now: number): void {
-    for (const kind of Object.keys(this.#rules.rules) as AlertKind[]) {
-      const rule = this.#rules.rules[kind];
-      if (rule.repeatMs === undefined) continue;
-      for (const alert of this.#store.list({ state: 'open' })) {
-        if (alert.kind !== kind || alert.acknowledgedAt !== null) continue;
-        const last = this.#store.lastNotified(alert.id) ?? Date.parse(alert.openedAt);
-        if (now - last >= rule.repeatMs) this.#delivery.send('reminder', alert);
-      }
+    if (!Object.values(this.#rules.rules).some((rule) => rule.repeatMs !== undefined)) return;
+    for (const alert of this.#store.list({ state: 'open' })) {
+      const repeatMs = this.#rules.rules[alert.kind].repeatMs;
+      if (repeatMs === undefined || alert.acknowledgedAt !== null) continue;
+      const last = this.#store.lastNotified(alert.id) ?? Date.parse(alert.openedAt);
+      if (now - last >= repeatMs) this.#delivery.send('reminder', alert);
     }
   }
 

@@ -66,7 +66,8 @@ export const ERRORS = {
   },
   DG_RATE_LIMITED: {
     status: 429,
-    summary: "The identity's rate limit or concurrency cap is reached.",
+    summary:
+      "The identity's rate limit or concurrency cap is reached, or too many failed sign-ins to the monitor.",
   },
   DG_TARGET_UNCHECKED: {
     status: 503,
@@ -96,6 +97,15 @@ export const ERRORS = {
     status: 403,
     summary:
       "The caller's monitor role does not allow this (viewer: read; operator: + actions and logs; admin: everything).",
+  },
+  DG_CSRF: {
+    status: 403,
+    summary:
+      "A signed-in browser's change (POST, DELETE) lacks the session's X-CSRF-Token; nothing was done.",
+  },
+  DG_SIGN_IN_FAILED: {
+    status: 401,
+    summary: 'The user name or password is wrong (which one is not said).',
   },
   DG_TEST_ENGINE: { status: undefined, summary: 'The private test engine could not be started or reached.' },
 } as const satisfies Record<string, { status: number | undefined; summary: string }>;

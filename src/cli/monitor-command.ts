@@ -3,6 +3,7 @@ import { DockgateError } from '../errors.js';
 import { createLogger, flushLogs } from '../log/logger.js';
 import type { Alert } from '../monitor/alerts/alert-store.js';
 import { MonitorTokens } from '../monitor/auth/monitor-tokens.js';
+import { MonitorUsers } from '../monitor/auth/monitor-users.js';
 import {
   loadMonitorConfig,
   MONITOR_DEFAULTS,
@@ -11,12 +12,13 @@ import {
 } from '../monitor/config/monitor-config.js';
 import { Monitor } from '../monitor/monitor.js';
 import { notifierFor } from '../monitor/notify/notifiers.js';
-import { openDatabase } from '../monitor/store/database.js';
+import { type Db, openDatabase } from '../monitor/store/database.js';
 import { DOCKGATE_VERSION } from '../version.js';
+import { readPassword } from './password-prompt.js';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-/** `dockgate monitor`: watch and manage every container on many engines; `monitor token …`. */
+/** `dockgate monitor`: watch and manage every container on many engines; `monitor token|user …`. */
 export function registerMonitorCommand(program: Command): void {
   const monitor = program
     .command('monitor')
@@ -117,6 +119,47 @@ export function registerMonitorCommand(program: Command): void {
         process.stderr.write(`token "${name}" revoked\n`);
       });
     });
+
+  const user = monitor
+    .command('user')
+    .description("the dashboard's users: browser sign-in with a password (stored as an argon2id hash)");
+  user
+    .command('add <name>')
+    .description("create a user, or set a user's role and password (their open sessions end)")
+    .requiredOption('--role <role>', `${ROLES.join(', ')}`)
+    .option('--password-stdin', 'read the password from stdin (else it is asked at the terminal)')
+    .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
+    .action(async (name: string, options: { role: string; passwordStdin?: boolean }, command: Command) => {
+      const password = await readPassword(options.passwordStdin === true);
+      const db = openDatabase(dataOf(command) ?? MONITOR_DEFAULTS.data);
+      try {
+        await new MonitorUsers(db).add(name, options.role, password);
+      } finally {
+        db.close();
+      }
+      process.stderr.write(`user "${name}" (${options.role}) can sign in to the dashboard now\n`);
+    });
+  user
+    .command('list')
+    .description('user names and roles')
+    .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
+    .action((_options: unknown, command: Command) => {
+      withDb(dataOf(command), (db) => {
+        for (const u of new MonitorUsers(db).list())
+          process.stdout.write(`${u.name}\t${u.role}\t${u.createdAt}\n`);
+      });
+    });
+  user
+    .command('remove <name>')
+    .description('remove a user: their browser sessions end at the next request')
+    .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
+    .action((name: string, _options: unknown, command: Command) => {
+      withDb(dataOf(command), (db) => {
+        if (!new MonitorUsers(db).remove(name))
+          throw new DockgateError('DG_CONFIG_INVALID', `no user named "${name}"`);
+        process.stderr.write(`user "${name}" removed\n`);
+      });
+    });
 }
 
 /**
@@ -128,9 +171,13 @@ function dataOf(command: Command): string | undefined {
 }
 
 function withTokens(data: string | undefined, use: (tokens: MonitorTokens) => void): void {
+  withDb(data, (db) => use(new MonitorTokens(db)));
+}
+
+function withDb(data: string | undefined, use: (db: Db) => void): void {
   const db = openDatabase(data ?? MONITOR_DEFAULTS.data);
   try {
-    use(new MonitorTokens(db));
+    use(db);
   } finally {
     db.close();
   }

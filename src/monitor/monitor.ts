@@ -9,6 +9,8 @@ import { buildApi } from './api/api-server.js';
 import { EventStream } from './api/event-stream.js';
 import { alertMetrics, monitorMetrics } from './api/monitor-metrics.js';
 import { MonitorTokens } from './auth/monitor-tokens.js';
+import { MonitorUsers } from './auth/monitor-users.js';
+import { Sessions } from './auth/sessions.js';
 import { type EngineConfig, enginesFromFile, type MonitorConfig } from './config/monitor-config.js';
 import { EngineWatcher } from './engines/engine-watcher.js';
 import { DeliveryQueue } from './notify/delivery.js';
@@ -40,6 +42,8 @@ export class Monitor {
   readonly #db: Db;
   readonly history: History;
   readonly tokens: MonitorTokens;
+  readonly users: MonitorUsers;
+  readonly sessions: Sessions;
   readonly metrics: Registry;
   readonly alertStore: AlertStore;
   readonly alerts: AlertEngine;
@@ -60,6 +64,8 @@ export class Monitor {
     this.#db = openDatabase(config.data);
     this.history = new History(this.#db, log, config.retention);
     this.tokens = new MonitorTokens(this.#db);
+    this.users = new MonitorUsers(this.#db);
+    this.sessions = new Sessions(this.#db);
     this.alertStore = new AlertStore(this.#db);
     this.metrics = monitorMetrics(this.state, (registry) => alertMetrics(registry, this.alertStore));
     // Notifier URLs are checked now: a bad one stops the monitor at start, not at the first alert.
@@ -101,6 +107,8 @@ export class Monitor {
         reload: () => this.reload('api'),
         alerts: this.alerts,
         alertStore: this.alertStore,
+        users: this.users,
+        sessions: this.sessions,
       },
       this.config.listen,
     );

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { assertNoHorizontalScroll, launchBrowser, seriousViolations, shots } from '../helpers/browser.js';
 import { createContainer, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { type MonitorProcess, startMonitor } from '../helpers/monitor-process.js';
 import { waitFor } from '../helpers/wait.js';
@@ -15,27 +15,12 @@ import { waitFor } from '../helpers/wait.js';
  * test-results/ (not committed) to be looked at.
  */
 const client = testClient();
-const root = new URL('../..', import.meta.url).pathname;
-const shots = join(root, 'test-results');
-const require = createRequire(import.meta.url);
 const cleanup: string[] = [];
 let browser: Browser;
 let monitor: MonitorProcess;
 
 before(async () => {
-  mkdirSync(shots, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-dev-shm-usage',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchBrowser();
   const dir = mkdtempSync(join(tmpdir(), 'dockgate-dashboard-'));
   monitor = await startMonitor(['--engine', `local=${testEngine().host}`, '--data', dir, '--interval', '2s']);
 });
@@ -103,11 +88,7 @@ describe('dashboard (a real browser)', () => {
     ] as const) {
       const page = await open(width, height);
       await waitFor(async () => (await page.locator('tbody tr').count()) > 0);
-      // Expressions run in the page (strings: this file is compiled for Node, without DOM types).
-      const overflow = (await page.evaluate(
-        'document.documentElement.scrollWidth - window.innerWidth',
-      )) as number;
-      assert.ok(overflow <= 0, `${width} px: ${overflow} px of horizontal scrolling`);
+      await assertNoHorizontalScroll(page, `${width} px`);
       await page.fill('input[type="search"]', 'sleep-nothing-matches');
       await page.waitForFunction("location.search === '?q=sleep-nothing-matches'", undefined, {
         timeout: 2000,
@@ -115,15 +96,7 @@ describe('dashboard (a real browser)', () => {
       assert.equal(await page.locator('tbody tr').count(), 0, 'the filter applies');
       await page.fill('input[type="search"]', '');
       await page.screenshot({ path: join(shots, `overview-${width}.png`), fullPage: true });
-      await page.addScriptTag({ content: readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8') });
-      const violations = (await page.evaluate(
-        "axe.run().then((r) => r.violations.map((v) => v.impact + ': ' + v.id))",
-      )) as string[];
-      assert.deepEqual(
-        violations.filter((v) => v.startsWith('serious') || v.startsWith('critical')),
-        [],
-        violations.join(', '),
-      );
+      assert.deepEqual(await seriousViolations(page), [], `axe at ${width} px`);
       await page.close();
     }
   });
@@ -140,11 +113,16 @@ describe('dashboard pages (a real browser)', () => {
     await page.locator('.chart[data-points]:not([data-points="0"])').waitFor({ timeout: 15_000 });
     await page.locator('.chart canvas').waitFor();
     await page.screenshot({ path: join(shots, 'container-1440.png'), fullPage: true });
+    assert.deepEqual(await seriousViolations(page), [], 'axe on the container page');
     await page.click('nav a[href="/engines"]');
     await page.locator('tr[data-engine="local"]').waitFor();
     assert.match((await page.locator('tr[data-engine="local"]').textContent()) ?? '', /up/);
+    assert.deepEqual(await seriousViolations(page), [], 'axe on the engines page');
+    await page.screenshot({ path: join(shots, 'engines-1440.png'), fullPage: true });
     await page.click('nav a[href="/alerts"]');
     await page.locator('h2', { hasText: 'Open alerts' }).waitFor();
+    assert.deepEqual(await seriousViolations(page), [], 'axe on the alerts page');
+    await page.screenshot({ path: join(shots, 'alerts-1440.png'), fullPage: true });
     await page.close();
   });
 
@@ -175,12 +153,10 @@ describe('dashboard pages (a real browser)', () => {
       await page.click('fieldset.actions button:text("stop")');
       await page.locator('dialog[open]').waitFor();
       await page.screenshot({ path: join(shots, 'confirm-375.png') });
+      assert.deepEqual(await seriousViolations(page), [], 'axe with the logs and the confirm dialog');
       await page.click('dialog button.danger');
       await page.locator('article.container-page[data-state="exited"]').waitFor({ timeout: 20_000 });
-      const overflow = (await page.evaluate(
-        'document.documentElement.scrollWidth - window.innerWidth',
-      )) as number;
-      assert.ok(overflow <= 0, `375 px: ${overflow} px of horizontal scrolling`);
+      await assertNoHorizontalScroll(page, '375 px');
       await page.close();
     } finally {
       await operator.stop();

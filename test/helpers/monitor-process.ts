@@ -117,3 +117,36 @@ export class SseReader {
     return this.#done;
   }
 }
+
+/**
+ * `dockgate monitor ARGS` as a one-off command (token, user…): its exit code, stdout and stderr;
+ * `stdin` is written to it and closed.
+ */
+export async function monitorCli(
+  args: readonly string[],
+  stdin = '',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'monitor', ...args], {
+    cwd: root,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  child.stdin.end(stdin);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+/** `monitor token add NAME --role ROLE --data DATA`: the token it printed (alone on its line). */
+export async function monitorToken(data: string, name: string, role: string): Promise<string> {
+  const { code, stdout, stderr } = await monitorCli(['token', 'add', name, '--role', role, '--data', data]);
+  if (code !== 0) throw new Error(`token add ${name}: ${stderr}`);
+  const lines = stdout.trim().split('\n');
+  if (lines.length !== 1) throw new Error(`token add ${name}: not one line: ${stdout}`);
+  return lines[0] as string;
+}

@@ -12,7 +12,7 @@ import { SMTPServer } from 'smtp-server';
 import type { Alert, Delivery } from '../../src/monitor/alerts/alert-store.js';
 import { startDockgate } from '../helpers/dockgate-process.js';
 import { RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
-import { type MonitorProcess, startMonitor } from '../helpers/monitor-process.js';
+import { type MonitorProcess, monitorToken, startMonitor } from '../helpers/monitor-process.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -288,29 +288,13 @@ describe('alerts: one message per incident', () => {
   });
 
   it('an operator acknowledges; `notify test` reaches a receiver and prints its answer', async () => {
-    const { stdout: token } = await run(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
-        'monitor',
-        'token',
-        'add',
-        'oncall',
-        '--role',
-        'operator',
-        '--data',
-        join(dir, 'data'),
-      ],
-      { cwd: root },
-    );
+    const token = await monitorToken(join(dir, 'data'), 'oncall', 'operator');
     const { name } = await named('ack', ['sh', '-c', 'exit 2']);
     await waitFor(() => hooks(name).length === 1, { what: 'the died alert' });
     const id = hooks(name)[0]?.alert.id ?? '';
     const acked = await fetch(`${monitor.url}/api/v1/alerts/${id}/ack`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${token.trim()}` },
+      headers: { Authorization: `Bearer ${token}` },
     });
     assert.equal(acked.status, 200);
     assert.match(((await acked.json()) as Alert).acknowledgedAt ?? '', /^\d{4}-/);
@@ -501,23 +485,7 @@ notify:
       );
       assert.equal(res().filter((m) => m.alert.kind === 'cpu').length, 1, 'one message while it stays high');
 
-      const { stdout: token } = await run(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          'src/cli/main.ts',
-          'monitor',
-          'token',
-          'add',
-          'ops',
-          '--role',
-          'operator',
-          '--data',
-          join(dir, 'data'),
-        ],
-        { cwd: root },
-      );
+      const token = await monitorToken(join(dir, 'data'), 'ops', 'operator');
       const crashed = await named('remind', ['sh', '-c', 'exit 5']);
       await waitFor(() => res().some((m) => m.alert.container?.name === crashed.name), {
         what: 'the died alert',
@@ -530,7 +498,7 @@ notify:
       await waitFor(async () => (await reminders()) >= 2, { what: 'two reminders' });
       const acked = await fetch(`${monitor.url}/api/v1/alerts/${id}/ack`, {
         method: 'POST',
-        headers: { Authorization: `Bearer ${token.trim()}` },
+        headers: { Authorization: `Bearer ${token}` },
       });
       assert.equal(acked.status, 200);
       const after = await reminders();

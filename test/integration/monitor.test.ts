@@ -19,7 +19,7 @@ import { makeTestPki } from '../helpers/certs.js';
 import { startDockgate } from '../helpers/dockgate-process.js';
 import { createContainer, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { EngineRelay } from '../helpers/engine-relay.js';
-import { SseReader, startMonitor } from '../helpers/monitor-process.js';
+import { monitorToken, SseReader, startMonitor } from '../helpers/monitor-process.js';
 import { startPrivateEngine } from '../helpers/private-engine.js';
 import { ensureTestImage } from '../helpers/test-image.js';
 import { waitFor } from '../helpers/wait.js';
@@ -50,19 +50,6 @@ async function container(
   const id = await createContainer(client, cmd, extra);
   cleanup.push(id);
   return id;
-}
-
-async function tokenAdd(data: string, name: string, role: string): Promise<string> {
-  const { stdout } = await run(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'monitor', 'token', 'add', name, '--role', role, '--data', data],
-    {
-      cwd: root,
-    },
-  );
-  const lines = stdout.trim().split('\n');
-  assert.equal(lines.length, 1, 'the token alone on its own line');
-  return lines[0] as string;
 }
 
 async function freePort(): Promise<number> {
@@ -165,8 +152,8 @@ describe('dockgate monitor: who may do what', () => {
     const data = newData();
     const monitor = await startMonitor(['--engine', `local=${engineUrl}`, '--data', data]);
     try {
-      const viewer = await tokenAdd(data, 'watcher', 'viewer');
-      const operator = await tokenAdd(data, 'oncall', 'operator');
+      const viewer = await monitorToken(data, 'watcher', 'viewer');
+      const operator = await monitorToken(data, 'oncall', 'operator');
       const id = await container(['sleep', '300']);
       await waitFor(
         async () =>

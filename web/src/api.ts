@@ -47,13 +47,42 @@ export async function getJson<T>(path: string): Promise<T> {
 export interface Me {
   readonly name: string;
   readonly role: 'none' | 'viewer' | 'operator' | 'admin';
+  readonly via: 'token' | 'session' | 'anonymous';
+  /** A signed-in session's token for changes (X-CSRF-Token). */
+  readonly csrf?: string;
+  /** The monitor has users: offer to sign in. */
+  readonly signIn?: boolean;
+}
+
+/** Sent with every change of a signed-in session (the cookie alone does not do). */
+let csrf: string | undefined;
+
+export async function whoAmI(): Promise<Me> {
+  const me = await getJson<Me>('/api/v1/me');
+  csrf = me.csrf;
+  return me;
+}
+
+/** Signs in; the session cookie is set by the answer (HttpOnly: this page never sees it). */
+export async function signIn(name: string, password: string): Promise<Me> {
+  const response = await fetch('/api/v1/session', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({ name, password }),
+  });
+  const body = (await response.json().catch(() => ({}))) as Me & { message?: string };
+  if (!response.ok) throw new Error(body.message ?? response.statusText);
+  csrf = body.csrf;
+  return body;
 }
 
 export const canAct = (me: Me): boolean => me.role === 'operator' || me.role === 'admin';
 
 /** A POST or DELETE of the API; throws the API's message on an error status. */
 export async function send(method: 'POST' | 'DELETE', path: string): Promise<unknown> {
-  const response = await fetch(path, { method, headers: { Accept: 'application/json' } });
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (csrf !== undefined) headers['X-CSRF-Token'] = csrf;
+  const response = await fetch(path, { method, headers });
   const body = (await response.json().catch(() => ({}))) as { message?: string };
   if (!response.ok) throw new Error(body.message ?? response.statusText);
   return body;

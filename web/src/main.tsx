@@ -1,6 +1,16 @@
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { type Alert, type ContainerItem, type EngineView, follow, getJson, type Me } from './api.js';
+import {
+  type Alert,
+  type ContainerItem,
+  type EngineView,
+  follow,
+  getJson,
+  type Me,
+  send,
+  signIn,
+  whoAmI,
+} from './api.js';
 import './styles.css';
 import { bytes, uptime } from './format.js';
 import { AlertsPage, ContainerPage, EnginesPage } from './pages.js';
@@ -72,8 +82,12 @@ interface Live {
   readonly now: number;
 }
 
+/** Problems listed before "show all": a fleet-wide failure must not push the table off screen. */
+const PROBLEMS_SHOWN = 8;
+
 function Overview({ containers, engines, alerts, changed, now }: Live) {
   const [filters, setFilters] = useState(readFilters);
+  const [allProblems, setAllProblems] = useState(false);
   const update = (change: Partial<Filters>): void => {
     const next = { ...filters, ...change };
     setFilters(next);
@@ -107,6 +121,13 @@ function Overview({ containers, engines, alerts, changed, now }: Live) {
   const open = [...alerts.values()].filter((a) => a.state === 'open');
   const problems = all.filter((c) => problem(c) !== undefined);
   const down = [...engines.values()].filter((e) => e.status === 'down');
+  const problemRows = problems
+    .filter((c) => !open.some((a) => a.container?.id === c.id))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  // Engines down and open alerts are always listed; containers' own problems up to the cap.
+  const room = Math.max(0, PROBLEMS_SHOWN - down.length - open.length);
+  const listed = allProblems ? problemRows.length : Math.min(room, problemRows.length);
+  const total = down.length + open.length + problemRows.length;
   const counts = new Map<string, number>();
   for (const c of all) counts.set(c.state, (counts.get(c.state) ?? 0) + 1);
   const groups = new Map<string, ContainerItem[]>();
@@ -117,7 +138,9 @@ function Overview({ containers, engines, alerts, changed, now }: Live) {
         : filters.group === 'project'
           ? (c.compose?.project ?? '(no project)')
           : '';
-    groups.set(g, [...(groups.get(g) ?? []), c]);
+    const list = groups.get(g);
+    if (list === undefined) groups.set(g, [c]);
+    else list.push(c);
   }
 
   return (
@@ -138,15 +161,23 @@ function Overview({ containers, engines, alerts, changed, now }: Live) {
                 <span class="tag">{a.kind}</span> {a.summary}
               </li>
             ))}
-            {problems
-              .filter((c) => !open.some((a) => a.container?.id === c.id))
-              .map((c) => (
-                <li key={key(c)} class="warn">
-                  <strong>{c.name}</strong> ({c.engine}): {problem(c)}
-                </li>
-              ))}
+            {problemRows.slice(0, listed).map((c) => (
+              <li key={key(c)} class="warn">
+                <strong>{c.name}</strong> ({c.engine}): {problem(c)}
+              </li>
+            ))}
           </ul>
         )}
+        {problemRows.length > room ? (
+          <button
+            type="button"
+            class="more"
+            aria-expanded={allProblems}
+            onClick={() => setAllProblems(!allProblems)}
+          >
+            {allProblems ? 'show fewer' : `show all ${total} problems (${problemRows.length - listed} more)`}
+          </button>
+        ) : null}
       </section>
 
       <section aria-label="Counts by state" class="counts">
@@ -250,7 +281,12 @@ function Overview({ containers, engines, alerts, changed, now }: Live) {
                   key={key(c)}
                   data-container={c.name}
                   data-state={c.state}
-                  class={`${changed.has(key(c)) ? 'changed' : ''} ${problem(c) === undefined ? '' : 'problem'}`}
+                  class={`${changed.has(key(c)) ? 'changed' : ''} ${problem(c) === undefined ? '' : 'problem'} ${engines.get(c.engine)?.status === 'down' ? 'stale' : ''}`}
+                  title={
+                    engines.get(c.engine)?.status === 'down'
+                      ? `engine ${c.engine} is down: the last known state`
+                      : undefined
+                  }
                 >
                   <th scope="row">
                     <a class="name" href={`/containers/${c.engine}/${c.id}`}>
@@ -286,7 +322,8 @@ type Route =
   | { page: 'overview' }
   | { page: 'container'; engine: string; id: string }
   | { page: 'alerts' }
-  | { page: 'engines' };
+  | { page: 'engines' }
+  | { page: 'login' };
 
 function route(): Route {
   const m = /^\/containers\/([^/]+)\/([^/]+)$/.exec(location.pathname);
@@ -298,10 +335,136 @@ function route(): Route {
     };
   if (location.pathname === '/alerts') return { page: 'alerts' };
   if (location.pathname === '/engines') return { page: 'engines' };
+  if (location.pathname === '/login') return { page: 'login' };
   return { page: 'overview' };
 }
 
+/**
+ * Who is looking decides what is shown: a caller with no role gets the sign-in form (nothing
+ * else is fetched); anyone else the dashboard, with actions for operators.
+ */
 function App() {
+  const [me, setMe] = useState<Me | undefined>(undefined);
+  const [failed, setFailed] = useState<string | undefined>(undefined);
+  useEffect(() => {
+    whoAmI().then(setMe, (error: Error) => setFailed(error.message));
+  }, []);
+  if (failed !== undefined)
+    return (
+      <main>
+        <p class="error" role="alert">
+          The monitor did not answer: {failed}
+        </p>
+      </main>
+    );
+  if (me === undefined) return <main aria-busy="true" />;
+  if (me.role === 'none' || location.pathname === '/login') return <SignIn me={me} />;
+  return <Dashboard me={me} />;
+}
+
+/** The sign-in form: name and password, then back to the page that was asked for. */
+function SignIn({ me }: { me: Me }) {
+  const [error, setError] = useState<string | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: Event): Promise<void> => {
+    event.preventDefault();
+    const form = new FormData(event.target as HTMLFormElement);
+    setBusy(true);
+    setError(undefined);
+    try {
+      await signIn(String(form.get('name') ?? ''), String(form.get('password') ?? ''));
+      const next = new URLSearchParams(location.search).get('next');
+      // Only a path of this site: `next` must not send the browser elsewhere.
+      location.assign(next !== null && /^\/(?!\/)/.test(next) ? next : '/');
+    } catch (e) {
+      setError((e as Error).message);
+      setBusy(false);
+    }
+  };
+  return (
+    <main class="sign-in">
+      <h1>dockgate monitor</h1>
+      <form
+        onSubmit={(e) => void submit(e)}
+        aria-describedby={error === undefined ? undefined : 'sign-in-error'}
+      >
+        <h2>Sign in</h2>
+        {me.signIn === false ? (
+          <p class="muted">
+            No users yet: create one on the monitor's host with{' '}
+            <code>dockgate monitor user add NAME --role viewer</code>.
+          </p>
+        ) : null}
+        <label>
+          User name
+          <input name="name" autocomplete="username" required />
+        </label>
+        <label>
+          Password
+          <input name="password" type="password" autocomplete="current-password" required />
+        </label>
+        {error === undefined ? null : (
+          <p class="error" id="sign-in-error" role="alert">
+            {error}
+          </p>
+        )}
+        <button type="submit" disabled={busy}>
+          Sign in
+        </button>
+      </form>
+    </main>
+  );
+}
+
+/** Signed in as …, or a link to sign in when the monitor has users. */
+function WhoAmI({ me }: { me: Me }) {
+  if (me.via === 'session')
+    return (
+      <p class="me">
+        <span>{me.name}</span>{' '}
+        <button
+          type="button"
+          onClick={() => void send('DELETE', '/api/v1/session').finally(() => location.assign('/login'))}
+        >
+          Sign out
+        </button>
+      </p>
+    );
+  if (me.via === 'anonymous' && me.signIn === true)
+    return (
+      <p class="me">
+        <a href={`/login?next=${encodeURIComponent(location.pathname + location.search)}`} data-reload>
+          Sign in
+        </a>
+      </p>
+    );
+  return null;
+}
+
+/**
+ * Stream events come in bursts (the snapshot at connect: one per container; a compose up): they
+ * are applied together once per frame, so 500 containers cost one render, not 500.
+ */
+function batched<T>(apply: (items: T[]) => void): (item: T) => void {
+  let queue: T[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    const items = queue;
+    queue = [];
+    apply(items);
+  };
+  return (item) => {
+    queue.push(item);
+    if (scheduled) return;
+    scheduled = true;
+    // A hidden tab gets no frames: a timer keeps its state current for when it is shown.
+    if (document.hidden) setTimeout(flush, 100);
+    else requestAnimationFrame(flush);
+  };
+}
+
+function Dashboard({ me }: { me: Me }) {
   const [containers, setContainers] = useState(new Map<string, ContainerItem>());
   const [engines, setEngines] = useState(new Map<string, EngineView>());
   const [alerts, setAlerts] = useState(new Map<string, Alert>());
@@ -309,10 +472,8 @@ function App() {
   const [changed, setChanged] = useState(new Set<string>());
   const [now, setNow] = useState(Date.now());
   const [where, setWhere] = useState(route);
-  const [me, setMe] = useState<Me>({ name: 'anonymous', role: 'viewer' });
 
   useEffect(() => {
-    void getJson<Me>('/api/v1/me').then(setMe, () => {});
     void getJson<Alert[]>('/api/v1/alerts?state=open').then(
       (list) =>
         setAlerts((prev) => {
@@ -328,6 +489,7 @@ function App() {
       if (
         link === null ||
         link.origin !== location.origin ||
+        link.hasAttribute('data-reload') ||
         event.ctrlKey ||
         event.metaKey ||
         event.shiftKey
@@ -344,35 +506,40 @@ function App() {
     const timer = setInterval(() => setNow(Date.now()), 5000);
     // The snapshot at (re)connect is not news: only later changes are highlighted.
     let quietUntil = Date.now() + 2000;
+    const containerChanges = batched<ContainerItem>((items) => {
+      for (const c of items)
+        if (c.cpuPercent !== null)
+          history_.set(key(c), [...(history_.get(key(c)) ?? []).slice(-29), c.cpuPercent]);
+      setContainers((prev) => {
+        const next = new Map(prev);
+        for (const c of items) {
+          if (c.state === 'removed') next.delete(key(c));
+          else next.set(key(c), c);
+        }
+        return next;
+      });
+      if (Date.now() < quietUntil) return;
+      // Highlight a change briefly.
+      const keys = items.map(key);
+      setChanged((prev) => new Set([...prev, ...keys]));
+      setTimeout(
+        () =>
+          setChanged((prev) => {
+            const next = new Set(prev);
+            for (const k of keys) next.delete(k);
+            return next;
+          }),
+        1500,
+      );
+    });
     const stop = follow((event, data) => {
       if (event === 'status') {
         if (data === 'live') quietUntil = Date.now() + 2000;
         setStatus(data as string);
         return;
       }
-      if (event === 'container') {
-        const c = data as ContainerItem;
-        if (c.cpuPercent !== null)
-          history_.set(key(c), [...(history_.get(key(c)) ?? []).slice(-29), c.cpuPercent]);
-        setContainers((prev) => {
-          const next = new Map(prev);
-          if (c.state === 'removed') next.delete(key(c));
-          else next.set(key(c), c);
-          return next;
-        });
-        if (Date.now() < quietUntil) return;
-        // Highlight a change briefly.
-        setChanged((prev) => new Set(prev).add(key(c)));
-        setTimeout(
-          () =>
-            setChanged((prev) => {
-              const next = new Set(prev);
-              next.delete(key(c));
-              return next;
-            }),
-          1500,
-        );
-      } else if (event === 'engine') {
+      if (event === 'container') containerChanges(data as ContainerItem);
+      else if (event === 'engine') {
         const e = data as EngineView;
         setEngines((prev) => new Map(prev).set(e.name, e));
       } else if (event === 'alert') {
@@ -410,6 +577,7 @@ function App() {
         <p class={`live ${status}`} role="status" aria-live="polite">
           {status === 'live' ? 'live' : status === 'connecting' ? 'connecting…' : 'disconnected, retrying…'}
         </p>
+        <WhoAmI me={me} />
       </header>
       {where.page === 'overview' ? <Overview {...live} /> : null}
       {where.page === 'container' ? (

@@ -10,14 +10,17 @@ import { ACTIONS, type Action, runAction } from '../actions/container-actions.js
 import { logLines } from '../actions/container-logs.js';
 import type { AlertEngine } from '../alerts/alert-engine.js';
 import type { AlertStore } from '../alerts/alert-store.js';
+import { LoginLimiter } from '../auth/login-limiter.js';
 import type { MonitorTokens } from '../auth/monitor-tokens.js';
+import type { MonitorUsers } from '../auth/monitor-users.js';
+import { bearerAuthenticator, type Principal, requireRole, resolvePrincipal } from '../auth/principal.js';
 import {
-  type Authenticator,
-  bearerAuthenticator,
-  type Principal,
-  requireRole,
-  resolvePrincipal,
-} from '../auth/principal.js';
+  SESSION_COOKIE,
+  SESSION_MAX_MS,
+  type Sessions,
+  sessionAuthenticator,
+  sessionCookie,
+} from '../auth/sessions.js';
 import { parseDuration } from '../config/duration.js';
 import type { ListenConfig, Role } from '../config/monitor-config.js';
 import type { EngineWatcher } from '../engines/engine-watcher.js';
@@ -40,8 +43,9 @@ export interface ApiContext {
   readonly reload: () => void;
   readonly alerts: AlertEngine;
   readonly alertStore: AlertStore;
-  /** Extra authenticators (the dashboard's sign-in), tried before bearer tokens. */
-  readonly authenticators?: readonly Authenticator[];
+  /** The dashboard's users and their browser sessions. */
+  readonly users: MonitorUsers;
+  readonly sessions: Sessions;
 }
 
 declare module 'fastify' {
@@ -65,14 +69,25 @@ export function buildApi(ctx: ApiContext, listen: ListenConfig): FastifyInstance
     forceCloseConnections: true,
     bodyLimit: 64 * 1024,
   }) as unknown as FastifyInstance;
-  const authenticators = [...(ctx.authenticators ?? []), bearerAuthenticator(ctx.tokens)];
+  // A request with a token is an API client's: the token decides, not a cookie beside it.
+  const authenticators = [bearerAuthenticator(ctx.tokens), sessionAuthenticator(ctx.sessions)];
+  const limiter = new LoginLimiter();
+  const secure = listen.tls !== undefined;
 
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (request) => {
-    request.principal = resolvePrincipal(authenticators, ctx.anonymousRole(), request.headers);
+    request.principal = resolvePrincipal(authenticators, ctx.anonymousRole(), {
+      authorization: request.headers.authorization,
+      cookie: request.headers.cookie,
+      method: request.method,
+      csrf: request.headers['x-csrf-token'],
+      csrfExempt: request.method === 'POST' && request.routeOptions.url === '/api/v1/session',
+    });
   });
   app.setErrorHandler((error, _request, reply) => {
     const { status, message } = asAnswer(error);
+    const retryAfter = (error as { retryAfter?: number }).retryAfter;
+    if (retryAfter !== undefined) void reply.header('Retry-After', String(retryAfter));
     if (status >= 500) ctx.log.warn({ err: (error as Error).message }, 'api error');
     void reply.status(status).send({ message });
   });
@@ -85,31 +100,75 @@ export function buildApi(ctx: ApiContext, listen: ListenConfig): FastifyInstance
 
   const web = dashboardFiles();
   // The dashboard: index.html never cached (it names the current bundle), assets cached for good
-  // (their names carry a hash of their content). No CDN, nothing fetched from elsewhere.
-  app.get('/', async (request, reply) => {
-    viewer(request, 'the dashboard');
-    if (web === undefined)
-      return reply.status(503).send({ message: 'the dashboard is not built: npm run build' });
-    return reply
-      .header('Cache-Control', 'no-cache')
-      .type('text/html; charset=utf-8')
-      .send(readFileSync(join(web, 'index.html')));
-  });
-  // The dashboard's own pages: the same document, which routes in the browser.
-  for (const page of ['/containers/:engine/:id', '/alerts', '/engines']) {
-    app.get(page, async (request, reply) => {
-      viewer(request, 'the dashboard');
-      if (web === undefined)
+  // (their names carry a hash of their content). No CDN, nothing fetched from elsewhere. The
+  // document holds no data (that comes from the API, by role), so it is served to anyone: a
+  // caller with no role sees the sign-in form.
+  const index = web === undefined ? undefined : readFileSync(join(web, 'index.html'));
+  for (const page of ['/', '/login', '/containers/:engine/:id', '/alerts', '/engines']) {
+    app.get(page, async (_request, reply) => {
+      if (index === undefined)
         return reply.status(503).send({ message: 'the dashboard is not built: npm run build' });
       return reply
         .header('Cache-Control', 'no-cache')
+        .header('Content-Security-Policy', CSP)
+        .header('X-Frame-Options', 'DENY')
+        .header('Referrer-Policy', 'same-origin')
         .type('text/html; charset=utf-8')
-        .send(readFileSync(join(web, 'index.html')));
+        .send(index);
     });
   }
 
   /** Who the caller is, and so what the dashboard shows them (actions only to operators). */
-  app.get('/api/v1/me', async (request) => ({ name: request.principal.name, role: request.principal.role }));
+  app.get('/api/v1/me', async (request) => ({
+    name: request.principal.name,
+    role: request.principal.role,
+    via: request.principal.via,
+    ...(request.principal.csrf === undefined ? {} : { csrf: request.principal.csrf }),
+    signIn: ctx.users.list().length > 0,
+  }));
+
+  // Browser sign-in (docs/monitor.md#sign-in): a JSON body only (a cross-site form cannot send
+  // one without a preflight), limited per address and per name, the cookie HttpOnly and
+  // SameSite=Strict (Secure on https).
+  app.post('/api/v1/session', async (request, reply) => {
+    if (!/^application\/json\b/i.test(request.headers['content-type'] ?? ''))
+      throw badQuery('sign in with a JSON body: {"name": …, "password": …}');
+    const body = request.body as { name?: unknown; password?: unknown } | null;
+    if (
+      body === null ||
+      typeof body !== 'object' ||
+      typeof body.name !== 'string' ||
+      typeof body.password !== 'string' ||
+      body.name.length > 63
+    )
+      throw badQuery('sign in with a JSON body: {"name": …, "password": …}');
+    const wait = limiter.retryAfter(request.ip, body.name);
+    if (wait > 0)
+      throw Object.assign(
+        new DockgateError('DG_RATE_LIMITED', `too many failed sign-ins; try again in ${wait} s`),
+        { retryAfter: wait },
+      );
+    const user = await ctx.users.check(body.name, body.password);
+    if (user === undefined) {
+      limiter.failed(request.ip, body.name);
+      ctx.log.warn({ user: body.name, from: request.ip }, 'sign-in failed');
+      throw new DockgateError('DG_SIGN_IN_FAILED', 'wrong user name or password');
+    }
+    limiter.succeeded(request.ip, body.name);
+    const old = sessionCookie(request.headers.cookie);
+    if (old !== undefined) ctx.sessions.end(old);
+    const session = ctx.sessions.create(user.name);
+    ctx.log.info({ user: user.name, from: request.ip }, 'signed in');
+    return reply
+      .header('Set-Cookie', cookie(session.id, SESSION_MAX_MS / 1000, secure))
+      .send({ name: user.name, role: user.role, via: 'session', csrf: session.csrf });
+  });
+
+  app.delete('/api/v1/session', async (request, reply) => {
+    const id = sessionCookie(request.headers.cookie);
+    if (id !== undefined && request.principal.via === 'session') ctx.sessions.end(id);
+    return reply.header('Set-Cookie', cookie('', 0, secure)).send({ ok: true });
+  });
 
   app.get('/assets/:file', async (request, reply) => {
     const { file } = request.params as { file: string };
@@ -319,6 +378,14 @@ export function buildApi(ctx: ApiContext, listen: ListenConfig): FastifyInstance
   });
 
   return app;
+}
+
+/** Everything from the monitor itself; nothing inline but the styles uPlot sets on its nodes. */
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+function cookie(value: string, maxAgeSeconds: number, secure: boolean): string {
+  return `${SESSION_COOKIE}=${value}; Path=/; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
 }
 
 const STATES = new Set(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead']);

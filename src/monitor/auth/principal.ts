@@ -8,19 +8,26 @@ export interface Principal {
   readonly name: string;
   readonly role: Role | 'none';
   readonly via: 'token' | 'session' | 'anonymous';
+  /** A session's CSRF token, which the dashboard sends back with changes. */
+  readonly csrf?: string;
 }
 
 const RANK: Readonly<Record<Role | 'none', number>> = { none: 0, viewer: 1, operator: 2, admin: 3 };
 
-/** The headers an authenticator reads (node's IncomingHttpHeaders fits). */
+/** What an authenticator reads of a request. */
 export interface RequestCredentials {
   readonly authorization?: string | string[] | undefined;
   readonly cookie?: string | string[] | undefined;
+  readonly method?: string;
+  /** `X-CSRF-Token`. */
+  readonly csrf?: string | string[] | undefined;
+  /** Signing in itself: it starts a new session, so no old session's token is asked for. */
+  readonly csrfExempt?: boolean;
 }
 
 /**
- * One way of proving who one is. Bearer tokens today; the dashboard's browser sign-in plugs in
- * as another (a session cookie) without touching the routes. Returns undefined when the request
+ * One way of proving who one is: a bearer token, or the dashboard's session cookie
+ * (sessions.ts); the routes do not know which. Returns undefined when the request
  * carries nothing this method reads, a Principal when it proves someone, and throws 401 when it
  * carries something that proves no one.
  */
@@ -60,7 +67,8 @@ export function resolvePrincipal(
 /** Throws 401 (no one) or 403 (someone, not enough) unless `principal` has at least `role`. */
 export function requireRole(principal: Principal, role: Role, what: string): void {
   if (RANK[principal.role] >= RANK[role]) return;
-  if (principal.role === 'none') throw unauthenticated(`${what} needs a token (Authorization: Bearer …)`);
+  if (principal.role === 'none')
+    throw unauthenticated(`${what} needs a token (Authorization: Bearer …) or signing in`);
   throw new DockgateError(
     'DG_ROLE_FORBIDDEN',
     `${what} needs the ${role} role; ${principal.name} is ${principal.role}`,

@@ -1,0 +1,100 @@
+import { hash, verify } from '@node-rs/argon2';
+import { DockgateError } from '../../errors.js';
+import { ROLES, type Role } from '../config/monitor-config.js';
+import type { Db } from '../store/database.js';
+
+export interface MonitorUser {
+  readonly name: string;
+  readonly role: Role;
+  readonly createdAt: string;
+}
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9._@-]{0,62}$/;
+/** Shorter passwords are refused: the login limiter slows guessing, it does not make "1234" safe. */
+export const MIN_PASSWORD = 10;
+const MAX_PASSWORD = 1024;
+
+/**
+ * A hash to verify against when the name is unknown, so "no such user" takes as long as "wrong
+ * password" and the answer time does not tell which names exist.
+ */
+let decoy: Promise<string> | undefined;
+
+/**
+ * The dashboard's users, in the monitor's SQLite file: a name, a role, an argon2id hash of the
+ * password (@node-rs/argon2: a maintained binding of the reference implementation, prebuilt, no
+ * install script; OWASP's argon2id defaults). Like tokens, read on every sign-in, so
+ * `user add`/`user remove` from another process take effect at once.
+ */
+export class MonitorUsers {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  /** Creates `name` or replaces its role and password; its open sessions end. */
+  async add(name: string, role: string, password: string): Promise<void> {
+    if (!NAME.test(name))
+      throw new DockgateError(
+        'DG_CONFIG_INVALID',
+        `user name "${name}": letters, digits, . _ @ - (up to 63)`,
+      );
+    if (!(ROLES as readonly string[]).includes(role))
+      throw new DockgateError('DG_CONFIG_INVALID', `--role must be one of ${ROLES.join(', ')}`);
+    checkPassword(password);
+    const stored = await hash(password);
+    this.#db.transaction(() => {
+      this.#db
+        .prepare(
+          `INSERT INTO users (name, role, password, created_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET role = excluded.role, password = excluded.password`,
+        )
+        .run(name, role, stored, Date.now());
+      this.#db.prepare('DELETE FROM sessions WHERE user = ?').run(name);
+    })();
+  }
+
+  list(): MonitorUser[] {
+    return (
+      this.#db.prepare('SELECT name, role, created_at AS at FROM users ORDER BY name').all() as {
+        name: string;
+        role: Role;
+        at: number;
+      }[]
+    ).map((r) => ({ name: r.name, role: r.role, createdAt: new Date(r.at).toISOString() }));
+  }
+
+  /** True when the user existed; their sessions end with them. */
+  remove(name: string): boolean {
+    return this.#db.transaction(() => {
+      this.#db.prepare('DELETE FROM sessions WHERE user = ?').run(name);
+      return this.#db.prepare('DELETE FROM users WHERE name = ?').run(name).changes > 0;
+    })();
+  }
+
+  /** The user, when `password` is theirs; undefined otherwise (unknown name or wrong password). */
+  async check(name: string, password: string): Promise<{ name: string; role: Role } | undefined> {
+    const row = this.#db.prepare('SELECT name, role, password FROM users WHERE name = ?').get(name) as
+      | { name: string; role: Role; password: string }
+      | undefined;
+    if (password.length > MAX_PASSWORD) return undefined;
+    if (row === undefined) {
+      decoy ??= hash('dockgate-decoy-password');
+      await verify(await decoy, password).catch(() => false);
+      return undefined;
+    }
+    const ok = await verify(row.password, password).catch(() => false);
+    return ok ? { name: row.name, role: row.role } : undefined;
+  }
+}
+
+export function checkPassword(password: string): void {
+  if (password.length < MIN_PASSWORD)
+    throw new DockgateError(
+      'DG_CONFIG_INVALID',
+      `the password must have at least ${MIN_PASSWORD} characters`,
+    );
+  if (password.length > MAX_PASSWORD)
+    throw new DockgateError('DG_CONFIG_INVALID', `the password must have at most ${MAX_PASSWORD} characters`);
+}

@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { isDockgateError } from '../errors.js';
 import { DOCKGATE_VERSION } from '../version.js';
+import { dropPrivileges } from './drop-privileges.js';
+import { registerHealthCommand } from './health-command.js';
 import { registerMonitorCommand } from './monitor-command.js';
 import { registerPolicyCommand } from './policy-command.js';
 import { registerServeCommand } from './serve-command.js';
@@ -22,8 +24,12 @@ registerVersionCommand(program);
 registerTokenCommand(program);
 registerPolicyCommand(program);
 registerMonitorCommand(program);
+registerHealthCommand(program);
 
 try {
+  const dropped = dropPrivileges(process.argv);
+  if (dropped !== undefined && process.env.DOCKGATE_QUIET_USER === undefined)
+    process.stderr.write(`dockgate: ${dropped}\n`);
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {

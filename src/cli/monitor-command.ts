@@ -2,19 +2,29 @@ import type { Command } from 'commander';
 import { DockgateError } from '../errors.js';
 import { createLogger, flushLogs } from '../log/logger.js';
 import type { Alert } from '../monitor/alerts/alert-store.js';
-import { MonitorTokens } from '../monitor/auth/monitor-tokens.js';
-import { MonitorUsers } from '../monitor/auth/monitor-users.js';
+import type { MonitorTokens } from '../monitor/auth/monitor-tokens.js';
 import {
   loadMonitorConfig,
   MONITOR_DEFAULTS,
   type MonitorOptions,
   ROLES,
 } from '../monitor/config/monitor-config.js';
-import { Monitor } from '../monitor/monitor.js';
-import { notifierFor } from '../monitor/notify/notifiers.js';
-import { type Db, openDatabase } from '../monitor/store/database.js';
+import type { Db } from '../monitor/store/database.js';
 import { DOCKGATE_VERSION } from '../version.js';
+import { optionsFromEnv } from './env-options.js';
 import { readPassword } from './password-prompt.js';
+
+/**
+ * The monitor's modules (fastify, SQLite, argon2, nodemailer) load when a `monitor …` command
+ * runs, not when `dockgate` starts: `serve` and `health` never pay for them.
+ */
+const monitorModules = async () => ({
+  ...(await import('../monitor/monitor.js')),
+  ...(await import('../monitor/notify/notifiers.js')),
+  ...(await import('../monitor/store/database.js')),
+  ...(await import('../monitor/auth/monitor-tokens.js')),
+  ...(await import('../monitor/auth/monitor-users.js')),
+});
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
@@ -51,6 +61,8 @@ export function registerMonitorCommand(program: Command): void {
     .action(async (options: MonitorOptions) => {
       await runMonitor(options);
     });
+  // Notifier URLs may hold commas (smtp://…&to=a@x,b@y): they are separated by spaces.
+  optionsFromEnv(monitor, 'DOCKGATE_MONITOR_', { lists: { engine: /,/, notify: /\s+/ } });
 
   monitor
     .command('notify')
@@ -69,7 +81,7 @@ export function registerMonitorCommand(program: Command): void {
         );
       let failed = false;
       for (const target of targets) {
-        const notifier = notifierFor(target);
+        const notifier = (await monitorModules()).notifierFor(target);
         try {
           const answer = await notifier.send('firing', testAlert(), AbortSignal.timeout(15_000));
           process.stdout.write(
@@ -91,8 +103,8 @@ export function registerMonitorCommand(program: Command): void {
     .description('create a token (printed once, alone on its own line); it works at once, no restart')
     .requiredOption('--role <role>', `${ROLES.join(', ')}`)
     .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
-    .action((name: string, options: { role: string }, command: Command) => {
-      withTokens(dataOf(command), (tokens) => {
+    .action(async (name: string, options: { role: string }, command: Command) => {
+      await withTokens(dataOf(command), (tokens) => {
         const value = tokens.add(name, options.role);
         process.stdout.write(`${value}\n`);
         process.stderr.write(
@@ -104,8 +116,8 @@ export function registerMonitorCommand(program: Command): void {
     .command('list')
     .description('token names and roles')
     .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
-    .action((_options: unknown, command: Command) => {
-      withTokens(dataOf(command), (tokens) => {
+    .action(async (_options: unknown, command: Command) => {
+      await withTokens(dataOf(command), (tokens) => {
         for (const t of tokens.list()) process.stdout.write(`${t.name}\t${t.role}\t${t.createdAt}\n`);
       });
     });
@@ -113,8 +125,8 @@ export function registerMonitorCommand(program: Command): void {
     .command('revoke <name>')
     .description('revoke a token: its holder gets 401 from the next request on')
     .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
-    .action((name: string, _options: unknown, command: Command) => {
-      withTokens(dataOf(command), (tokens) => {
+    .action(async (name: string, _options: unknown, command: Command) => {
+      await withTokens(dataOf(command), (tokens) => {
         if (!tokens.revoke(name)) throw new DockgateError('DG_CONFIG_INVALID', `no token named "${name}"`);
         process.stderr.write(`token "${name}" revoked\n`);
       });
@@ -131,20 +143,17 @@ export function registerMonitorCommand(program: Command): void {
     .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
     .action(async (name: string, options: { role: string; passwordStdin?: boolean }, command: Command) => {
       const password = await readPassword(options.passwordStdin === true);
-      const db = openDatabase(dataOf(command) ?? MONITOR_DEFAULTS.data);
-      try {
-        await new MonitorUsers(db).add(name, options.role, password);
-      } finally {
-        db.close();
-      }
+      const { MonitorUsers } = await monitorModules();
+      await withDb(dataOf(command), (db) => new MonitorUsers(db).add(name, options.role, password));
       process.stderr.write(`user "${name}" (${options.role}) can sign in to the dashboard now\n`);
     });
   user
     .command('list')
     .description('user names and roles')
     .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
-    .action((_options: unknown, command: Command) => {
-      withDb(dataOf(command), (db) => {
+    .action(async (_options: unknown, command: Command) => {
+      const { MonitorUsers } = await monitorModules();
+      await withDb(dataOf(command), (db) => {
         for (const u of new MonitorUsers(db).list())
           process.stdout.write(`${u.name}\t${u.role}\t${u.createdAt}\n`);
       });
@@ -153,8 +162,9 @@ export function registerMonitorCommand(program: Command): void {
     .command('remove <name>')
     .description('remove a user: their browser sessions end at the next request')
     .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
-    .action((name: string, _options: unknown, command: Command) => {
-      withDb(dataOf(command), (db) => {
+    .action(async (name: string, _options: unknown, command: Command) => {
+      const { MonitorUsers } = await monitorModules();
+      await withDb(dataOf(command), (db) => {
         if (!new MonitorUsers(db).remove(name))
           throw new DockgateError('DG_CONFIG_INVALID', `no user named "${name}"`);
         process.stderr.write(`user "${name}" removed\n`);
@@ -167,17 +177,18 @@ export function registerMonitorCommand(program: Command): void {
  * `monitor` defines `--data` too, so it is read with the parents' options.
  */
 function dataOf(command: Command): string | undefined {
-  return (command.optsWithGlobals() as { data?: string }).data;
+  return (command.optsWithGlobals() as { data?: string }).data ?? envValue('DOCKGATE_MONITOR_DATA');
 }
 
-function withTokens(data: string | undefined, use: (tokens: MonitorTokens) => void): void {
-  withDb(data, (db) => use(new MonitorTokens(db)));
+async function withTokens(data: string | undefined, use: (tokens: MonitorTokens) => void): Promise<void> {
+  const { MonitorTokens } = await monitorModules();
+  await withDb(data, (db) => use(new MonitorTokens(db)));
 }
 
-function withDb(data: string | undefined, use: (db: Db) => void): void {
-  const db = openDatabase(data ?? MONITOR_DEFAULTS.data);
+async function withDb(data: string | undefined, use: (db: Db) => void | Promise<void>): Promise<void> {
+  const db = (await monitorModules()).openDatabase(data ?? MONITOR_DEFAULTS.data);
   try {
-    use(db);
+    await use(db);
   } finally {
     db.close();
   }
@@ -191,6 +202,7 @@ async function runMonitor(options: MonitorOptions): Promise<void> {
   process.on('unhandledRejection', (error) => {
     log.error({ err: error instanceof Error ? error.stack : String(error) }, 'unhandled rejection');
   });
+  const { Monitor } = await monitorModules();
   const monitor = new Monitor(config, log);
   const stopped = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
@@ -232,4 +244,9 @@ function testAlert(): Alert {
     summary: 'dockgate test message: notifications reach you',
     details: { exitCode: 1, logs: ['this is a test'] },
   };
+}
+
+function envValue(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : value;
 }

@@ -8,18 +8,21 @@ import {
   type ServeConfig,
 } from '../config/serve-config.js';
 import { Gateway } from '../gateway/gateway.js';
+import { isLoopback } from '../gateway/listen-address.js';
 import { type ReadyMessage, WorkerPool } from '../gateway/worker-pool.js';
 import { createLogger, flushLogs, type Logger } from '../log/logger.js';
 import { startAdminServer } from '../metrics/admin-server.js';
 import { GatewayMetrics } from '../metrics/metrics.js';
 import { createPolicyRuntime } from '../policy/runtime.js';
+import { tecnativaVariablesSet } from '../policy/tecnativa.js';
 import { DOCKGATE_VERSION } from '../version.js';
+import { envFlag, optionsFromEnv } from './env-options.js';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** `dockgate serve`: the Docker Engine API on TCP, TLS and unix sockets. */
 export function registerServeCommand(program: Command): void {
-  program
+  const serve = program
     .command('serve')
     .description('serve the Docker Engine API, forwarding to the engine')
     .option(
@@ -91,6 +94,14 @@ export function registerServeCommand(program: Command): void {
       // A worker's IPC channel to the primary would keep it alive.
       if (cluster.isWorker) process.disconnect();
     });
+  optionsFromEnv(serve, 'DOCKGATE_', {
+    lists: { listen: /,/ },
+    special: {
+      // The image sets `auto`: on when any of Tecnativa's variables is set (CONTAINERS=1…).
+      tecnativaEnv: (raw) =>
+        raw === 'auto' ? tecnativaVariablesSet(process.env) : envFlag('DOCKGATE_TECNATIVA_ENV', raw),
+    },
+  });
 }
 
 /** Resolves on the first SIGTERM or SIGINT; later ones are ignored (stopping is under way). */
@@ -119,6 +130,26 @@ function announce(config: ServeConfig, log: Logger, urls: string[], workers: num
   process.stderr.write(
     `dockgate ${DOCKGATE_VERSION} listening on ${urls.join(', ')} → ${config.upstream.url}${pool}\n`,
   );
+  const hint = grantHint(config);
+  if (hint !== undefined) process.stderr.write(hint);
+}
+
+/**
+ * Said once at start when a listener others can reach gives callers without a token only the
+ * read-only profile (the image's default): how to grant more, so nobody reaches for --insecure.
+ */
+export function grantHint(config: ServeConfig): string | undefined {
+  const open = config.listen.filter(
+    (a) => !isLoopback(a) && config.policy.listeners.get(a.url)?.profile.name === 'read-only',
+  );
+  if (open.length === 0) return undefined;
+  return [
+    `dockgate: callers without a token get the read-only profile on ${open.map((a) => a.url).join(', ')}. To grant more:`,
+    '  dockgate token add NAME --profile manage      (in a container: docker exec CONTAINER dockgate token add …)',
+    '  then send it: ~/.docker/config.json {"HttpHeaders": {"Authorization": "Bearer <token>"}}',
+    '  profiles: read-only, manage, deploy, full, presets (traefik, portainer, …) — docs/access-control.md',
+    '',
+  ].join('\n');
 }
 
 /** One gateway in this process: alone, or as a worker of a pool. */

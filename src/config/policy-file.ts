@@ -56,6 +56,7 @@ export const profileSchema = z
     allow: allowances.optional(),
     ownership: z.boolean().optional(),
     redactEnv: z.boolean().optional(),
+    methodNotAllowed: z.boolean().optional(),
     bodyLimit: z
       .number()
       .int()

@@ -183,6 +183,10 @@ export function loadServeConfig(raw: RawServeOptions): ServeConfig {
       '--audit-file needs --workers 1; with several workers, leave the audit lines on stdout (the primary relays them whole) and collect them there',
     );
   }
+  if (workers > 1 && listen.some((l) => l.kind === 'fd')) {
+    // The passed socket belongs to this process; cluster workers would each need their own.
+    throw new DockgateError('DG_CONFIG_INVALID', 'fd:// (socket activation) needs --workers 1');
+  }
   if (options.learn !== undefined && workers > 1) {
     // Each worker sees only its share of the traffic and would overwrite the others' file.
     throw new DockgateError(

@@ -1,10 +1,10 @@
-import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, fstatSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { TlsListenerMaterial } from '../config/serve-config.js';
 import { SOCKET_BUFFER_BYTES } from '../engine/connect.js';
 import { DockgateError } from '../errors.js';
-import type { ListenAddress } from './listen-address.js';
+import { LISTEN_FDS_START, type ListenAddress } from './listen-address.js';
 
 export interface OpenListener {
   readonly address: ListenAddress;
@@ -96,6 +96,8 @@ export async function openListener(address: ListenAddress, options: ListenOption
       } finally {
         process.umask(previous);
       }
+    } else if (address.kind === 'fd') {
+      server.listen({ fd: passedSocket(address.fd) }, done);
     } else {
       server.listen({ host: address.host, port: address.port, ipv6Only: address.host.includes(':') }, done);
     }
@@ -106,6 +108,12 @@ export async function openListener(address: ListenAddress, options: ListenOption
 
   if (address.kind === 'unix') {
     chmodSync(address.path, options.socketMode);
+  } else if (address.kind === 'fd') {
+    const info = server.address();
+    if (info !== null && typeof info === 'object') {
+      const host = info.address.includes(':') ? `[${info.address}]` : info.address;
+      bound = `${address.url} (tcp://${host}:${info.port})`;
+    } else if (typeof info === 'string') bound = `${address.url} (unix://${info})`;
   } else {
     const info = server.address();
     if (info !== null && typeof info === 'object') {
@@ -114,6 +122,30 @@ export async function openListener(address: ListenAddress, options: ListenOption
     }
   }
   return listener;
+}
+
+/**
+ * The socket systemd passed as `fd` (socket activation: LISTEN_FDS sockets from fd 3 on, as
+ * sd_listen_fds(3) reads them). Checked before use: a gateway started by hand with `fd://` must
+ * say so, not listen on whatever fd 3 happens to be.
+ */
+function passedSocket(fd: number): number {
+  const count = Number(process.env.LISTEN_FDS ?? '0');
+  if (!Number.isInteger(count) || fd >= LISTEN_FDS_START + count) {
+    throw new DockgateError(
+      'DG_LISTEN_FAILED',
+      `fd://${fd}: no such socket was passed (LISTEN_FDS=${process.env.LISTEN_FDS ?? 'unset'}); fd:// is for systemd socket activation (ListenStream=)`,
+    );
+  }
+  let isSocket = false;
+  try {
+    isSocket = fstatSync(fd).isSocket();
+  } catch {
+    // not open
+  }
+  if (!isSocket)
+    throw new DockgateError('DG_LISTEN_FAILED', `fd://${fd}: file descriptor ${fd} is not a socket`);
+  return fd;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { AggregatorRegistry, register } from 'prom-client';
 import type { DockerClient } from '../client/docker-client.js';
+import { DockgateError } from '../errors.js';
 import type { ListenAddress } from '../gateway/listen-address.js';
 
 export interface AdminOptions {
@@ -56,6 +57,8 @@ export async function startAdminServer(
     reply(404, 'application/json', '{"message":"not found: try /metrics, /healthz, /readyz"}\n');
   });
   const a = options.address;
+  // The config refuses it too (an admin listener must be loopback): a passed socket's address is unknown.
+  if (a.kind === 'fd') throw new DockgateError('DG_CONFIG_INVALID', 'the admin listener cannot be fd://');
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     if (a.kind === 'unix') server.listen(a.path, resolve);

@@ -155,7 +155,8 @@ export function decideHead(
   );
   let denial: Denial | undefined;
   if (rule === undefined) {
-    const otherMethod = profile.rules.some((r) => r.action === 'allow' && r.regex.test(path));
+    const otherMethod =
+      profile.methodNotAllowed && profile.rules.some((r) => r.action === 'allow' && r.regex.test(path));
     denial = otherMethod
       ? {
           ...refusal('DG_METHOD_NOT_ALLOWED'),

@@ -30,6 +30,11 @@ export interface ProfileSpec {
   readonly allow?: Partial<EscapeAllowances>;
   readonly ownership?: boolean;
   readonly redactEnv?: boolean;
+  /**
+   * A method refused on a path the profile allows for other methods: 405 (default), or 403 when
+   * false — what Tecnativa's HAProxy answers, for clients of a drop-in that check for 403.
+   */
+  readonly methodNotAllowed?: boolean;
   /** Largest inspected body, bytes (413 beyond). */
   readonly bodyLimit?: number;
   readonly rateLimit?: { readonly perSecond: number; readonly burst?: number };
@@ -56,6 +61,7 @@ export interface Profile {
   readonly allow: EscapeAllowances;
   readonly ownership: boolean;
   readonly redactEnv: boolean;
+  readonly methodNotAllowed: boolean;
   readonly bodyLimit: number;
   readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
   readonly concurrency: number | undefined;
@@ -173,6 +179,7 @@ export function compileProfiles(extra: Readonly<Record<string, ProfileSpec>>): M
       allow: { ...(parent?.allow ?? NO_ESCAPES), ...spec.allow },
       ownership: spec.ownership ?? parent?.ownership ?? false,
       redactEnv: spec.redactEnv ?? parent?.redactEnv ?? false,
+      methodNotAllowed: spec.methodNotAllowed ?? parent?.methodNotAllowed ?? true,
       bodyLimit: spec.bodyLimit ?? parent?.bodyLimit ?? DEFAULT_BODY_LIMIT,
       rateLimit:
         spec.rateLimit === undefined

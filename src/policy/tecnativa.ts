@@ -57,6 +57,20 @@ const PATHS: Record<(typeof SECTIONS)[number], string> = {
   VOLUMES: '/volumes',
 };
 
+/** Tecnativa's variables besides the sections: any of them set means a Tecnativa-style setup. */
+const OTHER_VARIABLES = ['POST', 'ALLOW_START', 'ALLOW_STOP', 'ALLOW_RESTARTS', 'SOCKET_PATH', 'LOG_LEVEL'];
+
+/**
+ * True when the environment sets any of Tecnativa's variables (`CONTAINERS=1`, `POST=0`…): the
+ * image's `DOCKGATE_TECNATIVA_ENV=auto` turns `--tecnativa-env` on then, so Tecnativa's compose
+ * file works with only `image:` changed. `LOG_LEVEL` alone does not count (too common a name).
+ */
+export function tecnativaVariablesSet(env: NodeJS.ProcessEnv): boolean {
+  return [...SECTIONS, ...OTHER_VARIABLES]
+    .filter((name) => name !== 'LOG_LEVEL')
+    .some((name) => env[name] !== undefined && env[name] !== '');
+}
+
 export interface TecnativaSettings {
   readonly profile: ProfileSpec;
   /** `SOCKET_PATH` as an upstream URL, when set. */
@@ -127,6 +141,8 @@ export function tecnativaProfile(env: NodeJS.ProcessEnv): TecnativaSettings {
       // With POST=1 the caller can create containers anyway, and tools that recreate containers
       // from inspect (Portainer, Watchtower) need the values: they are kept.
       redactEnv: !post,
+      // Tecnativa's HAProxy refuses with 403 whatever the method; a drop-in answers the same.
+      methodNotAllowed: false,
     },
     upstream: socket === undefined || socket === '' ? undefined : `unix://${socket}`,
     logLevel:

@@ -1,4 +1,3 @@
-import { hash, verify } from '@node-rs/argon2';
 import { DockgateError } from '../../errors.js';
 import { ROLES, type Role } from '../config/monitor-config.js';
 import type { Db } from '../store/database.js';
@@ -19,6 +18,9 @@ const MAX_PASSWORD = 1024;
  * password" and the answer time does not tell which names exist.
  */
 let decoy: Promise<string> | undefined;
+
+/** Loaded at the first use: a gateway, or a monitor without users, never loads the native module. */
+const argon2 = () => import('@node-rs/argon2');
 
 /**
  * The dashboard's users, in the monitor's SQLite file: a name, a role, an argon2id hash of the
@@ -43,7 +45,7 @@ export class MonitorUsers {
     if (!(ROLES as readonly string[]).includes(role))
       throw new DockgateError('DG_CONFIG_INVALID', `--role must be one of ${ROLES.join(', ')}`);
     checkPassword(password);
-    const stored = await hash(password);
+    const stored = await (await argon2()).hash(password);
     this.#db.transaction(() => {
       this.#db
         .prepare(
@@ -79,6 +81,7 @@ export class MonitorUsers {
       | { name: string; role: Role; password: string }
       | undefined;
     if (password.length > MAX_PASSWORD) return undefined;
+    const { hash, verify } = await argon2();
     if (row === undefined) {
       decoy ??= hash('dockgate-decoy-password');
       await verify(await decoy, password).catch(() => false);

@@ -19,7 +19,7 @@ ctx=$work/context
 mkdir -p "$ctx/prebuilt" "$ctx/scripts"
 cp Dockerfile "$ctx/"
 cp scripts/image-prune.sh "$ctx/scripts/"
-[ -f dist/cli/main.js ] && [ -f dist/web/index.html ] || npm run --silent build
+npm run --silent build >/dev/null
 cp -a package.json package-lock.json dist presets "$ctx/prebuilt/"
 # Production dependencies: a copy of node_modules pruned (native modules stay as built here, for
 # this glibc and this Node: the base carries both).

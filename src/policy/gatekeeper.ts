@@ -71,6 +71,12 @@ export class Gatekeeper implements Gate {
   readonly #onOpen: (delta: 1 | -1) => void;
   readonly #targets: TargetInspector;
   readonly #statsEndpoint: StatsEndpoint;
+  /**
+   * Asked when a token is unknown: re-reads the token file if it changed since it was read, and
+   * says whether the policy was replaced — so a token added a moment ago works on its first
+   * request, before the file watcher's reload (and where no watcher fires: some volumes).
+   */
+  tokensChanged: () => boolean = () => false;
 
   constructor(policy: Policy, options: GatekeeperOptions) {
     this.#policy = policy;
@@ -98,7 +104,7 @@ export class Gatekeeper implements Gate {
   }
 
   check(request: GateRequest): Ruling | Promise<Ruling> {
-    const policy = this.#policy;
+    let policy = this.#policy;
     const { conn } = request;
     const listener = policy.listeners.get(conn.listener);
     if (listener === undefined)
@@ -114,7 +120,11 @@ export class Gatekeeper implements Gate {
         rule: 'listener-allow-from',
       });
     }
-    const resolved = resolveCaller(policy, request.authorization, conn);
+    let resolved = resolveCaller(policy, request.authorization, conn);
+    if ('status' in resolved && resolved.reason === UNKNOWN_TOKEN && this.tokensChanged()) {
+      policy = this.#policy;
+      resolved = resolveCaller(policy, request.authorization, conn);
+    }
     if ('status' in resolved) return this.#refuse(request, undefined, resolved);
     const caller: Caller =
       resolved.identity === undefined
@@ -454,6 +464,8 @@ function judgeTarget(profile: Profile, check: TargetCheck, facts: TargetFacts): 
   return { denial, target: `${check.via} → ${facts.name} (${facts.id.slice(0, 12)})`, escape: denial.escape };
 }
 
+const UNKNOWN_TOKEN = 'unknown or revoked token';
+
 /** Token first (it is explicit), then a known client certificate, else no identity. */
 function resolveCaller(policy: Policy, authorization: readonly string[], conn: ConnectionInfo): Resolved {
   if (authorization.length > 1) return unauthorised('more than one Authorization header');
@@ -462,7 +474,7 @@ function resolveCaller(policy: Policy, authorization: readonly string[], conn: C
     const match = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i.exec(header);
     if (match === null) return unauthorised('the Authorization header must be "Bearer <token>"');
     const identity = policy.byTokenHash.get(hashToken(match[1] as string));
-    if (identity === undefined) return unauthorised('unknown or revoked token');
+    if (identity === undefined) return unauthorised(UNKNOWN_TOKEN);
     return { identity };
   }
   for (const name of conn.certNames) {

@@ -1,4 +1,4 @@
-import { existsSync, type FSWatcher, watch } from 'node:fs';
+import { existsSync, type FSWatcher, statSync, watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { loadPolicy, type PolicySource } from '../config/policy-source.js';
 import type { Logger } from '../log/logger.js';
@@ -17,6 +17,8 @@ export class PolicyReloader {
   readonly #onReload: (ok: boolean, generation: number) => void;
   readonly #watchers: FSWatcher[] = [];
   #timer: NodeJS.Timeout | undefined;
+  /** The token file as last read (mtime, size, inode), to tell a change without reading it. */
+  #tokensStamp: string;
 
   constructor(
     source: PolicySource,
@@ -28,6 +30,23 @@ export class PolicyReloader {
     this.#gatekeeper = gatekeeper;
     this.#log = log;
     this.#onReload = onReload;
+    this.#tokensStamp = this.#stampTokens();
+    gatekeeper.tokensChanged = () => this.reloadIfTokensChanged();
+  }
+
+  /** Reloads now if the token file changed since it was last read; true when a new policy is in force. */
+  reloadIfTokensChanged(): boolean {
+    if (this.#stampTokens() === this.#tokensStamp) return false;
+    return this.reload('token file changed');
+  }
+
+  #stampTokens(): string {
+    try {
+      const s = statSync(this.#source.tokensFile);
+      return `${s.mtimeMs}:${s.size}:${s.ino}`;
+    } catch {
+      return 'absent';
+    }
   }
 
   /** Watches the files' directories (editors and `token add` replace files by renaming). */
@@ -60,6 +79,7 @@ export class PolicyReloader {
   /** Reloads now; true when the new policy is in force. */
   reload(why: string): boolean {
     const generation = this.#gatekeeper.policy.generation + 1;
+    this.#tokensStamp = this.#stampTokens();
     try {
       this.#gatekeeper.swap(loadPolicy(this.#source, generation));
     } catch (error) {

@@ -104,6 +104,13 @@ describe('identities: bearer tokens', () => {
     assert.equal(splitMessage(await connection.untilEnded()).status, 401);
   });
 
+  it('token_added_first_request_regression: a token added a moment ago works on its very first request (no wait for the watcher)', async () => {
+    const fresh = addToken(tokens, 'just-added', 'read-only');
+    assert.equal((await ask(gateway, 'GET', '/_ping', { Authorization: `Bearer ${fresh}` })).status, 200);
+    // An unknown token with the file unchanged is refused without reading the file again.
+    assert.equal((await ask(gateway, 'GET', '/_ping', { Authorization: 'Bearer dg_nope' })).status, 401);
+  });
+
   it('revoking takes effect on the next reload (the file is watched)', async () => {
     const viewer = addToken(tokens, 'short-lived', 'read-only');
     await waitFor(

@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { isDockgateError } from '../errors.js';
 import { DOCKGATE_VERSION } from '../version.js';
+import { registerCompletionCommand } from './completion-command.js';
+import { registerDoctorCommand } from './doctor-command.js';
 import { dropPrivileges } from './drop-privileges.js';
 import { registerHealthCommand } from './health-command.js';
 import { registerMonitorCommand } from './monitor-command.js';
@@ -25,6 +27,8 @@ registerTokenCommand(program);
 registerPolicyCommand(program);
 registerMonitorCommand(program);
 registerHealthCommand(program);
+registerDoctorCommand(program);
+registerCompletionCommand(program);
 
 try {
   const dropped = dropPrivileges(process.argv);

@@ -27,7 +27,7 @@ export function registerServeCommand(program: Command): void {
     .description('serve the Docker Engine API, forwarding to the engine')
     .option(
       '--listen <url>',
-      `where to listen, repeatable: tcp://HOST:PORT, tls://HOST:PORT, unix:///PATH (default: ${SERVE_DEFAULTS.listen.join(', ')})`,
+      `where to listen, repeatable: tcp://HOST:PORT, tls://HOST:PORT, unix:///PATH, fd:// (systemd socket activation) (default: ${SERVE_DEFAULTS.listen.join(', ')})`,
       collect,
     )
     .option(

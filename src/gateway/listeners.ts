@@ -134,7 +134,7 @@ function passedSocket(fd: number): number {
   if (!Number.isInteger(count) || fd >= LISTEN_FDS_START + count) {
     throw new DockgateError(
       'DG_LISTEN_FAILED',
-      `fd://${fd}: no such socket was passed (LISTEN_FDS=${process.env.LISTEN_FDS ?? 'unset'}); fd:// is for systemd socket activation (ListenStream=)`,
+      `fd://${fd}: no such socket was passed (LISTEN_FDS=${process.env.LISTEN_FDS || 'unset'}); fd:// is for systemd socket activation (ListenStream=)`,
     );
   }
   let isSocket = false;

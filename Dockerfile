@@ -39,7 +39,7 @@ COPY --from=build /app /opt/dockgate
 # start as root: --user 10001:10001 --group-add $(stat -c %g /var/run/docker.sock).
 RUN chmod 0755 /opt/dockgate/dist/cli/main.js && \
     ln -s /opt/dockgate/dist/cli/main.js /usr/local/bin/dockgate && \
-    mkdir -p /data && chown 10001:10001 /data && chmod 0700 /data
+    mkdir -p /data /run/dockgate && chown 10001:10001 /data /run/dockgate && chmod 0700 /data
 
 # The gateway: all interfaces, port 2375, the host's socket, read-only for callers without a token
 # (protected mode allows that); tokens and the monitor's history in /data. Stopped within
@@ -53,6 +53,8 @@ ENV NODE_ENV=production \
     DOCKGATE_TECNATIVA_ENV=auto \
     DOCKGATE_MONITOR_DATA=/data
 
+# /run/dockgate: where a unix socket listener goes, for a volume shared with its callers (a new
+# volume takes this directory's owner, so the gateway may create its socket there).
 VOLUME ["/data"]
 EXPOSE 2375
 STOPSIGNAL SIGTERM

@@ -7,7 +7,8 @@ source scripts/setup.sh
 # docker.io: dockerd for the private test engine and the 20.10 docker CLI (a conformance client);
 # busybox-static: the test image's rootfs (no registry is reachable); chromium: the browser the
 # dashboard's tests drive (playwright-core with Debian's build, never a downloaded browser).
-# binutils: strip, for the offline image's node (scripts/image.sh).
-debian_packages docker.io busybox-static chromium binutils
+# binutils: strip, for the offline image's node (scripts/image.sh); docker-compose: the examples'
+# drop-ins brought up; systemd: systemd-socket-activate and systemd-analyze; zsh, fish: completion.
+debian_packages docker.io busybox-static chromium binutils docker-compose systemd zsh fish
 npm_dependencies
 npm test

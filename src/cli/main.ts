@@ -32,7 +32,9 @@ registerCompletionCommand(program);
 
 try {
   const dropped = dropPrivileges(process.argv);
-  if (dropped !== undefined && process.env.DOCKGATE_QUIET_USER === undefined)
+  // Said by the long-running commands only: not by every HEALTHCHECK run, nor into the output of
+  // `docker exec … dockgate token add` that a script captures.
+  if (dropped !== undefined && /^(serve|monitor)$/.test(process.argv[2] ?? ''))
     process.stderr.write(`dockgate: ${dropped}\n`);
   await program.parseAsync(process.argv);
 } catch (error) {

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,6 +7,7 @@ import type { Browser } from 'playwright-core';
 import { assertNoHorizontalScroll, launchBrowser, seriousViolations, shots } from '../helpers/browser.js';
 import { createContainer, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { monitorCli, startMonitor } from '../helpers/monitor-process.js';
+import { freePort } from '../helpers/ports.js';
 import { seedContainers } from '../helpers/seed-history.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -30,15 +29,6 @@ after(async () => {
   await browser?.close();
   for (const id of cleanup) await removeContainer(client, id).catch(() => {});
 });
-
-/** A loopback port nothing listens on: an engine that stays down. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 describe('dashboard sign-in (a real browser)', () => {
   it('no anonymous role: the sign-in form; a wrong password says so; signed in, an operator acts; a forged change is refused; sign out', async () => {
@@ -122,7 +112,7 @@ describe('dashboard with 500 containers (a real browser)', () => {
     const data = mkdtempSync(join(tmpdir(), 'dockgate-dashboard-fleet-'));
     const seeded = seedContainers(data, 'fleet', 500);
     const monitor = await startMonitor(
-      ['--engine', `fleet=tcp://127.0.0.1:${await closedPort()}`, '--data', data],
+      ['--engine', `fleet=tcp://127.0.0.1:${await freePort()}`, '--data', data],
       {},
       { waitUp: false },
     );

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -11,6 +10,7 @@ import { addToken } from '../../src/auth/tokens.js';
 import { dockerClis, runCli } from '../helpers/docker-cli.js';
 import { collectOutput } from '../helpers/dockgate-process.js';
 import { testEngine } from '../helpers/engine.js';
+import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -23,14 +23,6 @@ const root = new URL('../..', import.meta.url).pathname;
 const main = join(root, 'dist', 'cli', 'main.js');
 const engine = testEngine();
 const socket = engine.host.replace(/^unix:\/\//, '');
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 /** `dockgate ARGS` from dist/, as `uid` when given; never throws: its code and output. */
 async function dockgate(

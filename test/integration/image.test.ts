@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { type CliResult, dockerClis, runCli } from '../helpers/docker-cli.js';
+import { dockgateImage } from '../helpers/dockgate-image.js';
 import { RUN_LABEL, testEngine } from '../helpers/engine.js';
+import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -17,12 +15,10 @@ import { waitFor } from '../helpers/wait.js';
  * HEALTHCHECK, `docker stop` within the grace. Host networking and the engine's socket mounted
  * (no bridge networks here): the gateways listen on a free port, clients use 127.0.0.1.
  */
-const run = promisify(execFile);
-const root = new URL('../..', import.meta.url).pathname;
 const engine = testEngine();
 const socket = engine.host.replace(/^unix:\/\//, '');
 const cli = dockerClis()[0];
-const IMAGE = `dockgate-test/dockgate:${engine.runId}`;
+let IMAGE = '';
 const label = `${RUN_LABEL}=${engine.runId}`;
 const started: string[] = [];
 
@@ -37,14 +33,6 @@ function docker(
     ...(options.config === undefined ? {} : { env: { DOCKER_CONFIG: options.config } }),
     timeoutMs: 120_000,
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
 }
 
 /** `docker run -d` of the image with the engine's socket as /var/run/docker.sock, read-only root. */
@@ -84,12 +72,9 @@ async function logs(id: string): Promise<string> {
 }
 
 before(async () => {
-  const built = await run('bash', ['scripts/image.sh', IMAGE], {
-    cwd: root,
-    env: { ...process.env, DOCKER_HOST: engine.host },
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  process.stdout.write(`# ${built.stdout.trim().split('\n').join('\n# ')}\n`);
+  const built = await dockgateImage();
+  IMAGE = built.image;
+  process.stdout.write(`# ${built.report.split('\n').join('\n# ')}\n`);
   const size = Number((await docker(['image', 'inspect', '-f', '{{.Size}}', IMAGE])).stdout.trim());
   process.stdout.write(`# image size ${(size / 1e6).toFixed(1)} MB\n`);
 });

@@ -20,6 +20,7 @@ import { startDockgate } from '../helpers/dockgate-process.js';
 import { createContainer, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { EngineRelay } from '../helpers/engine-relay.js';
 import { monitorToken, SseReader, startMonitor } from '../helpers/monitor-process.js';
+import { freePort } from '../helpers/ports.js';
 import { startPrivateEngine } from '../helpers/private-engine.js';
 import { ensureTestImage } from '../helpers/test-image.js';
 import { waitFor } from '../helpers/wait.js';
@@ -50,14 +51,6 @@ async function container(
   const id = await createContainer(client, cmd, extra);
   cleanup.push(id);
   return id;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
 }
 
 describe('dockgate monitor: live state', () => {

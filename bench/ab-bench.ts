@@ -24,6 +24,8 @@ const arg = (name: string, fallback: string): string => {
   return i < 0 ? fallback : (process.argv[i + 1] ?? fallback);
 };
 const baseline = arg('--baseline', 'HEAD');
+/** `--ping`: the small-request rows instead (keep-alive and a new connection per request). */
+const pingRows = process.argv.includes('--ping');
 const ROUNDS = Number(arg('--rounds', '5'));
 const SECONDS = Number(arg('--seconds', '4'));
 const BULK = 256 * 1024 * 1024;
@@ -97,10 +99,16 @@ async function main(): Promise<void> {
       await waitForPort(PORTS[side]);
     }
     /** Requests per second, and the gateway's CPU µs per request over the same run. */
-    const measured = async (side: Side, path: string, connections: number): Promise<[number, number]> => {
+    const measured = async (
+      side: Side,
+      path: string,
+      connections: number,
+      close = false,
+      lua: string | undefined = script,
+    ): Promise<[number, number]> => {
       const pid = pids[side] as number;
       const before = cpuSeconds(pid);
-      const rate = await wrk(url(side, path), connections, SECONDS, false, script);
+      const rate = await wrk(url(side, path), connections, SECONDS, close, lua);
       return [rate, ((cpuSeconds(pid) - before) / (rate * SECONDS)) * 1e6];
     };
     const script = join(work, 'exec-create.lua');
@@ -109,17 +117,34 @@ async function main(): Promise<void> {
       `wrk.method = "POST"\nwrk.body = '{"Cmd":["true"],"User":"nobody"}'\nwrk.headers["Content-Type"] = "application/json"\n`,
     );
     const url = (side: Side, path: string): string => `http://127.0.0.1:${PORTS[side]}${path}`;
-    const rows: Record<string, Record<Side, number[]>> = {
-      'exec create on a plain container, 10 conn [req/s]': { baseline: [], current: [] },
-      'exec create, 10 conn: gateway CPU per request [µs]': { baseline: [], current: [] },
-      'exec create on a plain container, 1 conn [req/s]': { baseline: [], current: [] },
-      'exec create, 1 conn: gateway CPU per request [µs]': { baseline: [], current: [] },
-      'archive PUT 256 MiB on a plain container [MiB/s]': { baseline: [], current: [] },
+    const rows: Record<string, Record<Side, number[]>> = pingRows
+      ? {}
+      : {
+          'exec create on a plain container, 10 conn [req/s]': { baseline: [], current: [] },
+          'exec create, 10 conn: gateway CPU per request [µs]': { baseline: [], current: [] },
+          'exec create on a plain container, 1 conn [req/s]': { baseline: [], current: [] },
+          'exec create, 1 conn: gateway CPU per request [µs]': { baseline: [], current: [] },
+          'archive PUT 256 MiB on a plain container [MiB/s]': { baseline: [], current: [] },
+        };
+    const add = (name: string, side: Side, value: number): void => {
+      rows[name] ??= { baseline: [], current: [] };
+      rows[name][side].push(value);
     };
     for (let round = 0; round < ROUNDS; round++) {
       // Alternate which side goes first: the engine accumulates exec instances as the run goes.
       const order: Side[] = round % 2 === 0 ? ['baseline', 'current'] : ['current', 'baseline'];
       for (const side of order) {
+        if (pingRows) {
+          for (const connections of [1, 10, 64]) {
+            const [rate, cpu] = await measured(side, '/_ping', connections, false, undefined);
+            add(`/_ping keep-alive, ${connections} conn [req/s]`, side, rate);
+            add(`/_ping keep-alive, ${connections} conn: gateway CPU per request [µs]`, side, cpu);
+          }
+          const [rate, cpu] = await measured(side, '/_ping', 10, true, undefined);
+          add('/_ping, new connection per request (10 conn) [req/s]', side, rate);
+          add('/_ping, new connection per request: gateway CPU per request [µs]', side, cpu);
+          continue;
+        }
         const path = `/v1.41/containers/${plain}/exec`;
         const [rate10, cpu10] = await measured(side, path, 10);
         rows['exec create on a plain container, 10 conn [req/s]']?.[side].push(rate10);
@@ -158,7 +183,7 @@ async function main(): Promise<void> {
       const c = median(sides.current);
       lines.push(`| ${name} | ${Math.round(b)} | ${Math.round(c)} | ${(c / b).toFixed(3)} |`);
     }
-    const out = join(root, 'bench', 'results', `ab-${date}.md`);
+    const out = join(root, 'bench', 'results', `ab-${date}${pingRows ? '-ping' : ''}.md`);
     writeFileSync(out, `${lines.join('\n')}\n`);
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +27,42 @@ export function treeRss(pid: number): number {
     } catch {
       // gone
     }
+    for (const child of children.get(p) ?? []) visit(child);
+  };
+  visit(pid);
+  return total;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's CPU fields (getconf CLK_TCK). */
+export const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/**
+ * CPU time used by a process and all its descendants so far, in clock ticks: user + system of
+ * the living ones, plus what their reaped children used (cutime + cstime) — socat forks one
+ * process per connection and reaps it, so its connections' CPU lands in its cutime/cstime.
+ */
+export function treeCpuTicks(pid: number): number {
+  const children = new Map<number, number[]>();
+  const ticks = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // After the name: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
+      const ppid = Number(fields[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+      ticks.set(
+        Number(entry),
+        [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0),
+      );
+    } catch {
+      // gone
+    }
+  }
+  let total = 0;
+  const visit = (p: number): void => {
+    total += ticks.get(p) ?? 0;
     for (const child of children.get(p) ?? []) visit(child);
   };
   visit(pid);

@@ -4,6 +4,7 @@ import type { EngineEndpoint } from '../engine/endpoint.js';
 import { DockgateError, ERRORS, isDockgateError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { AccessLog } from './access-log.js';
+import type { EnginePool } from './engine-pool.js';
 import type { Answer, AuditFields, ConnectionInfo, Forward, Gate, NeedBody, Refuse, Ruling } from './gate.js';
 import { mayHijack } from './hijack.js';
 import { BodyCollector } from './http/body-collector.js';
@@ -27,6 +28,8 @@ export interface BridgeContext {
   /** Decides every request before it reaches the engine (policy/gatekeeper.ts). */
   readonly gate: Gate;
   readonly closed: (bridge: Bridge) => void;
+  /** Idle engine connections shared by the gateway's bridges (engine-pool.ts). */
+  readonly pool?: EnginePool | undefined;
 }
 
 /** One request/response exchange on the connection, from head to the end of its answer. */
@@ -45,6 +48,11 @@ interface Exchange {
   /** Rewrites a 200 answer's body (read whole first), from the gate. */
   readonly transform: ((body: Buffer) => Buffer) | undefined;
   readonly done: ((status: number) => void) | undefined;
+  /**
+   * The client asked to close after this exchange (`Connection: close`): the engine was asked to
+   * keep its connection (for the next client), so the gateway closes the client's itself.
+   */
+  closeAfter: boolean;
 }
 
 /** A request read up to its head whose ruling is not in yet (a body to read, a lookup). */
@@ -56,6 +64,9 @@ interface Pending {
   /** The body as received (framing included), once read for the gate. */
   rawBody: Buffer | undefined;
 }
+
+/** A listener as Socket.on/off take it. */
+type SocketListener = Parameters<Socket['off']>[1];
 
 /** Where the client → engine byte stream is. */
 enum Req {
@@ -106,6 +117,14 @@ export class Bridge {
   readonly #conn: ConnectionInfo;
   #engine: Socket | undefined;
   #engineConnected = false;
+  /** This bridge's listeners on the engine socket, removed when the socket goes back to the pool. */
+  #engineListeners: [string, SocketListener][] = [];
+  /**
+   * The engine connection may serve another client afterwards: no request is half sent on it,
+   * it was never hijacked nor half-closed. Checked with the rest of the boundary in #reusable.
+   */
+  #engineMidRequest = false;
+  #engineSpoiled = false;
 
   #req = Req.Head;
   #reqPending: Buffer | undefined;
@@ -376,15 +395,26 @@ export class Bridge {
       audit: ruling.audit,
       transform: ruling.transform,
       done: ruling.done,
+      // `Connection: close` alone (HTTP/1.1, no upgrade): the engine keeps its connection for
+      // the next client and the gateway closes this one after the answer, as the engine would.
+      closeAfter:
+        this.#ctx.pool !== undefined &&
+        !request.keepAlive &&
+        request.version === '1.1' &&
+        request.upgrade === undefined &&
+        !mayHijack(request.method, request.target, request.upgrade) &&
+        onlyClose(request.headers),
     };
     this.#inflight.push(exchange);
     const basePath = this.#ctx.endpoint.kind === 'tcp' ? this.#ctx.endpoint.basePath : '';
     if (this.#engine === undefined) this.#connect();
     const body = ruling.body ?? pending.rawBody;
+    this.#engineMidRequest = true;
     this.#toEngine(
       engineRequestHead(pending.head, request, basePath, {
         target: ruling.target,
         bodyLength: ruling.body?.length,
+        keepAlive: exchange.closeAfter,
       }),
     );
     if (body !== undefined) {
@@ -427,6 +457,7 @@ export class Bridge {
       audit: ruling.audit,
       transform: undefined,
       done: undefined,
+      closeAfter: false,
     };
     const answer = ruling.kind === 'answer' ? ruling : undefined;
     this.#logExchange(exchange, false, answer === undefined ? (ruling as Refuse).message : undefined);
@@ -445,8 +476,14 @@ export class Bridge {
   /** The current request's last byte went to the engine. */
   #requestSent(): void {
     this.#reqScanner = undefined;
+    this.#engineMidRequest = false;
     const current = this.#inflight.at(-1);
     this.#req = current?.holds === true && current.status === 0 ? Req.Hold : Req.Head;
+    // After `Connection: close` nothing more is read: the engine would not have either.
+    if (current?.closeAfter === true) {
+      this.#req = Req.Closed;
+      return;
+    }
     if (this.#req === Req.Head && this.#clientEnded) this.#onClientEnd();
   }
 
@@ -512,6 +549,7 @@ export class Bridge {
   /** Half-closes the engine connection after what is queued for it. */
   #endEngine(): void {
     this.#flushEngineRun();
+    this.#engineSpoiled = true;
     this.#engine?.end();
   }
 
@@ -530,9 +568,10 @@ export class Bridge {
         return;
       case Req.Head:
         if (this.#inflight.length === 0) {
-          // Nothing under way: the client is done with this connection.
+          // Nothing under way: the client is done with this connection. An engine connection
+          // that can serve another client is kept (at the client's close), not half-closed.
           this.#endClient();
-          this.#endEngine();
+          if (!this.#reusable()) this.#endEngine();
           return;
         }
         this.#endEngine();
@@ -545,9 +584,10 @@ export class Bridge {
 
   #onClientClose(): void {
     this.#closed = true;
+    // An engine connection at a clean boundary goes to the next client; one with work under way
+    // is closed, which cancels that work (a build, a logs -f, a pull).
+    this.#releaseEngine();
     this.#req = Req.Closed;
-    // Cancels the engine's work for this connection (a build, a logs -f, a pull).
-    this.#engine?.destroy();
     // A hijacked exchange ends when its connection does; anything else still open was cut short.
     for (const exchange of this.#inflight.splice(0)) this.#logExchange(exchange, !exchange.hijacked);
     this.#ctx.closed(this);
@@ -556,31 +596,85 @@ export class Bridge {
   // ── engine → client ────────────────────────────────────────────────────────────────────────
 
   #connect(): Socket {
-    const engine = connectEngine(this.#ctx.endpoint);
+    const pooled = this.#ctx.pool?.take();
+    const engine = pooled ?? connectEngine(this.#ctx.endpoint);
     this.#engine = engine;
-    this.#engineConnected = false;
+    this.#engineConnected = pooled !== undefined;
+    this.#engineMidRequest = false;
+    this.#engineSpoiled = false;
     this.#res = Res.Head;
     this.#resPending = undefined;
-    // Over TLS the engine counts as reached once the handshake is done, so a certificate
-    // problem reads as "cannot reach", not as "closed the connection".
-    engine.on('encrypted' in engine ? 'secureConnect' : 'connect', () => {
-      this.#engineConnected = true;
-    });
-    engine.on('data', (chunk: Buffer) => this.#onEngineData(chunk));
-    engine.on('end', () => {
-      this.#onEngineEnd(engine);
-      this.#flushRuns();
-    });
-    engine.on('drain', () => this.#resumeClient(DRAIN));
     let failure: Error | undefined;
-    engine.on('error', (error) => {
-      failure = error;
-    });
-    engine.on('close', () => {
-      this.#onEngineClose(engine, failure);
-      this.#flushRuns();
-    });
+    this.#engineListeners = [
+      // Over TLS the engine counts as reached once the handshake is done, so a certificate
+      // problem reads as "cannot reach", not as "closed the connection".
+      [
+        'encrypted' in engine ? 'secureConnect' : 'connect',
+        () => {
+          this.#engineConnected = true;
+        },
+      ],
+      ['data', (chunk: Buffer) => this.#onEngineData(chunk)],
+      [
+        'end',
+        () => {
+          this.#onEngineEnd(engine);
+          this.#flushRuns();
+        },
+      ],
+      ['drain', () => this.#resumeClient(DRAIN)],
+      [
+        'error',
+        (error: Error) => {
+          failure = error;
+        },
+      ],
+      [
+        'close',
+        () => {
+          this.#onEngineClose(engine, failure);
+          this.#flushRuns();
+        },
+      ],
+    ];
+    for (const [event, listener] of this.#engineListeners) engine.on(event, listener);
     return engine;
+  }
+
+  /**
+   * The engine connection is at a clean message boundary and may serve another client: connected,
+   * every request on it fully sent and fully answered, nothing queued or paused, never hijacked
+   * or half-closed.
+   */
+  #reusable(): boolean {
+    const engine = this.#engine;
+    return (
+      engine !== undefined &&
+      this.#ctx.pool !== undefined &&
+      this.#engineConnected &&
+      !this.#engineMidRequest &&
+      !this.#engineSpoiled &&
+      this.#inflight.length === 0 &&
+      this.#res === Res.Head &&
+      this.#resPending === undefined &&
+      this.#engineRun === undefined &&
+      this.#enginePause === 0 &&
+      !engine.destroyed &&
+      !engine.readableEnded &&
+      engine.writable
+    );
+  }
+
+  /** Hands the engine connection to the pool, or closes it when it cannot be reused. */
+  #releaseEngine(): void {
+    const engine = this.#engine;
+    if (engine === undefined) return;
+    const reusable = this.#reusable();
+    this.#engine = undefined;
+    for (const [event, listener] of this.#engineListeners) engine.off(event, listener);
+    this.#engineListeners = [];
+    if (reusable) (this.#ctx.pool as EnginePool).give(engine);
+    else engine.destroy();
   }
 
   #onEngineData(chunk: Buffer): void {
@@ -688,7 +782,11 @@ export class Bridge {
       if (response.body.kind === 'length' && response.body.length === 0) this.#finishCollect();
       return true;
     }
-    this.#toClient(response.forward);
+    this.#toClient(
+      exchange.closeAfter && response.status >= 200
+        ? withConnectionClose(response.forward)
+        : response.forward,
+    );
     if (response.status < 200) return true; // 100 Continue and friends: the real answer follows
     switch (response.body.kind) {
       case 'none':
@@ -717,6 +815,7 @@ export class Bridge {
    */
   #hijack(exchange: Exchange, head: Buffer, rest: Buffer): void {
     exchange.hijacked = true;
+    this.#engineSpoiled = true;
     this.#res = Res.Raw;
     this.#pauseEngine(FLUSH);
     this.#countOut(head.length);
@@ -791,6 +890,11 @@ export class Bridge {
     this.#resScanner = undefined;
     const exchange = this.#inflight.shift();
     if (exchange !== undefined) this.#logExchange(exchange, false);
+    if (exchange?.closeAfter === true) {
+      this.#req = Req.Closed;
+      this.#endClient(true);
+      return;
+    }
     if (this.#req === Req.Hold && this.#inflight.length === 0) this.#releaseHold(false);
     if (this.#inflight.length === 0 && this.#owedError !== undefined) this.#sendOwedError();
     this.#closeIfIdle();
@@ -1085,4 +1189,30 @@ function describeSocketError(error: Error): string {
     code === undefined || error.message.includes(code) ? error.message : `${code}: ${error.message}`;
   // Each proxied connection holds two descriptors; say what to change.
   return code === 'EMFILE' || code === 'ENFILE' ? `${text} (out of file descriptors: raise ulimit -n)` : text;
+}
+
+/** True when the request's only Connection token is `close` (nothing else to carry over). */
+function onlyClose(headers: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    if ((headers[i] as string).toLowerCase() !== 'connection') continue;
+    if ((headers[i + 1] as string).trim().toLowerCase() !== 'close' || seen) return false;
+    seen = true;
+  }
+  return seen;
+}
+
+/**
+ * The engine's answer as it would have been to `Connection: close`. Go's server writes the
+ * handler's headers sorted, then its own: Date, Content-Length, Connection, Transfer-Encoding —
+ * so `Connection: close` goes before a closing Transfer-Encoding, else last. Already there:
+ * unchanged.
+ */
+function withConnectionClose(head: Buffer): Buffer {
+  const lines = head.toString('latin1', 0, head.length - 4).split('\r\n');
+  if (lines.some((line, i) => i > 0 && /^connection:/i.test(line))) return head;
+  const last = lines.length - 1;
+  const at = last > 0 && /^transfer-encoding:/i.test(lines[last] as string) ? last : lines.length;
+  lines.splice(at, 0, 'Connection: close');
+  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
 }

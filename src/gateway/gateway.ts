@@ -5,6 +5,7 @@ import type { ServeConfig } from '../config/serve-config.js';
 import type { Logger } from '../log/logger.js';
 import { type AccessLog, accessLogFor } from './access-log.js';
 import { Bridge, type BridgeContext } from './bridge.js';
+import { EnginePool } from './engine-pool.js';
 import type { Gate } from './gate.js';
 import { type OpenListener, openListener } from './listeners.js';
 import { requestIdSource } from './request-id.js';
@@ -18,6 +19,8 @@ export class Gateway {
   readonly #config: ServeConfig;
   readonly #log: Logger;
   readonly #bridges = new Set<Bridge>();
+  /** Idle engine connections, reused across client connections (engine-pool.ts). */
+  readonly #pool = new EnginePool();
   readonly #listeners: OpenListener[] = [];
   readonly #nextRequestId = requestIdSource();
   readonly #access: AccessLog;
@@ -77,6 +80,7 @@ export class Gateway {
       nextRequestId: this.#nextRequestId,
       gate: this.#gate,
       closed: (bridge) => this.#bridges.delete(bridge),
+      pool: this.#pool,
     };
     const label =
       socket.remoteAddress === undefined ? 'unix' : `${socket.remoteAddress}:${socket.remotePort}`;
@@ -95,6 +99,8 @@ export class Gateway {
   }
 
   async #stop(graceMs: number): Promise<void> {
+    // Idle engine connections go now; those of finishing bridges are closed as they come back.
+    this.#pool.close();
     const closing = Promise.all(this.#listeners.map((listener) => listener.close()));
     for (const bridge of this.#bridges) bridge.drain();
     const deadline = Date.now() + graceMs;

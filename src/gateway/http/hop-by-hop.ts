@@ -1,7 +1,8 @@
 /**
  * Headers that describe one hop and are not forwarded (RFC 9110 §7.6.1), lowercase.
  *
- * dockgate pairs each client connection with its own engine connection and keeps the message
+ * dockgate pairs each client connection with an engine connection of its own (reused by the next
+ * client only at a clean boundary: engine-pool.ts) and keeps the message
  * framing of every request and response as sent, so `Connection`, `Upgrade` and
  * `Transfer-Encoding` describe the engine hop exactly as they describe the client hop: they are
  * forwarded, and that is what lets `Upgrade: tcp` hijacks and chunked streams pass untouched.

@@ -114,6 +114,8 @@ export interface HeadChange {
   readonly target?: string | undefined;
   /** The length of a replacement body, sent with Content-Length instead of the original framing. */
   readonly bodyLength?: number | undefined;
+  /** Drop the client's `Connection: close`: the engine connection outlives this client's. */
+  readonly keepAlive?: boolean | undefined;
 }
 
 const BODY_FRAMING: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding']);
@@ -134,12 +136,14 @@ export function engineRequestHead(
     basePath === '' &&
     change?.target === undefined &&
     change?.bodyLength === undefined &&
+    change?.keepAlive !== true &&
     !credentials &&
     (request.drop.size === 0 || !hasAny(request.headers, request.drop))
   ) {
     return head;
   }
   const drop = new Set([...request.drop, ...CREDENTIAL_HEADERS]);
+  if (change?.keepAlive === true) drop.add('connection');
   let headers = request.headers;
   if (change?.bodyLength !== undefined) {
     for (const name of BODY_FRAMING) drop.add(name);

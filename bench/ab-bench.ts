@@ -104,11 +104,12 @@ async function main(): Promise<void> {
       path: string,
       connections: number,
       close = false,
-      lua: string | undefined = script,
+      /** null: a plain GET (undefined would take the default, the exec-create script). */
+      lua: string | null = script,
     ): Promise<[number, number]> => {
       const pid = pids[side] as number;
       const before = cpuSeconds(pid);
-      const rate = await wrk(url(side, path), connections, SECONDS, close, lua);
+      const rate = await wrk(url(side, path), connections, SECONDS, close, lua ?? undefined);
       return [rate, ((cpuSeconds(pid) - before) / (rate * SECONDS)) * 1e6];
     };
     const script = join(work, 'exec-create.lua');
@@ -136,11 +137,11 @@ async function main(): Promise<void> {
       for (const side of order) {
         if (pingRows) {
           for (const connections of [1, 10, 64]) {
-            const [rate, cpu] = await measured(side, '/_ping', connections, false, undefined);
+            const [rate, cpu] = await measured(side, '/_ping', connections, false, null);
             add(`/_ping keep-alive, ${connections} conn [req/s]`, side, rate);
             add(`/_ping keep-alive, ${connections} conn: gateway CPU per request [µs]`, side, cpu);
           }
-          const [rate, cpu] = await measured(side, '/_ping', 10, true, undefined);
+          const [rate, cpu] = await measured(side, '/_ping', 10, true, null);
           add('/_ping, new connection per request (10 conn) [req/s]', side, rate);
           add('/_ping, new connection per request: gateway CPU per request [µs]', side, cpu);
           continue;

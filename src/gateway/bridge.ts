@@ -156,6 +156,8 @@ export class Bridge {
   /** Bytes queued for each side, written once per event (see #toEngine). */
   #engineRun: Buffer | undefined;
   #clientRun: Buffer | undefined;
+  /** Runs for the client before #clientRun, not contiguous with it: written with it (writev). */
+  #clientEarlier: Buffer[] | undefined;
 
   constructor(client: Socket, clientLabel: string, conn: ConnectionInfo, ctx: BridgeContext) {
     this.#client = client;
@@ -900,7 +902,11 @@ export class Bridge {
     this.#closeIfIdle();
   }
 
-  /** Queues bytes for the client; consecutive slices of one read leave as one write. */
+  /**
+   * Queues bytes for the client. Consecutive slices of one read grow one run; a piece that is
+   * not (a rebuilt head before its body) starts a new run, and the runs leave together in one
+   * writev (cork/uncork): one system call per event either way.
+   */
   #toClient(bytes: Buffer): void {
     if (bytes.length === 0) return;
     this.#countOut(bytes.length);
@@ -909,7 +915,7 @@ export class Bridge {
       this.#clientRun = Buffer.from(run.buffer, run.byteOffset, run.length + bytes.length);
       return;
     }
-    this.#flushClientRun();
+    if (run !== undefined) (this.#clientEarlier ??= []).push(run);
     this.#clientRun = bytes;
   }
 
@@ -917,7 +923,19 @@ export class Bridge {
     const run = this.#clientRun;
     if (run === undefined) return;
     this.#clientRun = undefined;
-    if (!this.#client.write(run)) this.#pauseEngine(DRAIN);
+    const earlier = this.#clientEarlier;
+    if (earlier === undefined) {
+      if (!this.#client.write(run)) this.#pauseEngine(DRAIN);
+      return;
+    }
+    this.#clientEarlier = undefined;
+    const client = this.#client;
+    client.cork();
+    let full = false;
+    for (const piece of earlier) full = !client.write(piece) || full;
+    full = !client.write(run) || full;
+    client.uncork();
+    if (full) this.#pauseEngine(DRAIN);
   }
 
   #countOut(bytes: number): void {

@@ -915,7 +915,10 @@ export class Bridge {
       this.#clientRun = Buffer.from(run.buffer, run.byteOffset, run.length + bytes.length);
       return;
     }
-    if (run !== undefined) (this.#clientEarlier ??= []).push(run);
+    if (run !== undefined) {
+      if (this.#clientEarlier === undefined) this.#clientEarlier = [run];
+      else this.#clientEarlier.push(run);
+    }
     this.#clientRun = bytes;
   }
 

@@ -157,7 +157,7 @@ describe('dashboard with 500 containers (a real browser)', () => {
         // Search narrows (and is in the URL); a state chip filters.
         await page.fill('input[type="search"]', 'seeded-004');
         await page.waitForFunction("location.search === '?q=seeded-004'");
-        assert.equal(await page.locator('tbody tr').count(), 10);
+        await waitFor(async () => (await page.locator('tbody tr').count()) === 10, { what: '10 rows found' });
         await page.fill('input[type="search"]', '');
         await page.click('.counts button:has-text("restarting")');
         const restarting = seeded.filter((c) => c.state === 'restarting').length;
@@ -168,18 +168,25 @@ describe('dashboard with 500 containers (a real browser)', () => {
         await page.getByLabel('Sort').selectOption('restarts');
         await page.waitForFunction("location.search === '?sort=restarts'");
         const most = Math.max(...seeded.map((c) => c.restartCount));
-        const firstRestarts = await page.locator('tbody tr').first().locator('td').nth(4).textContent();
-        assert.equal(Number(firstRestarts), most);
+        // Rendered on the next frame: wait for the order, the deadline only bounds a failure.
+        await waitFor(
+          async () =>
+            Number(await page.locator('tbody tr').first().locator('td').nth(4).textContent()) === most,
+          { what: `the most restarted (${most}) first` },
+        );
 
         // Group by compose project: one section per project, and the view survives a reload.
         await page.getByLabel('Group').selectOption('project');
         await page.waitForFunction("location.search === '?group=project&sort=restarts'");
-        assert.equal(await page.locator('h2.group').count(), 12);
+        await waitFor(async () => (await page.locator('h2.group').count()) === 12, { what: '12 groups' });
         await page.reload();
-        await waitFor(async () => (await page.locator('h2.group').count()) === 12, {
-          what: 'groups after reload',
-        });
-        assert.equal(await page.locator('tbody tr').count(), 500);
+        // The snapshot arrives in bursts after a reload: every group and every row, then compare.
+        await waitFor(
+          async () =>
+            (await page.locator('h2.group').count()) === 12 &&
+            (await page.locator('tbody tr').count()) === 500,
+          { what: '12 groups and 500 rows after reload' },
+        );
         await page.screenshot({ path: join(shots, 'fleet-grouped-1440.png') });
         await page.close();
       }

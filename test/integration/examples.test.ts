@@ -281,10 +281,10 @@ describe('examples: the monitor', () => {
         'manage',
       )
     )
-      .trim()
       .split('\n')
-      .pop() as string;
-    // The token alone on the last line (compose v1's exec -T mixes in the message on stderr).
+      .find((line) => line.startsWith('dg_')) as string;
+    // The token alone on its line; compose v1's exec -T mixes in the message from stderr, in
+    // either order — what the README's `grep '^dg_'` is for.
     assert.match(token, /^dg_\S+$/);
     writeFileSync(join(project.dir, '.env'), `MONITOR_GATEWAY_TOKEN=${token}\n`);
     await compose(project, 'up', '-d', 'monitor');

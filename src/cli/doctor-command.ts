@@ -13,8 +13,8 @@ import {
 } from '../doctor/checks.js';
 import { defaultEngineEndpoint, parseEngineUrl } from '../engine/endpoint.js';
 import { isLoopback } from '../gateway/listen-address.js';
-import { tecnativaVariablesSet } from '../policy/tecnativa.js';
-import { envFlag, optionsFromEnv } from './env-options.js';
+import { optionsFromEnv } from './env-options.js';
+import { SERVE_ENV } from './serve-command.js';
 
 interface DoctorOptions {
   listen?: string[];
@@ -62,13 +62,7 @@ export function registerDoctorCommand(program: Command): void {
       );
       process.exitCode = errors === 0 ? 0 : 1;
     });
-  optionsFromEnv(doctor, 'DOCKGATE_', {
-    lists: { listen: /,/ },
-    special: {
-      tecnativaEnv: (raw) =>
-        raw === 'auto' ? tecnativaVariablesSet(process.env) : envFlag('DOCKGATE_TECNATIVA_ENV', raw),
-    },
-  });
+  optionsFromEnv(doctor, 'DOCKGATE_', SERVE_ENV);
 }
 
 export async function diagnose(options: DoctorOptions): Promise<Finding[]> {

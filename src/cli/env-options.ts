@@ -1,8 +1,14 @@
 import type { Command, Option } from 'commander';
 import { DockgateError } from '../errors.js';
 
+/** A variable's value; unset and empty alike are undefined. */
+export function envValue(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
 /** `--shutdown-grace` → `DOCKGATE_SHUTDOWN_GRACE` (with the prefix given). */
-export function envName(prefix: string, option: Option): string {
+function envName(prefix: string, option: Option): string {
   return `${prefix}${option
     .attributeName()
     .replace(/[A-Z]/g, (c) => `_${c}`)

@@ -6,11 +6,14 @@ import { SERVE_DEFAULTS } from '../config/serve-config.js';
 import { DockgateError } from '../errors.js';
 import { parseListenAddress } from '../gateway/listen-address.js';
 import { MONITOR_DEFAULTS } from '../monitor/config/monitor-config.js';
+import { envValue } from './env-options.js';
 
 /** Where to ask, and what the answer means. */
 interface Probe {
   readonly url: string;
+  /** A unix socket to ask `path` on, instead of `url`. */
   readonly socketPath?: string;
+  readonly path: string;
   /** The gateway's /_ping: a refusal by its policy (401/403) still proves it runs. */
   readonly gateway: boolean;
 }
@@ -56,41 +59,32 @@ function defaultProbe(): Probe {
     return i >= 0 ? args?.[i + 1] : undefined;
   };
   if (command === 'monitor') {
-    const listen = flag('--listen') ?? env('DOCKGATE_MONITOR_LISTEN') ?? MONITOR_DEFAULTS.listen;
-    return { url: `${loopback(listen.replace(/\/$/, ''))}/healthz`, gateway: false };
+    const listen = flag('--listen') ?? envValue('DOCKGATE_MONITOR_LISTEN') ?? MONITOR_DEFAULTS.listen;
+    return { url: `${loopback(listen.replace(/\/$/, ''))}/healthz`, path: '/healthz', gateway: false };
   }
-  const admin = flag('--admin') ?? env('DOCKGATE_ADMIN');
-  if (admin !== undefined)
-    return {
-      ...probeFor(admin),
-      url: `${probeFor(admin).url.replace(/\/_ping$/, '')}/healthz`,
-      gateway: false,
-    };
+  const admin = flag('--admin') ?? envValue('DOCKGATE_ADMIN');
+  // The admin listener (tcp:// on loopback or unix://) has /healthz, engine included.
+  if (admin !== undefined) return { ...probeFor(admin, '/healthz'), gateway: false };
   const listen =
-    flag('--listen') ?? env('DOCKGATE_LISTEN')?.split(',')[0]?.trim() ?? SERVE_DEFAULTS.listen[0];
+    flag('--listen') ?? envValue('DOCKGATE_LISTEN')?.split(',')[0]?.trim() ?? SERVE_DEFAULTS.listen[0];
   return probeFor(listen);
 }
 
-/** A gateway listener (tcp://, tls://, unix://) → its /_ping; an http(s) URL as it is. */
-function probeFor(url: string): Probe {
-  if (/^https?:\/\//.test(url)) return { url: loopback(url), gateway: false };
+/** A gateway listener (tcp://, tls://, unix://) → its `path` (/_ping); an http(s) URL as it is. */
+function probeFor(url: string, path = '/_ping'): Probe {
+  if (/^https?:\/\//.test(url)) return { url: loopback(url), path: new URL(url).pathname, gateway: false };
   const address = parseListenAddress(url);
   if (address.kind === 'unix')
-    return { url: `unix://${address.path}:/_ping`, socketPath: address.path, gateway: true };
+    return { url: `unix://${address.path}:${path}`, socketPath: address.path, path, gateway: true };
   if (address.kind === 'fd')
     throw new DockgateError('DG_CONFIG_INVALID', 'a passed socket (fd://) has no address to ask: use --url');
   const scheme = address.kind === 'tls' ? 'https' : 'http';
-  return { url: `${loopback(`${scheme}://${address.url.slice(6)}`)}/_ping`, gateway: true };
+  return { url: `${loopback(`${scheme}://${address.url.slice(6)}`)}${path}`, path, gateway: true };
 }
 
 /** A wildcard address is asked on loopback. */
 function loopback(url: string): string {
   return url.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://[::1]:');
-}
-
-function env(name: string): string | undefined {
-  const value = process.env[name];
-  return value === undefined || value === '' ? undefined : value;
 }
 
 /** PID 1's arguments when it is dockgate (in its container), else undefined. */
@@ -114,7 +108,7 @@ function get(probe: Probe, timeoutMs: number): Promise<{ status: number; body: s
           ? httpRequest(target, { timeout: timeoutMs })
           : httpRequest({
               socketPath: probe.socketPath,
-              path: '/_ping',
+              path: probe.path,
               host: 'localhost',
               timeout: timeoutMs,
             });

@@ -11,7 +11,7 @@ import {
 } from '../monitor/config/monitor-config.js';
 import type { Db } from '../monitor/store/database.js';
 import { DOCKGATE_VERSION } from '../version.js';
-import { optionsFromEnv } from './env-options.js';
+import { envValue, optionsFromEnv } from './env-options.js';
 import { readPassword } from './password-prompt.js';
 
 /**
@@ -244,9 +244,4 @@ function testAlert(): Alert {
     summary: 'dockgate test message: notifications reach you',
     details: { exitCode: 1, logs: ['this is a test'] },
   };
-}
-
-function envValue(name: string): string | undefined {
-  const value = process.env[name];
-  return value === undefined || value === '' ? undefined : value;
 }

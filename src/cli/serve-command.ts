@@ -94,15 +94,18 @@ export function registerServeCommand(program: Command): void {
       // A worker's IPC channel to the primary would keep it alive.
       if (cluster.isWorker) process.disconnect();
     });
-  optionsFromEnv(serve, 'DOCKGATE_', {
-    lists: { listen: /,/ },
-    special: {
-      // The image sets `auto`: on when any of Tecnativa's variables is set (CONTAINERS=1…).
-      tecnativaEnv: (raw) =>
-        raw === 'auto' ? tecnativaVariablesSet(process.env) : envFlag('DOCKGATE_TECNATIVA_ENV', raw),
-    },
-  });
+  optionsFromEnv(serve, 'DOCKGATE_', SERVE_ENV);
 }
+
+/** How serve's options read DOCKGATE_* (also `doctor`, which checks what serve would do). */
+export const SERVE_ENV = {
+  lists: { listen: /,/ },
+  special: {
+    // The image sets `auto`: on when any of Tecnativa's variables is set (CONTAINERS=1…).
+    tecnativaEnv: (raw: string) =>
+      raw === 'auto' ? tecnativaVariablesSet(process.env) : envFlag('DOCKGATE_TECNATIVA_ENV', raw),
+  },
+};
 
 /** Resolves on the first SIGTERM or SIGINT; later ones are ignored (stopping is under way). */
 function untilSignal(): Promise<NodeJS.Signals> {

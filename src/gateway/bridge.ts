@@ -29,7 +29,7 @@ export interface BridgeContext {
   readonly gate: Gate;
   readonly closed: (bridge: Bridge) => void;
   /** Idle engine connections shared by the gateway's bridges (engine-pool.ts). */
-  readonly pool?: EnginePool | undefined;
+  readonly pool: EnginePool;
 }
 
 /** One request/response exchange on the connection, from head to the end of its answer. */
@@ -384,12 +384,13 @@ export class Bridge {
   /** Sends an allowed request on to the engine, as changed by the gate. */
   #forward(pending: Pending, ruling: Forward): void {
     const { request } = pending;
+    const holds = mayHijack(request.method, request.target, request.upgrade);
     const exchange: Exchange = {
       id: pending.id,
       method: request.method,
       target: request.target,
       started: pending.started,
-      holds: mayHijack(request.method, request.target, request.upgrade),
+      holds,
       status: 0,
       bytesIn: 0,
       bytesOut: 0,
@@ -399,13 +400,7 @@ export class Bridge {
       done: ruling.done,
       // `Connection: close` alone (HTTP/1.1, no upgrade): the engine keeps its connection for
       // the next client and the gateway closes this one after the answer, as the engine would.
-      closeAfter:
-        this.#ctx.pool !== undefined &&
-        !request.keepAlive &&
-        request.version === '1.1' &&
-        request.upgrade === undefined &&
-        !mayHijack(request.method, request.target, request.upgrade) &&
-        onlyClose(request.headers),
+      closeAfter: request.closeOnly && !holds,
     };
     this.#inflight.push(exchange);
     const basePath = this.#ctx.endpoint.kind === 'tcp' ? this.#ctx.endpoint.basePath : '';
@@ -598,7 +593,7 @@ export class Bridge {
   // ── engine → client ────────────────────────────────────────────────────────────────────────
 
   #connect(): Socket {
-    const pooled = this.#ctx.pool?.take();
+    const pooled = this.#ctx.pool.take();
     const engine = pooled ?? connectEngine(this.#ctx.endpoint);
     this.#engine = engine;
     this.#engineConnected = pooled !== undefined;
@@ -652,7 +647,6 @@ export class Bridge {
     const engine = this.#engine;
     return (
       engine !== undefined &&
-      this.#ctx.pool !== undefined &&
       this.#engineConnected &&
       !this.#engineMidRequest &&
       !this.#engineSpoiled &&
@@ -675,7 +669,7 @@ export class Bridge {
     this.#engine = undefined;
     for (const [event, listener] of this.#engineListeners) engine.off(event, listener);
     this.#engineListeners = [];
-    if (reusable) (this.#ctx.pool as EnginePool).give(engine);
+    if (reusable) this.#ctx.pool.give(engine);
     else engine.destroy();
   }
 
@@ -1210,17 +1204,6 @@ function describeSocketError(error: Error): string {
     code === undefined || error.message.includes(code) ? error.message : `${code}: ${error.message}`;
   // Each proxied connection holds two descriptors; say what to change.
   return code === 'EMFILE' || code === 'ENFILE' ? `${text} (out of file descriptors: raise ulimit -n)` : text;
-}
-
-/** True when the request's only Connection token is `close` (nothing else to carry over). */
-function onlyClose(headers: readonly string[]): boolean {
-  let seen = false;
-  for (let i = 0; i < headers.length; i += 2) {
-    if ((headers[i] as string).toLowerCase() !== 'connection') continue;
-    if ((headers[i + 1] as string).trim().toLowerCase() !== 'close' || seen) return false;
-    seen = true;
-  }
-  return seen;
 }
 
 /**

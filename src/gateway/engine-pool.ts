@@ -20,16 +20,10 @@ export class EnginePool {
   readonly #idleMs: number;
   readonly #watchers = new WeakMap<Socket, () => void>();
   #closed = false;
-  /** Reused / newly opened, for the metrics and the benchmark's notes. */
-  reused = 0;
 
   constructor(max = POOL_MAX_IDLE, idleMs = POOL_IDLE_MS) {
     this.#max = max;
     this.#idleMs = idleMs;
-  }
-
-  get idle(): number {
-    return this.#idle.length;
   }
 
   /** An idle connection, now the caller's; undefined when none is left. */
@@ -38,10 +32,7 @@ export class EnginePool {
       const socket = this.#idle.pop();
       if (socket === undefined) return undefined;
       this.#unwatch(socket);
-      if (!socket.destroyed && socket.writable && !socket.readableEnded) {
-        this.reused += 1;
-        return socket;
-      }
+      if (!socket.destroyed && socket.writable && !socket.readableEnded) return socket;
       socket.destroy();
     }
   }

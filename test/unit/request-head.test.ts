@@ -48,6 +48,17 @@ describe('parseRequestHead', () => {
   });
 
   // Request smuggling (RFC 9112 §6.3, §11.2): each framing ambiguity is refused, never guessed.
+  it('closeOnly: HTTP/1.1 with `Connection: close` and no other token (the engine connection may be kept)', () => {
+    assert.equal(parseRequestHead(head('GET / HTTP/1.1\r\nConnection: close')).closeOnly, true);
+    assert.equal(
+      parseRequestHead(head('GET / HTTP/1.1\r\nConnection: close\r\nConnection: close')).closeOnly,
+      true,
+    );
+    assert.equal(parseRequestHead(head('GET / HTTP/1.1\r\nConnection: close, X-Trace')).closeOnly, false);
+    assert.equal(parseRequestHead(head('GET / HTTP/1.1')).closeOnly, false);
+    assert.equal(parseRequestHead(head('GET / HTTP/1.0\r\nConnection: close')).closeOnly, false);
+  });
+
   it('smuggling: Content-Length together with Transfer-Encoding (CL.TE)', () => {
     rejects('POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked', 'DG_REQUEST_SMUGGLING');
   });

@@ -26,6 +26,11 @@ export interface RequestHead {
   readonly body: RequestBody;
   /** The connection stays open after this exchange (HTTP/1.1 default, or 1.0 + keep-alive). */
   readonly keepAlive: boolean;
+  /**
+   * HTTP/1.1 with `Connection: close` and no other Connection token: the gateway may keep the
+   * engine connection and close the client's itself (bridge.ts, engine-pool.ts).
+   */
+  readonly closeOnly: boolean;
   /** The protocol asked for with `Connection: upgrade` + `Upgrade:` (e.g. "tcp", "h2c", "websocket"). */
   readonly upgrade: string | undefined;
   /** Values of `Authorization` headers (for the gate; never forwarded). */
@@ -70,6 +75,7 @@ export function parseRequestHead(head: Buffer): RequestHead {
     headers: scan.headers,
     body: requestBody(scan, version),
     keepAlive: version === '1.1' ? !tokens.has('close') : tokens.has('keep-alive'),
+    closeOnly: version === '1.1' && tokens.size === 1 && tokens.has('close'),
     upgrade:
       tokens.has('upgrade') && scan.upgrade.length > 0
         ? scan.upgrade.join(',').trim().toLowerCase()

@@ -124,7 +124,7 @@ export function buildApi(ctx: ApiContext, listen: ListenConfig): FastifyInstance
     role: request.principal.role,
     via: request.principal.via,
     ...(request.principal.csrf === undefined ? {} : { csrf: request.principal.csrf }),
-    signIn: ctx.users.list().length > 0,
+    signIn: ctx.users.any(),
   }));
 
   // Browser sign-in (docs/monitor.md#sign-in): a JSON body only (a cross-site form cannot send

@@ -67,6 +67,11 @@ export class MonitorUsers {
     ).map((r) => ({ name: r.name, role: r.role, createdAt: new Date(r.at).toISOString() }));
   }
 
+  /** True once any user exists (the dashboard then offers to sign in). */
+  any(): boolean {
+    return this.#db.prepare('SELECT 1 FROM users LIMIT 1').get() !== undefined;
+  }
+
   /** True when the user existed; their sessions end with them. */
   remove(name: string): boolean {
     return this.#db.transaction(() => {

@@ -4,7 +4,7 @@
  * targets interleaved in every round, on one private engine. For "before/after" of one change on a
  * noisy machine: compare the ratio within the run, never two runs.
  *
- *   node --import tsx bench/ab-bench.ts --baseline 18444ea [--rounds 5] [--seconds 4]
+ *   node --import tsx bench/ab-bench.ts --baseline 18444ea [--rounds 5] [--seconds 4] [--ping] [--label NAME]
  */
 import { execFileSync, type spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +26,8 @@ const arg = (name: string, fallback: string): string => {
 const baseline = arg('--baseline', 'HEAD');
 /** `--ping`: the small-request rows instead (keep-alive and a new connection per request). */
 const pingRows = process.argv.includes('--ping');
+/** `--label NAME`: results go to ab-DATE[-ping]-NAME.md (several A/Bs on one day). */
+const label = arg('--label', '').replace(/[^\w.-]/g, '_');
 const ROUNDS = Number(arg('--rounds', '5'));
 const SECONDS = Number(arg('--seconds', '4'));
 const BULK = 256 * 1024 * 1024;
@@ -184,7 +186,8 @@ async function main(): Promise<void> {
       const c = median(sides.current);
       lines.push(`| ${name} | ${Math.round(b)} | ${Math.round(c)} | ${(c / b).toFixed(3)} |`);
     }
-    const out = join(root, 'bench', 'results', `ab-${date}${pingRows ? '-ping' : ''}.md`);
+    const suffix = `${pingRows ? '-ping' : ''}${label === '' ? '' : `-${label}`}`;
+    const out = join(root, 'bench', 'results', `ab-${date}${suffix}.md`);
     writeFileSync(out, `${lines.join('\n')}\n`);
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {

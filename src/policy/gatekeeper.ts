@@ -16,11 +16,11 @@ import {
   type BodyOutcome,
   type Denial,
   decideBody,
-  decideHead,
   decideTarget,
   type HeadOutcome,
   refusal,
 } from './decide.js';
+import { HeadMemo } from './head-memo.js';
 import type { Learner } from './learn.js';
 import { type OwnerCheck, ownerOf } from './ownership.js';
 import { addressAllowed, type Identity, type Policy } from './policy.js';
@@ -71,6 +71,7 @@ export class Gatekeeper implements Gate {
   readonly #onOpen: (delta: 1 | -1) => void;
   readonly #targets: TargetInspector;
   readonly #statsEndpoint: StatsEndpoint;
+  readonly #heads: HeadMemo;
   /**
    * Asked when a token is unknown: re-reads the token file if it changed since it was read, and
    * says whether the policy was replaced — so a token added a moment ago works on its first
@@ -86,6 +87,7 @@ export class Gatekeeper implements Gate {
     this.#onOpen = options.onOpen ?? (() => {});
     this.#targets = new TargetInspector(options.engine, options.log, options.targets);
     this.#statsEndpoint = new StatsEndpoint(options.engine);
+    this.#heads = new HeadMemo(options.learner !== undefined);
   }
 
   /** Stops the target inspector's events subscription. */
@@ -145,13 +147,7 @@ export class Gatekeeper implements Gate {
         rule: 'rate-limit',
       });
     }
-    const head = decideHead(
-      caller.profile,
-      request.method,
-      request.target,
-      request.hasBody,
-      this.#learner !== undefined,
-    );
+    const head = this.#heads.decide(caller.profile, request.method, request.target, request.hasBody);
     if (head.kind === 'deny') return this.#refuse(request, caller, head.denial, head.normalised?.path);
     if (!head.needsBody) return this.#afterBody(request, caller, head, undefined);
     return {

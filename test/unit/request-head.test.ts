@@ -127,3 +127,21 @@ describe('engineRequestHead', () => {
     );
   });
 });
+
+describe('parseRequestHead: remembered heads', () => {
+  it('head_memo_regression: the same bytes parse to the same request, and a refused head stays refused', () => {
+    const text = 'GET /v1.41/containers/json HTTP/1.1\r\nHost: docker';
+    const first = parseRequestHead(head(text));
+    assert.equal(parseRequestHead(head(text)), first);
+    assert.equal(first.target, '/v1.41/containers/json');
+    for (let i = 0; i < 2; i++)
+      rejects('POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked', 'DG_REQUEST_SMUGGLING');
+  });
+
+  it('head_memo_regression: heads differing by one byte are parsed apart', () => {
+    assert.equal(parseRequestHead(head('GET / HTTP/1.1\r\nConnection: close')).closeOnly, true);
+    assert.equal(parseRequestHead(head('GET / HTTP/1.1\r\nConnection: closE')).closeOnly, true);
+    assert.equal(parseRequestHead(head('GET / HTTP/1.1\r\nConnection: close, te')).closeOnly, false);
+    assert.equal(parseRequestHead(head('GET / HTTP/1.0\r\nConnection: close')).closeOnly, false);
+  });
+});

@@ -50,4 +50,32 @@ describe('parseResponseHead', () => {
       (error) => isDockgateError(error, 'DG_ENGINE_PROTOCOL'),
     );
   });
+
+  it('head_memo_regression: a remembered head is framed by its request method and forwards its own bytes', () => {
+    const text = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nApi-Version: 1.41';
+    const first = head(text);
+    const second = head(text);
+    assert.deepEqual(parseResponseHead(first, 'GET').body, { kind: 'length', length: 2 });
+    // The same bytes answering HEAD carry no body, even right after the GET was remembered.
+    assert.deepEqual(parseResponseHead(second, 'HEAD').body, { kind: 'none' });
+    assert.deepEqual(parseResponseHead(second, 'GET').body, { kind: 'length', length: 2 });
+    // What is forwarded is the head just received, not the one remembered.
+    assert.equal(parseResponseHead(second, 'GET').forward, second);
+    // A bad head is refused every time: failures are never remembered.
+    for (let i = 0; i < 2; i++) {
+      assert.throws(
+        () => parseResponseHead(head('HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2'), 'GET'),
+        (error) => isDockgateError(error, 'DG_ENGINE_PROTOCOL'),
+      );
+    }
+  });
+
+  it('head_memo_regression: a flood of distinct heads keeps answering correctly past the memo size', () => {
+    for (let i = 0; i < 500; i++) {
+      assert.deepEqual(parseResponseHead(head(`HTTP/1.1 200 OK\r\nContent-Length: ${i + 1}`), 'GET').body, {
+        kind: 'length',
+        length: i + 1,
+      });
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import { DockgateError } from '../../errors.js';
 import { CREDENTIAL_HEADERS } from '../gate.js';
+import { HeadMemo } from './head-memo.js';
 import {
   type HeaderList,
   type HeaderScan,
@@ -51,6 +52,17 @@ const VERSION = /^HTTP\/(\d)\.(\d)$/;
  */
 export function parseRequestHead(head: Buffer): RequestHead {
   const text = head.toString('latin1', 0, head.length - 4);
+  const known = seen.get(text);
+  if (known !== undefined) return known;
+  const parsed = parseRequestText(text);
+  seen.set(text, parsed);
+  return parsed;
+}
+
+/** Request heads already parsed (readonly values: sharing one between requests is safe). */
+const seen = new HeadMemo<RequestHead>();
+
+function parseRequestText(text: string): RequestHead {
   const lines = splitHeadLines(text, 'DG_BAD_REQUEST');
   const requestLine = lines[0] as string;
   const parts = requestLine.split(' ');

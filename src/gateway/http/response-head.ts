@@ -1,4 +1,5 @@
 import { DockgateError } from '../../errors.js';
+import { HeadMemo } from './head-memo.js';
 import {
   type HeaderList,
   type HeaderScan,
@@ -32,7 +33,35 @@ const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: [\t\x20-\x7e\x80-\xff]*)?$/;
  * whatever its Content-Length says (RFC 9112 §6.3).
  */
 export function parseResponseHead(head: Buffer, requestMethod: string): ResponseHead {
-  const lines = splitHeadLines(head.toString('latin1', 0, head.length - 4), 'DG_ENGINE_PROTOCOL');
+  const text = head.toString('latin1', 0, head.length - 4);
+  // A HEAD answer is framed differently from the same head answering a GET: remembered apart.
+  const memo = requestMethod === 'HEAD' ? seenForHead : seen;
+  let parsed = memo.get(text);
+  if (parsed === undefined) {
+    parsed = parseResponseText(text, requestMethod);
+    memo.set(text, parsed);
+  }
+  return {
+    status: parsed.status,
+    headers: parsed.headers,
+    body: parsed.body,
+    forward: parsed.rebuilt ?? head,
+  };
+}
+
+/** What a head's text says; `rebuilt` when hop-by-hop headers had to go (else the bytes as received). */
+interface ParsedResponse {
+  readonly status: number;
+  readonly headers: HeaderList;
+  readonly body: ResponseBody;
+  readonly rebuilt: Buffer | undefined;
+}
+
+const seen = new HeadMemo<ParsedResponse>();
+const seenForHead = new HeadMemo<ParsedResponse>();
+
+function parseResponseText(text: string, requestMethod: string): ParsedResponse {
+  const lines = splitHeadLines(text, 'DG_ENGINE_PROTOCOL');
   const match = STATUS_LINE.exec(lines[0] as string);
   if (match === null) throw new DockgateError('DG_ENGINE_PROTOCOL', 'malformed status line from the engine');
   const status = Number(match[2]);
@@ -43,10 +72,10 @@ export function parseResponseHead(head: Buffer, requestMethod: string): Response
     status,
     headers: scan.headers,
     body: responseBody(status, requestMethod, scan),
-    forward:
+    rebuilt:
       drop !== undefined && hasAny(scan.headers, drop)
         ? rebuildHead(lines[0] as string, scan.headers, drop)
-        : head,
+        : undefined,
   };
 }
 

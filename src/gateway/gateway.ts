@@ -4,7 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import type { ServeConfig } from '../config/serve-config.js';
 import type { Logger } from '../log/logger.js';
 import { type AccessLog, accessLogFor } from './access-log.js';
-import { Bridge, type BridgeContext } from './bridge.js';
+import { Bridge, type BridgeContext } from './bridge/bridge.js';
 import { EnginePool } from './engine-pool.js';
 import type { Gate } from './gate.js';
 import { type OpenListener, openListener } from './listeners.js';

@@ -1,6 +1,5 @@
 import { DockgateError } from '../../errors.js';
 import { CREDENTIAL_HEADERS } from '../gate.js';
-import { HeadMemo } from './head-memo.js';
 import {
   type HeaderList,
   type HeaderScan,
@@ -11,6 +10,7 @@ import {
   splitHeadLines,
 } from './header-fields.js';
 import { namesToDrop } from './hop-by-hop.js';
+import { ParsedHeads } from './parsed-heads.js';
 
 /** How the request body is delimited on the wire. */
 export type RequestBody =
@@ -60,7 +60,7 @@ export function parseRequestHead(head: Buffer): RequestHead {
 }
 
 /** Request heads already parsed (readonly values: sharing one between requests is safe). */
-const seen = new HeadMemo<RequestHead>();
+const seen = new ParsedHeads<RequestHead>();
 
 function parseRequestText(text: string): RequestHead {
   const lines = splitHeadLines(text, 'DG_BAD_REQUEST');

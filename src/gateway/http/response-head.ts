@@ -1,5 +1,4 @@
 import { DockgateError } from '../../errors.js';
-import { HeadMemo } from './head-memo.js';
 import {
   type HeaderList,
   type HeaderScan,
@@ -10,6 +9,7 @@ import {
   splitHeadLines,
 } from './header-fields.js';
 import { namesToDrop } from './hop-by-hop.js';
+import { ParsedHeads } from './parsed-heads.js';
 
 /** How the response body is delimited: by length, chunks, the engine closing, or not at all. */
 export type ResponseBody =
@@ -57,8 +57,8 @@ interface ParsedResponse {
   readonly rebuilt: Buffer | undefined;
 }
 
-const seen = new HeadMemo<ParsedResponse>();
-const seenForHead = new HeadMemo<ParsedResponse>();
+const seen = new ParsedHeads<ParsedResponse>();
+const seenForHead = new ParsedHeads<ParsedResponse>();
 
 function parseResponseText(text: string, requestMethod: string): ParsedResponse {
   const lines = splitHeadLines(text, 'DG_ENGINE_PROTOCOL');

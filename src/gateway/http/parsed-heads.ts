@@ -10,7 +10,7 @@ const MAX_TEXT = 2048;
  * A hit costs one lookup of the text instead of a strict parse; anything that fails to parse is
  * never stored, so a bad head is refused every time, as before.
  */
-export class HeadMemo<T> {
+export class ParsedHeads<T> {
   readonly #parsed = new Map<string, T>();
 
   get(text: string): T | undefined {

@@ -4,7 +4,7 @@
  * targets interleaved in every round, on one private engine. For "before/after" of one change on a
  * noisy machine: compare the ratio within the run, never two runs.
  *
- *   node --import tsx bench/ab-bench.ts --baseline 18444ea [--rounds 5] [--seconds 4] [--ping] [--label NAME]
+ *   node --import tsx bench/ab-bench.ts --baseline 18444ea [--rounds 5] [--seconds 4] [--ping | --bulk] [--label NAME]
  */
 import { execFileSync, type spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +26,8 @@ const arg = (name: string, fallback: string): string => {
 const baseline = arg('--baseline', 'HEAD');
 /** `--ping`: the small-request rows instead (keep-alive and a new connection per request). */
 const pingRows = process.argv.includes('--ping');
+/** `--bulk`: only the 256 MiB archive PUT and GET, with the gateway's CPU per MiB (many rounds are cheap). */
+const bulkRows = process.argv.includes('--bulk');
 /** `--label NAME`: results go to ab-DATE[-ping]-NAME.md (several A/Bs on one day). */
 const label = arg('--label', '').replace(/[^\w.-]/g, '_');
 const ROUNDS = Number(arg('--rounds', '5'));
@@ -120,7 +122,7 @@ async function main(): Promise<void> {
       `wrk.method = "POST"\nwrk.body = '{"Cmd":["true"],"User":"nobody"}'\nwrk.headers["Content-Type"] = "application/json"\n`,
     );
     const url = (side: Side, path: string): string => `http://127.0.0.1:${PORTS[side]}${path}`;
-    const rows: Record<string, Record<Side, number[]>> = pingRows
+    const rows: Record<string, Record<Side, number[]>> = pingRows || bulkRows
       ? {}
       : {
           'exec create on a plain container, 10 conn [req/s]': { baseline: [], current: [] },
@@ -146,6 +148,22 @@ async function main(): Promise<void> {
           const [rate, cpu] = await measured(side, '/_ping', 10, true, null);
           add('/_ping, new connection per request (10 conn) [req/s]', side, rate);
           add('/_ping, new connection per request: gateway CPU per request [µs]', side, cpu);
+          continue;
+        }
+        if (bulkRows) {
+          const pid = pids[side] as number;
+          const archive = url(side, `/v1.41/containers/${plain}/archive`);
+          let before = cpuSeconds(pid);
+          const put = await curlRate(
+            ['-X', 'PUT', '-T', tar, '-H', 'Content-Type: application/x-tar', `${archive}?path=/tmp`],
+            'upload',
+          );
+          add('archive PUT 256 MiB [MiB/s]', side, put);
+          add('archive PUT: gateway CPU per MiB [µs]', side, ((cpuSeconds(pid) - before) * 1e6) / 256);
+          before = cpuSeconds(pid);
+          const get = await curlRate(['-o', '/dev/null', `${archive}?path=/tmp/upload.bin`], 'download');
+          add('archive GET 256 MiB [MiB/s]', side, get);
+          add('archive GET: gateway CPU per MiB [µs]', side, ((cpuSeconds(pid) - before) * 1e6) / 256);
           continue;
         }
         const path = `/v1.41/containers/${plain}/exec`;
@@ -186,7 +204,7 @@ async function main(): Promise<void> {
       const c = median(sides.current);
       lines.push(`| ${name} | ${Math.round(b)} | ${Math.round(c)} | ${(c / b).toFixed(3)} |`);
     }
-    const suffix = `${pingRows ? '-ping' : ''}${label === '' ? '' : `-${label}`}`;
+    const suffix = `${pingRows ? '-ping' : ''}${bulkRows ? '-bulk' : ''}${label === '' ? '' : `-${label}`}`;
     const out = join(root, 'bench', 'results', `ab-${date}${suffix}.md`);
     writeFileSync(out, `${lines.join('\n')}\n`);
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -18,8 +18,13 @@ export class Limits {
     return true;
   }
 
-  /** Claims a slot; returns its release, or undefined when `max` are in flight. */
+  /**
+   * Claims a slot; returns its release, or undefined when `max` are in flight. Without a limit
+   * nothing is counted (the proxy path does no work for a feature that is off); a limit added by
+   * a reload counts the requests that start after it.
+   */
   enter(name: string, max: number | undefined): (() => void) | undefined {
+    if (max === undefined) return NO_SLOT;
     const now = this.#inflight.get(name) ?? 0;
     if (max !== undefined && now >= max) return undefined;
     this.#inflight.set(name, now + 1);
@@ -33,3 +38,5 @@ export class Limits {
     };
   }
 }
+
+const NO_SLOT = (): void => {};

@@ -10,6 +10,16 @@ import type { EngineEndpoint } from './endpoint.js';
 export const SOCKET_BUFFER_BYTES = 256 * 1024;
 
 /**
+ * TCP keep-alive probes start after this long idle, on the gateway's client connections and on
+ * TCP connections to an engine, as on dockerd's own TCP listener (Go's 15 s): a peer that vanished
+ * without a FIN frees its connection — and any `events` or `logs -f` stream on it — in seconds,
+ * not after the kernel's default two hours. (Without a delay Node asks for TCP_KEEPIDLE 0, which
+ * Linux refuses: keep-alive was on, with the two-hour default, and a failed system call per
+ * connection.)
+ */
+export const KEEPALIVE_IDLE_MS = 15_000;
+
+/**
  * Opens one raw byte stream to the engine. Half-open is allowed so that a client's TCP
  * half-close (docker exec without -i) can be forwarded as exactly that, not as a full close.
  * Writes made before the connection is up are queued by Node, so callers may write at once.
@@ -26,6 +36,7 @@ export function connectEngine(endpoint: EngineEndpoint): Socket {
           withBuffer({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true }),
         );
         socket.setNoDelay(true);
+        socket.setKeepAlive(true, KEEPALIVE_IDLE_MS);
         return socket;
       }
       const { ca, cert, key, verify } = endpoint.tls;
@@ -39,7 +50,10 @@ export function connectEngine(endpoint: EngineEndpoint): Socket {
         ...(cert && { cert }),
         ...(key && { key }),
       };
-      return tlsConnect(options);
+      const socket = tlsConnect(options);
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, KEEPALIVE_IDLE_MS);
+      return socket;
     }
   }
 }

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, fstatSync, lstatSync, unlinkSync } from 'node:fs
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { TlsListenerMaterial } from '../config/serve-config.js';
-import { SOCKET_BUFFER_BYTES } from '../engine/connect.js';
+import { KEEPALIVE_IDLE_MS, SOCKET_BUFFER_BYTES } from '../engine/connect.js';
 import { DockgateError } from '../errors.js';
 import { LISTEN_FDS_START, type ListenAddress } from './listen-address.js';
 
@@ -42,6 +42,9 @@ export async function openListener(address: ListenAddress, options: ListenOption
       key: tls.key,
       minVersion: 'TLSv1.2' as const,
       allowHalfOpen: true,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: KEEPALIVE_IDLE_MS,
       ...(tls.clientCa !== undefined && { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
     };
     try {
@@ -55,6 +58,7 @@ export async function openListener(address: ListenAddress, options: ListenOption
       allowHalfOpen: true,
       noDelay: address.kind === 'tcp',
       keepAlive: address.kind === 'tcp',
+      keepAliveInitialDelay: KEEPALIVE_IDLE_MS,
       // Client sockets buffer as much as engine sockets before backpressure pauses the engine.
       highWaterMark: SOCKET_BUFFER_BYTES,
     });

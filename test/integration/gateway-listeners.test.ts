@@ -96,6 +96,53 @@ describe('IPv6 listener', () => {
   });
 });
 
+/**
+ * The kernel's timer for the gateway's side of a TCP connection, from /proc/net/tcp: the timer
+ * kind ("02" = keep-alive) and when it fires, in clock ticks (USER_HZ, 100 per second).
+ */
+function serverSideTimer(
+  serverPort: number,
+  clientPort: number,
+): { kind: string; ticks: number } | undefined {
+  const hex = (port: number): string => port.toString(16).toUpperCase().padStart(4, '0');
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    const [local, remote, , , timer] = [fields[1], fields[2], fields[3], fields[4], fields[5]];
+    if (local?.endsWith(`:${hex(serverPort)}`) && remote?.endsWith(`:${hex(clientPort)}`)) {
+      const [kind, when] = (timer ?? '').split(':');
+      return { kind: kind ?? '', ticks: Number.parseInt(when ?? '', 16) };
+    }
+  }
+  return undefined;
+}
+
+describe('TCP keep-alive on client connections', () => {
+  it('keepalive_idle_regression: an idle client connection is probed after 15 s, not the kernel default of 2 h', async () => {
+    const gateway = await startGateway({ listen: ['tcp://127.0.0.1:0'] });
+    try {
+      const connection = await RawConnection.open({ host: '127.0.0.1', port: gateway.port });
+      connection.write('GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n');
+      await connection.until((text) => text.endsWith('OK'));
+      const clientPort = connection.socket.localPort as number;
+      // Idle now: the kernel arms the keep-alive timer of the gateway's socket. Before the fix
+      // Node asked for TCP_KEEPIDLE 0, Linux refused it, and the timer said 7,200 s.
+      let timer: { kind: string; ticks: number } | undefined;
+      await waitFor(
+        () => {
+          timer = serverSideTimer(gateway.port, clientPort);
+          return timer?.kind === '02';
+        },
+        { what: 'a keep-alive timer on the gateway side of the connection' },
+      );
+      const ticks = timer?.ticks ?? Number.NaN;
+      assert.ok(ticks <= 15 * 100, `keep-alive fires in ${ticks / 100} s; expected at most 15 s`);
+      connection.close();
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
 describe('TLS listener with client certificates, and a TLS upstream', () => {
   let pki: TestPki;
   let tlsGateway: Awaited<ReturnType<typeof startGateway>>;

@@ -25,6 +25,8 @@ export class Gateway {
   readonly #nextRequestId = requestIdSource();
   readonly #access: AccessLog;
   readonly #gate: Gate;
+  /** One bridge context per listener, made at its first connection (not one per connection). */
+  readonly #contexts = new WeakMap<OpenListener, BridgeContext>();
   #stopping: Promise<void> | undefined;
 
   /** `gate` decides every request (policy/gatekeeper.ts); `access` gets one entry per request. */
@@ -71,17 +73,7 @@ export class Gateway {
       socket.destroy();
       return;
     }
-    const context: BridgeContext = {
-      endpoint: this.#config.upstream,
-      maxHeadBytes: this.#config.maxHeaderBytes,
-      listener: listener.url,
-      log: this.#log,
-      access: this.#access,
-      nextRequestId: this.#nextRequestId,
-      gate: this.#gate,
-      closed: (bridge) => this.#bridges.delete(bridge),
-      pool: this.#pool,
-    };
+    const context = this.#contextFor(listener);
     const label =
       socket.remoteAddress === undefined ? 'unix' : `${socket.remoteAddress}:${socket.remotePort}`;
     const conn = {
@@ -90,6 +82,25 @@ export class Gateway {
       certNames: certificateNames(socket),
     };
     this.#bridges.add(new Bridge(socket, label, conn, context));
+  }
+
+  #contextFor(listener: OpenListener): BridgeContext {
+    let context = this.#contexts.get(listener);
+    if (context === undefined) {
+      context = {
+        endpoint: this.#config.upstream,
+        maxHeadBytes: this.#config.maxHeaderBytes,
+        listener: listener.url,
+        log: this.#log,
+        access: this.#access,
+        nextRequestId: this.#nextRequestId,
+        gate: this.#gate,
+        closed: (bridge) => this.#bridges.delete(bridge),
+        pool: this.#pool,
+      };
+      this.#contexts.set(listener, context);
+    }
+    return context;
   }
 
   /** Graceful stop; resolves when every connection is closed. Safe to call twice. */

@@ -68,17 +68,21 @@ describe('engine connection pool', () => {
     assert.doesNotMatch(relay.sentText().split('GET /_ping').slice(-3).join(''), /Connection: close/);
   });
 
-  it('the same answer bytes as the engine gives a `Connection: close` request (Date aside)', async () => {
-    const direct = await RawConnection.open({ path: testEngine().host.replace('unix://', '') });
-    direct.write('GET /version HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n');
-    const fromEngine = await direct.untilEnded();
-    direct.close();
-    const through = await RawConnection.open({ port: gw.port });
-    through.write('GET /version HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n');
-    const fromGateway = await through.untilEnded();
-    through.close();
+  it('the same answer bytes as the engine gives a `Connection: close` request (Date aside), every time', async () => {
     const withoutDate = (text: string): string => text.replace(/\r\nDate: [^\r]*/, '');
-    assert.equal(withoutDate(fromGateway), withoutDate(fromEngine));
+    // Three times: the rewritten heads are remembered (closing_head_memo_regression), and the
+    // remembered ones must be the same bytes.
+    for (let i = 0; i < 3; i++) {
+      const direct = await RawConnection.open({ path: testEngine().host.replace('unix://', '') });
+      direct.write('GET /version HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n');
+      const fromEngine = await direct.untilEnded();
+      direct.close();
+      const through = await RawConnection.open({ port: gw.port });
+      through.write('GET /version HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n');
+      const fromGateway = await through.untilEnded();
+      through.close();
+      assert.equal(withoutDate(fromGateway), withoutDate(fromEngine), `round ${i + 1}`);
+    }
   });
 
   it('engine_pool_not_after_hijack_regression: an attached (hijacked) connection is never reused', async () => {

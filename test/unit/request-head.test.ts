@@ -119,6 +119,29 @@ describe('engineRequestHead', () => {
     );
   });
 
+  it('head_memo_regression: a remembered rebuild is per change: keep-alive, base path, target', () => {
+    const bytes = head('GET /_ping HTTP/1.1\r\nHost: d\r\nAuthorization: Bearer dg_x\r\nConnection: close');
+    const request = parseRequestHead(bytes);
+    for (let round = 0; round < 2; round++) {
+      assert.equal(
+        engineRequestHead(bytes, request, '').toString(),
+        'GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n',
+      );
+      assert.equal(
+        engineRequestHead(bytes, request, '', { keepAlive: true }).toString(),
+        'GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n',
+      );
+      assert.equal(
+        engineRequestHead(bytes, request, '/docker', { keepAlive: true }).toString(),
+        'GET /docker/_ping HTTP/1.1\r\nHost: d\r\n\r\n',
+      );
+      assert.equal(
+        engineRequestHead(bytes, request, '', { target: '/v1.41/_ping' }).toString(),
+        'GET /v1.41/_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n',
+      );
+    }
+  });
+
   it('puts the target under the engine base path', () => {
     const bytes = head('GET /_ping HTTP/1.1\r\nHost: d');
     assert.equal(

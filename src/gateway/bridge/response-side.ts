@@ -3,6 +3,7 @@ import { DockgateError } from '../../errors.js';
 import { BodyCollector } from '../http/body-collector.js';
 import { BodyCursor } from '../http/body-cursor.js';
 import { findHeadEnd, rebuildHead } from '../http/header-fields.js';
+import { ParsedHeads } from '../http/parsed-heads.js';
 import { parseResponseHead, type ResponseHead } from '../http/response-head.js';
 import type { Bridge } from './bridge.js';
 import { describeSocketError, type Exchange, errorText } from './exchange.js';
@@ -334,10 +335,23 @@ export class ResponseSide {
  * unchanged.
  */
 function withConnectionClose(head: Buffer): Buffer {
-  const lines = head.toString('latin1', 0, head.length - 4).split('\r\n');
-  if (lines.some((line, i) => i > 0 && /^connection:/i.test(line))) return head;
+  const text = head.toString('latin1', 0, head.length - 4);
+  const known = closingHeads.get(text);
+  if (known !== undefined) return known === NO_CHANGE ? head : known;
+  const lines = text.split('\r\n');
+  if (lines.some((line, i) => i > 0 && /^connection:/i.test(line))) {
+    closingHeads.set(text, NO_CHANGE);
+    return head;
+  }
   const last = lines.length - 1;
   const at = last > 0 && /^transfer-encoding:/i.test(lines[last] as string) ? last : lines.length;
   lines.splice(at, 0, 'Connection: close');
-  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+  const closing = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+  closingHeads.set(text, closing);
+  return closing;
 }
+
+/** Answers rewritten for `Connection: close`, by the head's text (a health check repeats them). */
+const closingHeads = new ParsedHeads<Buffer>();
+/** Remembered for a head that already says `Connection`: it goes out as received. */
+const NO_CHANGE = Buffer.alloc(0);

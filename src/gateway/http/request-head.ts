@@ -160,6 +160,24 @@ export function engineRequestHead(
   ) {
     return head;
   }
+  // The same request rebuilt the same way: remembered with the (remembered) request itself, so a
+  // health check's `Connection: close` or a token header costs one rebuild, not one per request.
+  const plain = basePath === '' && change?.target === undefined && change?.bodyLength === undefined;
+  const memo = change?.keepAlive === true ? rebuiltKeepAlive : rebuilt;
+  if (plain) {
+    const known = memo.get(request);
+    if (known !== undefined) return known;
+  }
+  const out = rebuildRequestHead(request, basePath, change);
+  if (plain) memo.set(request, out);
+  return out;
+}
+
+/** Rebuilt heads by request, when only dropped headers (and `Connection: close`) change. */
+const rebuilt = new WeakMap<RequestHead, Buffer>();
+const rebuiltKeepAlive = new WeakMap<RequestHead, Buffer>();
+
+function rebuildRequestHead(request: RequestHead, basePath: string, change: HeadChange | undefined): Buffer {
   const drop = new Set([...request.drop, ...CREDENTIAL_HEADERS]);
   if (change?.keepAlive === true) drop.add('connection');
   let headers = request.headers;

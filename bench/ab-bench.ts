@@ -4,18 +4,20 @@
  * targets interleaved in every round, on one private engine. For "before/after" of one change on a
  * noisy machine: compare the ratio within the run, never two runs.
  *
- *   node --import tsx bench/ab-bench.ts --baseline 18444ea [--rounds 5] [--seconds 4] [--ping | --bulk] [--label NAME]
+ *   node --import tsx bench/ab-bench.ts --baseline 18444ea [--rounds 5] [--seconds 4] [--ping | --bulk | --idle] [--label NAME]
  */
 import { execFileSync, type spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { DockerClient } from '../src/client/index.js';
 import { startPrivateEngine } from '../test/helpers/private-engine.js';
 import { ensureTestImage } from '../test/helpers/test-image.js';
-import { wrk } from './lib/load.js';
-import { startDetached, stop, waitForPort } from './lib/processes.js';
+import { openIdleStreams, wrk } from './lib/load.js';
+import { startDetached, stop, treeRss, waitForPort } from './lib/processes.js';
 import { curlRate, writeTar } from './lib/transfer.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -28,6 +30,9 @@ const baseline = arg('--baseline', 'HEAD');
 const pingRows = process.argv.includes('--ping');
 /** `--bulk`: only the 256 MiB archive PUT and GET, with the gateway's CPU per MiB (many rounds are cheap). */
 const bulkRows = process.argv.includes('--bulk');
+/** `--idle`: only resident memory with 5,000 idle `/events` streams, each round on fresh processes. */
+const idleRows = process.argv.includes('--idle');
+const IDLE_STREAMS = 5000;
 /** `--label NAME`: results go to ab-DATE[-ping]-NAME.md (several A/Bs on one day). */
 const label = arg('--label', '').replace(/[^\w.-]/g, '_');
 const ROUNDS = Number(arg('--rounds', '5'));
@@ -122,7 +127,7 @@ async function main(): Promise<void> {
       `wrk.method = "POST"\nwrk.body = '{"Cmd":["true"],"User":"nobody"}'\nwrk.headers["Content-Type"] = "application/json"\n`,
     );
     const url = (side: Side, path: string): string => `http://127.0.0.1:${PORTS[side]}${path}`;
-    const rows: Record<string, Record<Side, number[]>> = pingRows || bulkRows
+    const rows: Record<string, Record<Side, number[]>> = pingRows || bulkRows || idleRows
       ? {}
       : {
           'exec create on a plain container, 10 conn [req/s]': { baseline: [], current: [] },
@@ -148,6 +153,38 @@ async function main(): Promise<void> {
           const [rate, cpu] = await measured(side, '/_ping', 10, true, null);
           add('/_ping, new connection per request (10 conn) [req/s]', side, rate);
           add('/_ping, new connection per request: gateway CPU per request [µs]', side, cpu);
+          continue;
+        }
+        if (idleRows) {
+          // A fresh process per measurement: resident memory depends on what ran before.
+          const port = PORTS[side] + 100;
+          const fresh = startDetached(process.execPath, [
+            mains[side],
+            'serve',
+            '--profile',
+            'deploy',
+            '--tokens',
+            join(work, 'no-tokens.json'),
+            '--listen',
+            `tcp://127.0.0.1:${port}`,
+            '--upstream',
+            engine.host,
+          ]);
+          const sockets: Socket[] = [];
+          try {
+            await waitForPort(port);
+            await openIdleStreams(port, IDLE_STREAMS, sockets);
+            await sleep(1000);
+            add(
+              `${IDLE_STREAMS} idle /events streams, RSS [MiB]`,
+              side,
+              treeRss(fresh.pid as number) / 1048576,
+            );
+          } finally {
+            for (const socket of sockets) socket.destroy();
+            await stop(fresh);
+            await sleep(2000);
+          }
           continue;
         }
         if (bulkRows) {
@@ -204,7 +241,7 @@ async function main(): Promise<void> {
       const c = median(sides.current);
       lines.push(`| ${name} | ${Math.round(b)} | ${Math.round(c)} | ${(c / b).toFixed(3)} |`);
     }
-    const suffix = `${pingRows ? '-ping' : ''}${bulkRows ? '-bulk' : ''}${label === '' ? '' : `-${label}`}`;
+    const suffix = `${pingRows ? '-ping' : ''}${bulkRows ? '-bulk' : ''}${idleRows ? '-idle' : ''}${label === '' ? '' : `-${label}`}`;
     const out = join(root, 'bench', 'results', `ab-${date}${suffix}.md`);
     writeFileSync(out, `${lines.join('\n')}\n`);
     process.stdout.write(`${lines.join('\n')}\n`);

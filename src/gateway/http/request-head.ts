@@ -29,7 +29,7 @@ export interface RequestHead {
   readonly keepAlive: boolean;
   /**
    * HTTP/1.1 with `Connection: close` and no other Connection token: the gateway may keep the
-   * engine connection and close the client's itself (bridge.ts, engine-pool.ts).
+   * engine connection and close the client's itself (bridge/, engine-pool.ts).
    */
   readonly closeOnly: boolean;
   /** The protocol asked for with `Connection: upgrade` + `Upgrade:` (e.g. "tcp", "h2c", "websocket"). */

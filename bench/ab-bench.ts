@@ -88,22 +88,22 @@ async function main(): Promise<void> {
     await client.close();
     const tar = join(work, 'upload.tar');
     await writeTar(tar, BULK);
+    /** One side's gateway: `serve --profile deploy` on 127.0.0.1:PORT, no tokens. */
+    const serveArgs = (side: Side, port: number): string[] => [
+      mains[side],
+      'serve',
+      '--profile',
+      'deploy',
+      '--tokens',
+      join(work, 'no-tokens.json'),
+      '--listen',
+      `tcp://127.0.0.1:${port}`,
+      '--upstream',
+      engine.host,
+    ];
     const pids: Partial<Record<Side, number>> = {};
     for (const side of Object.keys(PORTS) as Side[]) {
-      processes.push(
-        startDetached(process.execPath, [
-          mains[side],
-          'serve',
-          '--profile',
-          'deploy',
-          '--tokens',
-          join(work, 'no-tokens.json'),
-          '--listen',
-          `tcp://127.0.0.1:${PORTS[side]}`,
-          '--upstream',
-          engine.host,
-        ]),
-      );
+      processes.push(startDetached(process.execPath, serveArgs(side, PORTS[side])));
       pids[side] = processes.at(-1)?.pid ?? 0;
       await waitForPort(PORTS[side]);
     }
@@ -158,18 +158,7 @@ async function main(): Promise<void> {
         if (idleRows) {
           // A fresh process per measurement: resident memory depends on what ran before.
           const port = PORTS[side] + 100;
-          const fresh = startDetached(process.execPath, [
-            mains[side],
-            'serve',
-            '--profile',
-            'deploy',
-            '--tokens',
-            join(work, 'no-tokens.json'),
-            '--listen',
-            `tcp://127.0.0.1:${port}`,
-            '--upstream',
-            engine.host,
-          ]);
+          const fresh = startDetached(process.execPath, serveArgs(side, port));
           const sockets: Socket[] = [];
           try {
             await waitForPort(port);

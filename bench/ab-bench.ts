@@ -7,7 +7,7 @@
  *   node --import tsx bench/ab-bench.ts --baseline 18444ea [--rounds 5] [--seconds 4] [--ping | --bulk | --idle] [--label NAME]
  */
 import { execFileSync, type spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { DockerClient } from '../src/client/index.js';
 import { startPrivateEngine } from '../test/helpers/private-engine.js';
 import { ensureTestImage } from '../test/helpers/test-image.js';
 import { openIdleStreams, wrk } from './lib/load.js';
-import { startDetached, stop, treeRss, waitForPort } from './lib/processes.js';
+import { CLOCK_TICKS, startDetached, stop, treeCpuTicks, treeRss, waitForPort } from './lib/processes.js';
 import { curlRate, writeTar } from './lib/transfer.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -43,12 +43,8 @@ type Side = keyof typeof PORTS;
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
-/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat (clock ticks of 10 ms). */
-const cpuSeconds = (pid: number): number => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
+/** CPU seconds a gateway process has used so far. */
+const cpuSeconds = (pid: number): number => treeCpuTicks(pid) / CLOCK_TICKS;
 const median = (values: number[]): number =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 

@@ -21,7 +21,7 @@ import type { ContainerItem } from '../src/monitor/model/container.js';
 import { SseReader } from '../test/helpers/monitor-process.js';
 import { startPrivateEngine } from '../test/helpers/private-engine.js';
 import { ensureTestImage } from '../test/helpers/test-image.js';
-import { startDetached, stop, treeRss, waitForPort } from './lib/processes.js';
+import { processTable, processTree, startDetached, stop, treeRss, waitForPort } from './lib/processes.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const arg = (name: string, fallback: number): number => {
@@ -49,29 +49,14 @@ function ticks(pid: number): number {
 
 /** dockerd, containerd and the shims: every process of dockerd's tree except the containers' own. */
 function engineProcesses(dockerdPid: number): number[] {
-  const children = new Map<number, number[]>();
-  const names = new Map<number, string>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      names.set(Number(entry), stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')));
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // gone
-    }
-  }
-  const out: number[] = [];
-  const visit = (pid: number): void => {
-    const name = names.get(pid) ?? '';
-    if (pid !== dockerdPid && !name.startsWith('containerd')) return;
-    out.push(pid);
-    for (const child of children.get(pid) ?? []) visit(child);
-  };
-  visit(dockerdPid);
+  const table = processTable();
+  const out = processTree(
+    dockerdPid,
+    table,
+    (entry) => entry.pid === dockerdPid || entry.name.startsWith('containerd'),
+  ).map((entry) => entry.pid);
   // Shims are reparented to init on some setups: find them by name.
-  for (const [pid, name] of names)
+  for (const { pid, name } of table.byPid.values())
     if (name.startsWith('containerd-shim') && !out.includes(pid)) out.push(pid);
   return out;
 }

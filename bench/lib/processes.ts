@@ -6,30 +6,63 @@ import { promisify } from 'node:util';
 
 export const run = promisify(execFile);
 
-/** Resident memory of a process and all its descendants, in bytes (socat forks one per connection). */
-export function treeRss(pid: number): number {
+/** One line of /proc/<pid>/stat: the process, its parent, its name and the fields after the name. */
+export interface ProcessEntry {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly name: string;
+  /** After the name: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14). */
+  readonly fields: readonly string[];
+}
+
+/** Every process now, by pid, with who its children are. */
+export function processTable(): { byPid: Map<number, ProcessEntry>; children: Map<number, number[]> } {
+  const byPid = new Map<number, ProcessEntry>();
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const pid = Number(entry);
+      const ppid = Number(fields[1]);
+      byPid.set(pid, { pid, ppid, name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), fields });
+      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
     } catch {
       // gone
     }
   }
-  let total = 0;
+  return { byPid, children };
+}
+
+/** `pid` and the processes below it; `within` leaves a process (and what is below it) out. */
+export function processTree(
+  pid: number,
+  table = processTable(),
+  within: (entry: ProcessEntry) => boolean = () => true,
+): ProcessEntry[] {
+  const out: ProcessEntry[] = [];
   const visit = (p: number): void => {
+    const entry = table.byPid.get(p);
+    if (entry === undefined || !within(entry)) return;
+    out.push(entry);
+    for (const child of table.children.get(p) ?? []) visit(child);
+  };
+  visit(pid);
+  return out;
+}
+
+/** Resident memory of a process and all its descendants, in bytes (socat forks one per connection). */
+export function treeRss(pid: number): number {
+  let total = 0;
+  for (const { pid: p } of processTree(pid)) {
     try {
       const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1];
       total += Number(rss ?? 0) * 1024;
     } catch {
       // gone
     }
-    for (const child of children.get(p) ?? []) visit(child);
-  };
-  visit(pid);
+  }
   return total;
 }
 
@@ -42,30 +75,10 @@ export const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString(
  * process per connection and reaps it, so its connections' CPU lands in its cutime/cstime.
  */
 export function treeCpuTicks(pid: number): number {
-  const children = new Map<number, number[]>();
-  const ticks = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // After the name: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
-      const ppid = Number(fields[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-      ticks.set(
-        Number(entry),
-        [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0),
-      );
-    } catch {
-      // gone
-    }
-  }
   let total = 0;
-  const visit = (p: number): void => {
-    total += ticks.get(p) ?? 0;
-    for (const child of children.get(p) ?? []) visit(child);
-  };
-  visit(pid);
+  for (const { fields } of processTree(pid)) {
+    for (const i of [11, 12, 13, 14]) total += Number(fields[i]);
+  }
   return total;
 }
 

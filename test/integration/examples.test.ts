@@ -129,6 +129,19 @@ async function until(
   }
 }
 
+/** Until the example's gateway answers `/_ping` on 127.0.0.1:PORT. */
+function untilPing(project: { dir: string; name: string }, port: number, what: string): Promise<void> {
+  return until(
+    project,
+    async () =>
+      (await fetch(`http://127.0.0.1:${port}/_ping`).then(
+        (r) => r.status,
+        () => 0,
+      )) === 200,
+    what,
+  );
+}
+
 function setEnv(s: Service, name: string, value: string): void {
   const list = Array.isArray(s.environment)
     ? Object.fromEntries(s.environment.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]))
@@ -179,15 +192,7 @@ describe('examples: TCP drop-ins', () => {
       setEnv(s, 'DOCKGATE_LISTEN', `tcp://127.0.0.1:${port}`),
     );
     await compose(project, 'up', '-d');
-    await until(
-      project,
-      async () =>
-        (await fetch(`http://127.0.0.1:${port}/_ping`).then(
-          (r) => r.status,
-          () => 0,
-        )) === 200,
-      'socat-replacement up',
-    );
+    await untilPing(project, port, 'socat-replacement up');
     const ps = await run('docker', ['-H', `tcp://127.0.0.1:${port}`, 'ps'], {
       env: { ...env, DOCKER_HOST: '' },
     });
@@ -206,15 +211,7 @@ describe('examples: TCP drop-ins', () => {
       setEnv(s, 'DOCKGATE_LISTEN', `tcp://127.0.0.1:${port}`),
     );
     await compose(project, 'up', '-d');
-    await until(
-      project,
-      async () =>
-        (await fetch(`http://127.0.0.1:${port}/_ping`).then(
-          (r) => r.status,
-          () => 0,
-        )) === 200,
-      'tecnativa-replacement up',
-    );
+    await untilPing(project, port, 'tecnativa-replacement up');
     assert.equal((await fetch(`http://127.0.0.1:${port}/v1.41/containers/json`)).status, 200);
     assert.equal((await fetch(`http://127.0.0.1:${port}/v1.41/images/json`)).status, 403);
     assert.equal(

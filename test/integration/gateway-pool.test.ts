@@ -85,6 +85,26 @@ describe('engine connection pool', () => {
     }
   });
 
+  it('closing_redacted_regression: a redacted answer to `Connection: close` says so too, and the client is closed', async () => {
+    const id = await createContainer(client, ['true'], { config: { Env: ['SECRET=hunter2'] } });
+    cleanup.push(id);
+    const readOnly = await startGateway({ upstream: testEngine().host, profile: 'read-only' });
+    try {
+      const connection = await RawConnection.open({ port: readOnly.port });
+      connection.write(
+        `GET /v1.41/containers/${id}/json HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n`,
+      );
+      const { head, body, status } = splitMessage(await connection.untilEnded());
+      connection.close();
+      assert.equal(status, 200);
+      assert.match(head, /\r\nContent-Length: \d+\r\nConnection: close$/);
+      assert.ok(body.includes('SECRET=<redacted>'), 'Env redacted');
+      assert.ok(!body.includes('hunter2'));
+    } finally {
+      await readOnly.stop();
+    }
+  });
+
   it('engine_pool_not_after_hijack_regression: an attached (hijacked) connection is never reused', async () => {
     await pingAndClose();
     // A container that ends soon: a hijacked connection lives until the stream ends.

@@ -69,6 +69,17 @@ describe('DOCKGATE_* environment variables', () => {
   });
 });
 
+/** Serve options as the CLI passes them, without a listener. */
+const base = {
+  profile: 'read-only',
+  socketMode: '0660',
+  shutdownGrace: '10',
+  maxHeaderSize: '65536',
+  logLevel: 'info',
+  insecure: false,
+  upstream: 'unix:///nonexistent.sock',
+};
+
 describe('fd:// listeners (socket activation)', () => {
   it('parse as the first passed socket or fd N; judged as public for protected mode', () => {
     assert.deepEqual(parseListenAddress('fd://'), { kind: 'fd', url: 'fd://3', fd: 3 });
@@ -80,32 +91,11 @@ describe('fd:// listeners (socket activation)', () => {
 
   it('need --workers 1, and protected mode applies to them', () => {
     assert.throws(
-      () =>
-        loadServeConfig({
-          listen: ['fd://'],
-          profile: 'read-only',
-          socketMode: '0660',
-          shutdownGrace: '10',
-          maxHeaderSize: '65536',
-          logLevel: 'info',
-          insecure: false,
-          workers: '2',
-          upstream: 'unix:///nonexistent.sock',
-        }),
+      () => loadServeConfig({ ...base, listen: ['fd://'], workers: '2' }),
       /fd:\/\/ \(socket activation\) needs --workers 1/,
     );
     assert.throws(
-      () =>
-        loadServeConfig({
-          listen: ['fd://'],
-          profile: 'manage',
-          socketMode: '0660',
-          shutdownGrace: '10',
-          maxHeaderSize: '65536',
-          logLevel: 'info',
-          insecure: false,
-          upstream: 'unix:///nonexistent.sock',
-        }),
+      () => loadServeConfig({ ...base, listen: ['fd://'], profile: 'manage' }),
       (e) => isDockgateError(e, 'DG_CONFIG_INVALID'),
     );
   });
@@ -113,15 +103,6 @@ describe('fd:// listeners (socket activation)', () => {
 
 describe('the start hint', () => {
   it('says how to grant more when a public listener is read-only, and nothing on loopback', () => {
-    const base = {
-      profile: 'read-only',
-      socketMode: '0660',
-      shutdownGrace: '10',
-      maxHeaderSize: '65536',
-      logLevel: 'info',
-      insecure: false,
-      upstream: 'unix:///nonexistent.sock',
-    };
     const open = grantHint(loadServeConfig({ ...base, listen: ['tcp://0.0.0.0:2375'] }));
     assert.match(open ?? '', /callers without a token get the read-only profile on tcp:\/\/0\.0\.0\.0:2375/);
     assert.match(open ?? '', /dockgate token add NAME --profile manage/);

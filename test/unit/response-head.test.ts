@@ -78,4 +78,28 @@ describe('parseResponseHead', () => {
       });
     }
   });
+
+  it('connection_close_regression: `Connection: close` where Go puts it, on final answers only, never twice', () => {
+    const close = (text: string, status = 'HTTP/1.1 200 OK'): string =>
+      parseResponseHead(head(`${status}\r\n${text}`), 'GET', true).forward.toString('latin1');
+    assert.equal(
+      close('Content-Length: 2'),
+      'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(
+      close('Content-Type: text/plain\r\nTransfer-Encoding: chunked'),
+      'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n',
+    );
+    // Twice: the second comes from the remembered head, the same bytes.
+    for (let i = 0; i < 2; i++) {
+      assert.equal(
+        close('Connection: close\r\nContent-Length: 0'),
+        'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+      );
+    }
+    assert.equal(close('X: y', 'HTTP/1.1 100 Continue'), 'HTTP/1.1 100 Continue\r\nX: y\r\n\r\n');
+    // Without the flag the same head goes out as received.
+    const plain = head('HTTP/1.1 200 OK\r\nContent-Length: 2');
+    assert.equal(parseResponseHead(plain, 'GET').forward, plain);
+  });
 });

@@ -55,7 +55,7 @@ export class Bridge {
   /** Exchanges sent to the engine and not yet fully answered, oldest first. */
   readonly inflight: Exchange[] = [];
   /** An error answer the gateway owes the client once the answers before it are through. */
-  owed: OwedAnswer | undefined;
+  #owed: OwedAnswer | undefined;
   draining = false;
   closed = false;
   readonly #toEngine = new Outbox();
@@ -208,7 +208,7 @@ export class Bridge {
 
   /** Owes the client this answer: sent now if no answer is before it, else after them. */
   owe(answer: OwedAnswer): void {
-    this.owed = answer;
+    this.#owed = answer;
     if (this.inflight.length === 0) this.sendOwed();
   }
 
@@ -231,14 +231,14 @@ export class Bridge {
     }
     this.inflight.length = 0;
     this.request.state = Req.Closed;
-    this.owed = { status, message, id: exchange?.id ?? this.ctx.nextRequestId() };
-    this.sendOwed();
+    this.owe({ status, message, id: exchange?.id ?? this.ctx.nextRequestId() });
   }
 
+  /** Sends the answer owed, if any, and closes: called once the answers before it are through. */
   sendOwed(): void {
-    const owed = this.owed;
+    const owed = this.#owed;
     if (owed === undefined || this.closed) return;
-    this.owed = undefined;
+    this.#owed = undefined;
     this.flushClient();
     this.client.write(
       owed.answer === undefined

@@ -31,7 +31,7 @@ const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 export class RequestSide {
   state = Req.Head;
   /** The client sent FIN. */
-  clientEnded = false;
+  #clientEnded = false;
   readonly #bridge: Bridge;
   /** The start of a head not complete yet. */
   #partial: Buffer | undefined;
@@ -334,7 +334,7 @@ export class RequestSide {
       this.state = Req.Closed;
       return;
     }
-    if (this.state === Req.Head && this.clientEnded) this.onEnd();
+    if (this.state === Req.Head && this.#clientEnded) this.onEnd();
   }
 
   #hold(bytes: Buffer): void {
@@ -366,13 +366,13 @@ export class RequestSide {
       this.read(held[i] as Buffer);
     }
     const state = this.state as Req;
-    if (this.clientEnded && state !== Req.Hold && state !== Req.Wait) this.onEnd();
+    if (this.#clientEnded && state !== Req.Hold && state !== Req.Wait) this.onEnd();
   }
 
   /** The client sent FIN. */
   onEnd(): void {
     const bridge = this.#bridge;
-    this.clientEnded = true;
+    this.#clientEnded = true;
     switch (this.state) {
       case Req.Hold:
       case Req.Wait:

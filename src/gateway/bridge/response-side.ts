@@ -3,7 +3,6 @@ import { DockgateError } from '../../errors.js';
 import { BodyCollector } from '../http/body-collector.js';
 import { BodyCursor } from '../http/body-cursor.js';
 import { findHeadEnd, rebuildHead } from '../http/header-fields.js';
-import { ParsedHeads } from '../http/parsed-heads.js';
 import { parseResponseHead, type ResponseHead } from '../http/response-head.js';
 import type { Bridge } from './bridge.js';
 import { describeSocketError, type Exchange, errorText } from './exchange.js';
@@ -117,7 +116,7 @@ export class ResponseSide {
     }
     let response: ResponseHead;
     try {
-      response = parseResponseHead(head, exchange.method);
+      response = parseResponseHead(head, exchange.method, exchange.closeAfter);
     } catch (error) {
       this.#failed(error);
       return false;
@@ -137,11 +136,7 @@ export class ResponseSide {
       if (response.body.kind === 'length' && response.body.length === 0) this.#finishCollect();
       return true;
     }
-    bridge.sendToClient(
-      exchange.closeAfter && response.status >= 200
-        ? withConnectionClose(response.forward)
-        : response.forward,
-    );
+    bridge.sendToClient(response.forward);
     if (response.status < 200) return true; // 100 Continue and friends: the real answer follows
     switch (response.body.kind) {
       case 'none':
@@ -218,12 +213,17 @@ export class ResponseSide {
       BodyCollector.payload(body.raw(), body.chunked),
     );
     const kept: string[] = [];
+    let saysConnection = false;
     for (let i = 0; i < head.headers.length; i += 2) {
       const name = (head.headers[i] as string).toLowerCase();
+      saysConnection ||= name === 'connection';
       if (name !== 'content-length' && name !== 'transfer-encoding')
         kept.push(head.headers[i] as string, head.headers[i + 1] as string);
     }
     kept.push('Content-Length', String(out.length));
+    // The client asked for `Connection: close` (the engine did not see it): as Go's server
+    // orders its own headers, Content-Length then Connection.
+    if (exchange.closeAfter && !saysConnection) kept.push('Connection', 'close');
     const statusLine = head.forward.toString('latin1', 0, head.forward.indexOf('\r\n'));
     this.#bridge.sendToClient(rebuildHead(statusLine, kept, NO_NAMES));
     this.#bridge.sendToClient(out);
@@ -242,7 +242,7 @@ export class ResponseSide {
       return;
     }
     if (bridge.request.state === Req.Hold && bridge.inflight.length === 0) bridge.request.releaseHold(false);
-    if (bridge.inflight.length === 0 && bridge.owed !== undefined) bridge.sendOwed();
+    if (bridge.inflight.length === 0) bridge.sendOwed();
     bridge.closeIfIdle();
   }
 
@@ -327,31 +327,3 @@ export class ResponseSide {
     bridge.endClient(true);
   }
 }
-
-/**
- * The engine's answer as it would have been to `Connection: close`. Go's server writes the
- * handler's headers sorted, then its own: Date, Content-Length, Connection, Transfer-Encoding —
- * so `Connection: close` goes before a closing Transfer-Encoding, else last. Already there:
- * unchanged.
- */
-function withConnectionClose(head: Buffer): Buffer {
-  const text = head.toString('latin1', 0, head.length - 4);
-  const known = closingHeads.get(text);
-  if (known !== undefined) return known === NO_CHANGE ? head : known;
-  const lines = text.split('\r\n');
-  if (lines.some((line, i) => i > 0 && /^connection:/i.test(line))) {
-    closingHeads.set(text, NO_CHANGE);
-    return head;
-  }
-  const last = lines.length - 1;
-  const at = last > 0 && /^transfer-encoding:/i.test(lines[last] as string) ? last : lines.length;
-  lines.splice(at, 0, 'Connection: close');
-  const closing = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
-  closingHeads.set(text, closing);
-  return closing;
-}
-
-/** Answers rewritten for `Connection: close`, by the head's text (a health check repeats them). */
-const closingHeads = new ParsedHeads<Buffer>();
-/** Remembered for a head that already says `Connection`: it goes out as received. */
-const NO_CHANGE = Buffer.alloc(0);

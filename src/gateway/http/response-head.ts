@@ -22,7 +22,10 @@ export interface ResponseHead {
   readonly status: number;
   readonly headers: HeaderList;
   readonly body: ResponseBody;
-  /** The head to send to the client: the bytes as received unless a hop-by-hop header must go. */
+  /**
+   * The head to send to the client: the bytes as received unless a hop-by-hop header must go, or
+   * `Connection: close` must be added (see `parseResponseHead`).
+   */
   readonly forward: Buffer;
 }
 
@@ -30,9 +33,15 @@ const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: [\t\x20-\x7e\x80-\xff]*)?$/;
 
 /**
  * Parses an engine response head. `requestMethod` matters: a HEAD answer never has a body
- * whatever its Content-Length says (RFC 9112 §6.3).
+ * whatever its Content-Length says (RFC 9112 §6.3). With `connectionClose` (the client asked for
+ * `Connection: close`, which the engine never saw: its connection is kept for the next client),
+ * a final answer is forwarded as the engine would have sent it to that request.
  */
-export function parseResponseHead(head: Buffer, requestMethod: string): ResponseHead {
+export function parseResponseHead(
+  head: Buffer,
+  requestMethod: string,
+  connectionClose = false,
+): ResponseHead {
   const text = head.toString('latin1', 0, head.length - 4);
   // A HEAD answer is framed differently from the same head answering a GET: remembered apart.
   const memo = requestMethod === 'HEAD' ? seenForHead : seen;
@@ -41,11 +50,13 @@ export function parseResponseHead(head: Buffer, requestMethod: string): Response
     parsed = parseResponseText(text, requestMethod);
     memo.set(text, parsed);
   }
+  const forward = parsed.rebuilt ?? head;
   return {
     status: parsed.status,
     headers: parsed.headers,
     body: parsed.body,
-    forward: parsed.rebuilt ?? head,
+    // A 1xx answer is interim: the close goes on the final one.
+    forward: connectionClose && parsed.status >= 200 ? closingHead(parsed, forward) : forward,
   };
 }
 
@@ -55,6 +66,29 @@ interface ParsedResponse {
   readonly headers: HeaderList;
   readonly body: ResponseBody;
   readonly rebuilt: Buffer | undefined;
+  /** The head with `Connection: close`, made at first use; null when it already says Connection. */
+  closing?: Buffer | null;
+}
+
+/**
+ * The engine's answer as it would have been to `Connection: close`. Go's server writes the
+ * handler's headers sorted, then its own: Date, Content-Length, Connection, Transfer-Encoding —
+ * so `Connection: close` goes before a closing Transfer-Encoding, else last. Already there:
+ * unchanged. Kept with the parsed head, so a health check's repeated answer is rewritten once.
+ */
+function closingHead(parsed: ParsedResponse, forward: Buffer): Buffer {
+  if (parsed.closing === undefined) {
+    const lines = forward.toString('latin1', 0, forward.length - 4).split('\r\n');
+    if (lines.some((line, i) => i > 0 && /^connection:/i.test(line))) {
+      parsed.closing = null;
+    } else {
+      const last = lines.length - 1;
+      const at = last > 0 && /^transfer-encoding:/i.test(lines[last] as string) ? last : lines.length;
+      lines.splice(at, 0, 'Connection: close');
+      parsed.closing = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+    }
+  }
+  return parsed.closing ?? forward;
 }
 
 const seen = new ParsedHeads<ParsedResponse>();

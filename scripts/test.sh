@@ -8,7 +8,8 @@ source scripts/setup.sh
 # busybox-static: the test image's rootfs (no registry is reachable); chromium: the browser the
 # dashboard's tests drive (playwright-core with Debian's build, never a downloaded browser).
 # binutils: strip, for the offline image's node (scripts/image.sh); docker-compose: the examples'
-# drop-ins brought up; systemd: systemd-socket-activate and systemd-analyze; zsh, fish: completion.
-debian_packages docker.io busybox-static chromium binutils docker-compose systemd zsh fish
+# drop-ins brought up; systemd: systemd-socket-activate and systemd-analyze; zsh, fish: completion;
+# faketime: the clock guard (scripts/test-clock.sh runs the unit tests under other clocks and zones).
+debian_packages docker.io busybox-static chromium binutils docker-compose systemd zsh fish faketime
 npm_dependencies
 npm test

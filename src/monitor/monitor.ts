@@ -1,6 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { type Clock, systemClock } from '../clock.js';
 import type { Logger } from '../log/logger.js';
 import { type LogLine, logLines } from './actions/container-logs.js';
 import { AlertEngine } from './alerts/alert-engine.js';
@@ -39,6 +40,8 @@ export class Monitor {
   readonly state = new LiveState();
   readonly stream = new EventStream();
   readonly #log: Logger;
+  /** One clock for the store, the alert rules, sessions, deliveries and the watchers. */
+  readonly #now: Clock;
   readonly #db: Db;
   readonly history: History;
   readonly tokens: MonitorTokens;
@@ -58,19 +61,20 @@ export class Monitor {
   /** The URL it listens on, port resolved. */
   url = '';
 
-  constructor(config: MonitorConfig, log: Logger) {
+  constructor(config: MonitorConfig, log: Logger, now: Clock = systemClock) {
     this.config = config;
     this.#log = log;
+    this.#now = now;
     this.#db = openDatabase(config.data);
-    this.history = new History(this.#db, log, config.retention);
-    this.tokens = new MonitorTokens(this.#db);
-    this.users = new MonitorUsers(this.#db);
-    this.sessions = new Sessions(this.#db);
+    this.history = new History(this.#db, log, config.retention, now);
+    this.tokens = new MonitorTokens(this.#db, now);
+    this.users = new MonitorUsers(this.#db, now);
+    this.sessions = new Sessions(this.#db, now);
     this.alertStore = new AlertStore(this.#db);
     this.metrics = monitorMetrics(this.state, (registry) => alertMetrics(registry, this.alertStore));
     // Notifier URLs are checked now: a bad one stops the monitor at start, not at the first alert.
     this.notifiers = config.notify.map((n) => notifierFor(n.url, n.kinds));
-    this.#delivery = new DeliveryQueue(() => this.notifiers, this.alertStore, log);
+    this.#delivery = new DeliveryQueue(() => this.notifiers, this.alertStore, log, now);
     this.alerts = new AlertEngine({
       rules: config.alerts,
       store: this.alertStore,
@@ -79,6 +83,7 @@ export class Monitor {
       log,
       logsOf: (engine, id) => this.#lastLogs(engine, id),
       publish: (alert) => this.stream.publish('alert', alert),
+      now,
     });
     this.#engines = config.engines;
     // The last known state: what changed while the monitor was away is found by comparing.
@@ -109,6 +114,7 @@ export class Monitor {
         alertStore: this.alertStore,
         users: this.users,
         sessions: this.sessions,
+        now: this.#now,
       },
       this.config.listen,
     );
@@ -232,6 +238,7 @@ export class Monitor {
       callTimeoutMs: this.config.callTimeoutMs,
       maxInFlight: this.config.maxInFlight,
       onEvent: (event) => this.alerts.onEvent(event),
+      now: this.#now,
     });
     const collector = new StatsCollector(
       watcher,

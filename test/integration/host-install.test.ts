@@ -24,12 +24,38 @@ const main = join(root, 'dist', 'cli', 'main.js');
 const engine = testEngine();
 const socket = engine.host.replace(/^unix:\/\//, '');
 
+/**
+ * The packed tarball installed once per file in a 0755 temporary directory, as a user installs
+ * it. Tests that run dockgate as another user run this copy: the checkout may sit where other
+ * users cannot even traverse (a `mktemp -d` directory, root's 0700 home — issue 21).
+ */
+let installing: Promise<{ tarball: string; app: string; main: string }> | undefined;
+function installed(): Promise<{ tarball: string; app: string; main: string }> {
+  installing ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dockgate-pack-'));
+    const packed = await run('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: root });
+    const tarball = join(dir, packed.stdout.trim().split('\n').pop() as string);
+    const app = mkdtempSync(join(tmpdir(), 'dockgate-install-'));
+    chmodSync(app, 0o755);
+    writeFileSync(join(app, 'package.json'), '{ "name": "try-dockgate", "private": true }');
+    // From npm's cache (filled by npm ci): the install takes what package.json asks, as a user's would.
+    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], {
+      cwd: app,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { tarball, app, main: join(app, 'node_modules', 'dockgate', 'dist', 'cli', 'main.js') };
+  })();
+  return installing;
+}
+
 /** `dockgate ARGS` from dist/, as `uid` when given; never throws: its code and output. */
 async function dockgate(
   args: string[],
   options: { uid?: number; env?: Record<string, string> } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [main, ...args], {
+  // Another user runs the installed copy (readable by all), never the checkout's dist/.
+  const script = options.uid === undefined ? main : (await installed()).main;
+  const child = spawn(process.execPath, [script, ...args], {
     cwd: tmpdir(),
     env: { ...process.env, ...options.env },
     ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
@@ -41,9 +67,7 @@ async function dockgate(
 
 describe('npm pack → install → run', () => {
   it('the packed tarball installs in an empty directory; npx dockgate version reaches the engine; the bin serves', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dockgate-pack-'));
-    const packed = await run('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: root });
-    const tarball = join(dir, packed.stdout.trim().split('\n').pop() as string);
+    const { tarball, app } = await installed();
     const files = (await run('tar', ['-tzf', tarball])).stdout.split('\n');
     assert.ok(files.includes('package/dist/cli/main.js'));
     assert.ok(files.includes('package/dist/web/index.html'), 'the dashboard is in the package');
@@ -51,13 +75,6 @@ describe('npm pack → install → run', () => {
       !files.some((f) => f.startsWith('package/test/') || f.startsWith('package/src/')),
       'no tests or sources',
     );
-    const app = mkdtempSync(join(tmpdir(), 'dockgate-install-'));
-    writeFileSync(join(app, 'package.json'), '{ "name": "try-dockgate", "private": true }');
-    // From npm's cache (filled by npm ci): the install takes what package.json asks, as a user's would.
-    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], {
-      cwd: app,
-      maxBuffer: 16 * 1024 * 1024,
-    });
     const version = await run('npx', ['--no-install', 'dockgate', 'version'], {
       cwd: app,
       env: { ...process.env, DOCKER_HOST: engine.host },

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,11 +74,14 @@ describe('dockgate doctor: checks', () => {
 
   it('a certificate: valid, about to expire, expired', () => {
     const pki = makeTestPki();
-    // The test certificates are valid for 2 days: "about to expire" now, fine seen from 60 days earlier.
-    assert.equal(checkCertificate(pki.serverCert).level, 'warn');
-    assert.match(checkCertificate(pki.serverCert).message, /expires in [01] days/);
-    assert.equal(checkCertificate(pki.serverCert, Date.now() - 60 * 86_400_000).level, 'ok');
-    assert.equal(checkCertificate(pki.serverCert, Date.now() + 100 * 365 * 86_400_000).level, 'error');
+    // The test certificates are valid for 2 days: "about to expire" an hour after they start, fine
+    // seen from 60 days earlier. Times are the certificate's own, never the day the test runs.
+    const from = Date.parse(new X509Certificate(readFileSync(pki.serverCert)).validFrom);
+    assert.equal(checkCertificate(pki.serverCert, from + 3_600_000).level, 'warn');
+    assert.match(checkCertificate(pki.serverCert, from + 3_600_000).message, /expires in 1 days/);
+    assert.equal(checkCertificate(pki.serverCert, from - 60 * 86_400_000).level, 'ok');
+    assert.equal(checkCertificate(pki.serverCert, from + 100 * 365 * 86_400_000).level, 'error');
+    assert.equal(checkCertificate(pki.serverCert).level, 'warn', 'by default: the system clock');
     const unreadable = checkCertificate('/nonexistent.pem');
     assert.equal(unreadable.level, 'error');
   });

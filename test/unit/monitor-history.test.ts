@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pino from 'pino';
+import { manualClock } from '../../src/clock.js';
 import { fromInspect } from '../../src/monitor/model/container.js';
 import { migrate, openDatabase } from '../../src/monitor/store/database.js';
 import { History } from '../../src/monitor/store/history.js';
@@ -12,9 +13,12 @@ import { MIGRATIONS } from '../../src/monitor/store/migrations.js';
 const log = pino({ level: 'silent' });
 const retention = { rawMs: 24 * 3_600_000, minuteMs: 7 * 86_400_000, hourMs: 90 * 86_400_000 };
 
+/** Every test runs at this instant, whatever the day: the store decides tiers and retention by its clock. */
+const NOW = Date.UTC(2026, 11, 1, 12, 0, 0);
+
 function fresh(): { history: History; close: () => void; db: ReturnType<typeof openDatabase> } {
   const db = openDatabase(mkdtempSync(join(tmpdir(), 'dockgate-history-')));
-  const history = new History(db, log, retention);
+  const history = new History(db, log, retention, manualClock(NOW));
   return {
     history,
     db,
@@ -81,7 +85,7 @@ describe('monitor history (SQLite)', () => {
 
   it('stats: raw points per step; rollups into one-minute and one-hour tiers; retention drops the old', () => {
     const { history, db, close } = fresh();
-    const now = Date.UTC(2026, 11, 1, 12, 0, 0);
+    const now = NOW;
     const base = now - 3 * 60_000;
     for (let i = 0; i < 18; i++) history.addSample(sample(base + i * 10_000, i, 100 + i));
     history.addSample(sample(now - 25 * 3_600_000, 50, 50)); // older than raw retention
@@ -120,13 +124,38 @@ describe('monitor history (SQLite)', () => {
     close();
   });
 
+  it('stats_tier_by_store_clock_regression: the tier is chosen by the store clock, not the day the test runs', () => {
+    // Issue 21: stats() read Date.now() while the samples were pinned to a date, so this passed on
+    // the day it was written and read the empty minute tier from the next day on.
+    const db = openDatabase(mkdtempSync(join(tmpdir(), 'dockgate-history-')));
+    const clock = manualClock(NOW);
+    const history = new History(db, log, retention, clock);
+    const base = NOW - 3 * 60_000;
+    for (let i = 0; i < 18; i++) history.addSample(sample(base + i * 10_000, i, 100 + i));
+    assert.equal(history.stats('e', 'c1', base, 10_000).length, 18, 'raw: 18 points of 10 s');
+    history.rollup();
+    clock.advance(2 * 86_400_000); // two days on: past the raw tier's 24 h, within the minute tier's 7 d
+    const later = history.stats('e', 'c1', base, 10_000);
+    assert.deepEqual(
+      later.map((p) => [Date.parse(p.time) - base, p.cpuPercent]),
+      [
+        [0, 2.5],
+        [60_000, 8.5],
+        [120_000, 14.5],
+      ],
+      'the minute tier, as the clock says two days have passed',
+    );
+    history.close();
+    db.close();
+  });
+
   it('containers: the last state per container, removed ones found by name for their history', () => {
     const { history, close } = fresh();
     const item = fromInspect('e', { Id: 'a'.repeat(64), Name: '/web', State: { Status: 'running' } });
     history.saveContainer(item);
     history.flush();
     assert.equal(history.liveContainers()[0]?.name, 'web');
-    history.saveContainer({ ...item, state: 'removed' }, Date.now());
+    history.saveContainer({ ...item, state: 'removed' }, NOW);
     history.flush();
     assert.deepEqual(history.liveContainers(), []);
     const found = history.findContainer('e', 'web');

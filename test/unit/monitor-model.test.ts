@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { engineNano, nanoText } from '../../src/monitor/engines/engine-watcher.js';
-import { isExpectedDie, stopIntentOf } from '../../src/monitor/engines/expected-stops.js';
+import { INTENT_WINDOW_MS, isExpectedDie, stopIntentOf } from '../../src/monitor/engines/expected-stops.js';
 import {
   applyEvent,
   type ContainerItem,
@@ -100,18 +100,20 @@ describe('monitor model: a container from inspect and events', () => {
 
 describe('monitor model: expected stops', () => {
   it('a kill with a terminating signal or a stop makes the die expected; HUP does not', () => {
-    const now = Date.now();
-    assert.equal(isExpectedDie(stopIntentOf('kill', '15', undefined), now), true);
-    assert.equal(isExpectedDie(stopIntentOf('kill', 'SIGKILL', undefined), now), true);
-    assert.equal(isExpectedDie(stopIntentOf('stop', undefined, undefined), now), true);
-    assert.equal(stopIntentOf('kill', '1', undefined), undefined);
-    assert.equal(stopIntentOf('kill', 'HUP', undefined), undefined);
+    const now = Date.UTC(2028, 1, 29, 23, 59, 30); // a leap day's last minute: no calendar involved
+    assert.equal(isExpectedDie(stopIntentOf('kill', '15', undefined, now), now), true);
+    assert.equal(isExpectedDie(stopIntentOf('kill', 'SIGKILL', undefined, now), now), true);
+    assert.equal(isExpectedDie(stopIntentOf('stop', undefined, undefined, now), now), true);
+    assert.equal(stopIntentOf('kill', '1', undefined, now), undefined);
+    assert.equal(stopIntentOf('kill', 'HUP', undefined, now), undefined);
     assert.equal(isExpectedDie(undefined, now), false);
   });
 
   it('an intent asked through the monitor keeps who asked when the kill event follows', () => {
-    const asked = { at: Date.now(), by: 'ops', signal: undefined };
-    assert.equal(stopIntentOf('kill', '15', asked)?.by, 'ops');
+    const now = Date.UTC(2026, 11, 1, 12, 0, 0);
+    const asked = { at: now - 1_000, by: 'ops', signal: undefined };
+    assert.equal(stopIntentOf('kill', '15', asked, now)?.by, 'ops');
+    assert.equal(isExpectedDie(stopIntentOf('kill', '15', asked, now), now + INTENT_WINDOW_MS + 1), false);
   });
 
   it('an intent older than the window no longer counts', () => {

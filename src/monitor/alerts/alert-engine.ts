@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../../clock.js';
 import type { Logger } from '../../log/logger.js';
 import type { ContainerItem } from '../model/container.js';
 import type { DeliveryQueue } from '../notify/delivery.js';
@@ -58,6 +59,7 @@ export class AlertEngine {
   readonly #trackers = new Map<string, Tracker>();
   readonly #watches = new Map<string, Watch>();
   readonly #missing: { entry: string; test: (item: ContainerItem) => boolean }[];
+  readonly #now: Clock;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: {
@@ -68,7 +70,10 @@ export class AlertEngine {
     log: Logger;
     logsOf: (engine: string, id: string) => Promise<string[]>;
     publish: (alert: Alert) => void;
+    /** The monitor's clock (tests pass one they control). */
+    now?: Clock;
   }) {
+    this.#now = options.now ?? systemClock;
     this.#rules = options.rules;
     this.#store = options.store;
     this.#delivery = options.delivery;
@@ -99,7 +104,7 @@ export class AlertEngine {
     this.#timer = setInterval(() => {
       // One bad tick (a write the disk refused) is logged; the rules go on at the next one.
       try {
-        this.tick(Date.now());
+        this.tick(this.#now());
       } catch (error) {
         this.#log.error({ err: (error as Error).message }, 'alert rules: a tick failed');
       }
@@ -115,7 +120,7 @@ export class AlertEngine {
   onEvent(event: AlertEvent): void {
     const item = this.#state.container(event.engine, event.id);
     const watch = this.#watch(event.engine, event.id);
-    const now = Date.now();
+    const now = this.#now();
     switch (event.action) {
       case 'start':
         if (watch.down) {
@@ -230,7 +235,7 @@ export class AlertEngine {
   }
 
   acknowledge(id: string): Alert | undefined {
-    const alert = this.#store.acknowledge(id, Date.now());
+    const alert = this.#store.acknowledge(id, this.#now());
     if (alert !== undefined) this.#publish(alert);
     return alert;
   }
@@ -322,7 +327,7 @@ export class AlertEngine {
     const target = `${item.engine}/${item.id}`;
     const key = `${rule.kind}|${target}`;
     const tracker = this.#trackers.get(key) ?? INACTIVE;
-    const now = Date.now();
+    const now = this.#now();
     if (tracker.phase === 'firing' || tracker.phase === 'recovering') {
       const open = this.#store.openFor(rule.kind, target);
       if (open !== undefined)

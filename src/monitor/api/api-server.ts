@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { EngineError } from '../../client/errors.js';
+import type { Clock } from '../../clock.js';
 import { DockgateError, isDockgateError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { ACTIONS, type Action, runAction } from '../actions/container-actions.js';
@@ -46,6 +47,8 @@ export interface ApiContext {
   /** The dashboard's users and their browser sessions. */
   readonly users: MonitorUsers;
   readonly sessions: Sessions;
+  /** The monitor's clock: ranges such as `since=1h` count back from it. */
+  readonly now: Clock;
 }
 
 declare module 'fastify' {
@@ -71,7 +74,7 @@ export function buildApi(ctx: ApiContext, listen: ListenConfig): FastifyInstance
   }) as unknown as FastifyInstance;
   // A request with a token is an API client's: the token decides, not a cookie beside it.
   const authenticators = [bearerAuthenticator(ctx.tokens), sessionAuthenticator(ctx.sessions)];
-  const limiter = new LoginLimiter();
+  const limiter = new LoginLimiter(ctx.now);
   const secure = listen.tls !== undefined;
 
   app.decorateRequest('principal', null as unknown as Principal);
@@ -242,7 +245,7 @@ export function buildApi(ctx: ApiContext, listen: ListenConfig): FastifyInstance
     const q = request.query as Record<string, string | string[] | undefined>;
     const sinceText = single(q, 'since');
     const stepText = single(q, 'step');
-    const now = Date.now();
+    const now = ctx.now();
     const since = sinceText === undefined ? now - 3_600_000 : timeParam(sinceText, 'since', now);
     const step = stepText === undefined ? defaultStep(now - since) : durationParam(stepText, 'step');
     if (step < 1000) throw badQuery('step: at least 1s');
@@ -262,7 +265,7 @@ export function buildApi(ctx: ApiContext, listen: ListenConfig): FastifyInstance
     const stderr = boolParam(q, 'stderr', true);
     const sinceText = single(q, 'since');
     const since =
-      sinceText === undefined ? undefined : Math.floor(timeParam(sinceText, 'since', Date.now()) / 1000);
+      sinceText === undefined ? undefined : Math.floor(timeParam(sinceText, 'since', ctx.now()) / 1000);
     const controller = new AbortController();
     const lines = logLines(watcher.client, item.id, {
       tail: tailText === 'all' ? 'all' : Number(tailText),

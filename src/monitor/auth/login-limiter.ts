@@ -1,3 +1,5 @@
+import { type Clock, systemClock } from '../../clock.js';
+
 /** Failed sign-ins allowed per key (an address, a user name) in the window. */
 export const LOGIN_FAILURES = 5;
 export const LOGIN_WINDOW_MS = 15 * 60_000;
@@ -13,9 +15,9 @@ const MAX_KEYS = 10_000;
  */
 export class LoginLimiter {
   readonly #failures = new Map<string, number[]>();
-  readonly #now: () => number;
+  readonly #now: Clock;
 
-  constructor(now: () => number = Date.now) {
+  constructor(now: Clock = systemClock) {
     this.#now = now;
   }
 

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { type Clock, systemClock } from '../../clock.js';
 import { DockgateError } from '../../errors.js';
 import { ROLES, type Role } from '../config/monitor-config.js';
 import type { Db } from '../store/database.js';
@@ -23,9 +24,11 @@ export function hashMonitorToken(token: string): string {
  */
 export class MonitorTokens {
   readonly #db: Db;
+  readonly #now: Clock;
 
-  constructor(db: Db) {
+  constructor(db: Db, now: Clock = systemClock) {
     this.#db = db;
+    this.#now = now;
   }
 
   /** Creates a token for `name` (replacing its old one) and returns it: the only time it is shown. */
@@ -44,7 +47,7 @@ export class MonitorTokens {
         `INSERT INTO tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (name) DO UPDATE SET role = excluded.role, hash = excluded.hash, created_at = excluded.created_at`,
       )
-      .run(name, role, hashMonitorToken(token), Date.now());
+      .run(name, role, hashMonitorToken(token), this.#now());
     return token;
   }
 

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../../clock.js';
 import { DockgateError } from '../../errors.js';
 import { ROLES, type Role } from '../config/monitor-config.js';
 import type { Db } from '../store/database.js';
@@ -30,9 +31,11 @@ const argon2 = () => import('@node-rs/argon2');
  */
 export class MonitorUsers {
   readonly #db: Db;
+  readonly #now: Clock;
 
-  constructor(db: Db) {
+  constructor(db: Db, now: Clock = systemClock) {
     this.#db = db;
+    this.#now = now;
   }
 
   /** Creates `name` or replaces its role and password; its open sessions end. */
@@ -52,7 +55,7 @@ export class MonitorUsers {
           `INSERT INTO users (name, role, password, created_at) VALUES (?, ?, ?, ?)
            ON CONFLICT (name) DO UPDATE SET role = excluded.role, password = excluded.password`,
         )
-        .run(name, role, stored, Date.now());
+        .run(name, role, stored, this.#now());
       this.#db.prepare('DELETE FROM sessions WHERE user = ?').run(name);
     })();
   }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { type Clock, systemClock } from '../../clock.js';
 import { DockgateError } from '../../errors.js';
 import type { Role } from '../config/monitor-config.js';
 import type { Db } from '../store/database.js';
@@ -29,12 +30,14 @@ const sha256 = (text: string): string => createHash('sha256').update(text).diges
  */
 export class Sessions {
   readonly #db: Db;
+  readonly #now: Clock;
 
-  constructor(db: Db) {
+  constructor(db: Db, now: Clock = systemClock) {
     this.#db = db;
+    this.#now = now;
   }
 
-  create(user: string, now = Date.now()): Session {
+  create(user: string, now = this.#now()): Session {
     const id = randomBytes(32).toString('base64url');
     const csrf = randomBytes(24).toString('base64url');
     this.#db
@@ -50,7 +53,7 @@ export class Sessions {
   /** The signed-in user of a cookie value, or undefined (unknown, ended, user removed). */
   find(
     id: string,
-    now = Date.now(),
+    now = this.#now(),
   ): { readonly user: string; readonly role: Role; readonly csrf: string } | undefined {
     const row = this.#db
       .prepare(

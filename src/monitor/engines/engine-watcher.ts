@@ -1,6 +1,7 @@
 import { DockerClient } from '../../client/docker-client.js';
 import { EngineError } from '../../client/errors.js';
 import { jsonLines } from '../../client/streams.js';
+import { type Clock, systemClock } from '../../clock.js';
 import type { Logger } from '../../log/logger.js';
 import type { AlertEvent } from '../alerts/alert-engine.js';
 import type { EngineConfig } from '../config/monitor-config.js';
@@ -27,6 +28,8 @@ export interface WatcherOptions {
   readonly maxInFlight: number;
   /** Told of each container event once it is applied (the alert rules listen here). */
   readonly onEvent?: ((event: AlertEvent) => void) | undefined;
+  /** The monitor's clock: event times the engine did not give, intents, degraded periods. */
+  readonly now?: Clock | undefined;
 }
 
 /** Reconnects back off from this, doubling, with jitter, up to the cap (an engine back is seen within ~10 s). */
@@ -53,6 +56,7 @@ export class EngineWatcher {
   readonly client: DockerClient;
   readonly calls: CallLimiter;
   readonly #o: WatcherOptions;
+  readonly #now: Clock;
   readonly #controller = new AbortController();
   readonly #recent = new Set<string>();
   readonly #intents = new Map<string, StopIntent>();
@@ -66,6 +70,7 @@ export class EngineWatcher {
   constructor(config: EngineConfig, options: WatcherOptions) {
     this.config = config;
     this.#o = options;
+    this.#now = options.now ?? systemClock;
     this.client = new DockerClient({
       url: config.endpoint,
       ...(config.token === undefined ? {} : { token: config.token }),
@@ -79,7 +84,7 @@ export class EngineWatcher {
       name: config.name,
       url: config.endpoint.url,
       status: 'connecting',
-      since: new Date().toISOString(),
+      since: new Date(this.#now()).toISOString(),
       containers: { running: 0, total: 0 },
       labels: config.labels,
     };
@@ -114,7 +119,7 @@ export class EngineWatcher {
 
   /** A user asked to stop, kill or restart through the monitor: the `die` that follows is expected. */
   expectStop(id: string, by: string): void {
-    this.#intents.set(id, { at: Date.now(), by, signal: undefined });
+    this.#intents.set(id, { at: this.#now(), by, signal: undefined });
   }
 
   /** Merges what the stats collector read into the live item. */
@@ -164,7 +169,7 @@ export class EngineWatcher {
       this.client.json<{ SystemTime?: string }>('GET', '/info', { signal: s }),
     );
     // Everything until this engine instant is replayed; the live stream starts from it.
-    const cut = engineNano(info.SystemTime) ?? Date.now() * 1e6;
+    const cut = engineNano(info.SystemTime) ?? this.#now() * 1e6;
     if (this.#lastNano !== undefined) await this.#replay(this.#lastNano, cut, signal);
     await this.#reconcile(this.#lastNano !== undefined);
     this.#view = { ...this.#view, version: version.Version, apiVersion: version.ApiVersion };
@@ -232,16 +237,16 @@ export class EngineWatcher {
     for (const item of this.#o.state.containers({ engine: this.name })) {
       if (ids.has(item.id)) continue;
       if (known)
-        this.#timeline(item.id, Date.now() * 1e6, { kind: 'reconcile', action: 'destroy', time: '' }, null);
+        this.#timeline(item.id, this.#now() * 1e6, { kind: 'reconcile', action: 'destroy', time: '' }, null);
       this.#store({ ...item, state: 'removed' });
     }
   }
 
   /** A transition seen only by comparing states: recorded with the engine's own times. */
   #reconciled(before: ContainerItem | undefined, after: ContainerItem): void {
-    const ms = (iso: string | null): number => (iso === null ? Date.now() : Date.parse(iso));
+    const ms = (iso: string | null): number => (iso === null ? this.#now() : Date.parse(iso));
     if (before === undefined) {
-      this.#timeline(after.id, Date.now() * 1e6, { kind: 'reconcile', action: 'create', time: '' }, null);
+      this.#timeline(after.id, this.#now() * 1e6, { kind: 'reconcile', action: 'create', time: '' }, null);
     }
     if (after.state === 'running' && before?.state !== 'running') {
       this.#timeline(
@@ -263,7 +268,7 @@ export class EngineWatcher {
         null,
       );
     } else if (after.state === 'paused') {
-      this.#timeline(after.id, Date.now() * 1e6, { kind: 'reconcile', action: 'pause', time: '' }, null);
+      this.#timeline(after.id, this.#now() * 1e6, { kind: 'reconcile', action: 'pause', time: '' }, null);
     }
   }
 
@@ -303,7 +308,7 @@ export class EngineWatcher {
     switch (action) {
       case 'kill':
       case 'stop': {
-        const intent = stopIntentOf(action, attrs.signal, this.#intents.get(id));
+        const intent = stopIntentOf(action, attrs.signal, this.#intents.get(id), this.#now());
         if (intent !== undefined) this.#intents.set(id, intent);
         return {
           kind: 'event',
@@ -315,7 +320,7 @@ export class EngineWatcher {
       case 'die': {
         const code = Number(attrs.exitCode);
         const intent = this.#intents.get(id);
-        const expected = isExpectedDie(intent, Date.now());
+        const expected = isExpectedDie(intent, this.#now());
         this.#intents.delete(id);
         return {
           kind: 'event',
@@ -384,7 +389,7 @@ export class EngineWatcher {
 
   #store(item: ContainerItem): void {
     if (this.#o.state.upsert(item))
-      this.#o.history.saveContainer(item, item.state === 'removed' ? Date.now() : null);
+      this.#o.history.saveContainer(item, item.state === 'removed' ? this.#now() : null);
   }
 
   #remember(key: string, nano: number): void {
@@ -401,7 +406,7 @@ export class EngineWatcher {
   }
 
   #degraded(reason: string): void {
-    this.#degradedAt = Date.now();
+    this.#degradedAt = this.#now();
     if (this.#view.status === 'up' || (this.#view.status === 'degraded' && this.#view.error !== reason)) {
       this.#setStatus('degraded', reason);
     }
@@ -409,13 +414,13 @@ export class EngineWatcher {
 
   /** A degraded engine whose calls answer again for a while is up again (checked by the stats collector). */
   recover(): void {
-    if (this.#view.status === 'degraded' && Date.now() - this.#degradedAt > DEGRADED_FOR_MS)
+    if (this.#view.status === 'degraded' && this.#now() - this.#degradedAt > DEGRADED_FOR_MS)
       this.#setStatus('up', undefined);
   }
 
   #setStatus(status: EngineStatus, error: string | undefined): void {
     const changed = this.#view.status !== status;
-    const since = changed ? new Date().toISOString() : this.#view.since;
+    const since = changed ? new Date(this.#now()).toISOString() : this.#view.since;
     const { error: _dropped, ...rest } = this.#view;
     this.#view = { ...rest, status, since, ...(error === undefined ? {} : { error }) };
     if (changed) this.#o.history.enginePeriod(this.name, status, Date.parse(since), error);

@@ -48,9 +48,10 @@ export function stopIntentOf(
   action: string,
   signal: string | undefined,
   previous: StopIntent | undefined,
+  now: number,
 ): StopIntent | undefined {
   if (action === 'kill' && signal !== undefined && NOT_TERMINATING.has(signal.toUpperCase())) return previous;
-  return { at: Date.now(), by: previous?.by, signal };
+  return { at: now, by: previous?.by, signal };
 }
 
 export function isExpectedDie(intent: StopIntent | undefined, now: number): boolean {

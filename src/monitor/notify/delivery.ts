@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../../clock.js';
 import type { Logger } from '../../log/logger.js';
 import type { Alert, AlertStore, Delivery } from '../alerts/alert-store.js';
 import type { Notifier } from './notifiers.js';
@@ -17,12 +18,19 @@ export class DeliveryQueue {
   readonly #store: AlertStore;
   readonly #log: Logger;
   readonly #running = new Set<Promise<void>>();
+  readonly #now: Clock;
   #stopped = false;
 
-  constructor(notifiers: () => readonly Notifier[], store: AlertStore, log: Logger) {
+  constructor(
+    notifiers: () => readonly Notifier[],
+    store: AlertStore,
+    log: Logger,
+    now: Clock = systemClock,
+  ) {
     this.#notifiers = notifiers;
     this.#store = store;
     this.#log = log;
+    this.#now = now;
   }
 
   send(event: Delivery['event'], alert: Alert): void {
@@ -31,7 +39,7 @@ export class DeliveryQueue {
       const run = this.#deliver(notifier, event, alert).finally(() => this.#running.delete(run));
       this.#running.add(run);
     }
-    this.#store.notified(alert.id, Date.now());
+    this.#store.notified(alert.id, this.#now());
   }
 
   /** Waits (bounded) for deliveries under way, e.g. before the monitor exits. */
@@ -45,7 +53,7 @@ export class DeliveryQueue {
 
   async #deliver(notifier: Notifier, event: Delivery['event'], alert: Alert): Promise<void> {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-      const at = new Date().toISOString();
+      const at = new Date(this.#now()).toISOString();
       try {
         const answer = await notifier.send(
           event === 'reminder' ? 'firing' : event,

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../../clock.js';
 import type { Logger } from '../../log/logger.js';
 import type { ContainerItem } from '../model/container.js';
 import type { Db } from './database.js';
@@ -79,10 +80,13 @@ export class History {
   readonly #s: Statements;
   #error: string | undefined;
   #dropped = 0;
-  #lastFlush = Date.now();
+  readonly #now: Clock;
+  #lastFlush: number;
 
-  constructor(db: Db, log: Logger, retention: Retention) {
+  constructor(db: Db, log: Logger, retention: Retention, now: Clock = systemClock) {
     this.#db = db;
+    this.#now = now;
+    this.#lastFlush = now();
     this.#log = log;
     this.#retention = retention;
     this.#s = statements(db);
@@ -105,7 +109,7 @@ export class History {
   saveContainer(item: ContainerItem, removedAt: number | null = null): void {
     const json = JSON.stringify(item);
     this.#enqueue(() =>
-      this.#s.saveContainer.run(item.engine, item.id, item.name, json, Date.now(), removedAt),
+      this.#s.saveContainer.run(item.engine, item.id, item.name, json, this.#now(), removedAt),
     );
   }
 
@@ -220,7 +224,8 @@ export class History {
    */
   stats(engine: string, container: string, sinceMs: number, stepMs: number): StatsPoint[] {
     this.flush();
-    const age = Date.now() - sinceMs;
+    // The store's clock, not the wall clock: a test that pins time pins the tier too.
+    const age = this.#now() - sinceMs;
     const tier =
       stepMs >= 3_600_000 || age > this.#retention.minuteMs
         ? 2
@@ -262,7 +267,7 @@ export class History {
    * Rolls closed minutes and hours up into their tiers and drops what retention no longer keeps.
    * Idempotent (INSERT OR REPLACE over whole buckets), so a restart loses no rollup.
    */
-  rollup(now = Date.now()): void {
+  rollup(now = this.#now()): void {
     try {
       this.flush();
       this.#db.transaction(() => {
@@ -307,7 +312,7 @@ export class History {
       if (this.#error !== undefined)
         this.#log.info({ dropped: this.#dropped }, 'history is being written again');
       this.#error = undefined;
-      this.#lastFlush = Date.now();
+      this.#lastFlush = this.#now();
     } catch (error) {
       // Keep them for the next try (a disk that fills up may be freed), oldest dropped past the cap.
       this.#queue.unshift(...ops);
@@ -328,7 +333,7 @@ export class History {
 
   /** ms since the last successful commit. */
   get sinceFlush(): number {
-    return Date.now() - this.#lastFlush;
+    return this.#now() - this.#lastFlush;
   }
 
   #enqueue(op: Op): void {

@@ -89,7 +89,11 @@ export function registerPolicyCommand(program: Command): void {
             lines.push(`checks:   ${c.kind} ${c.id} must be owned by ${identity?.name ?? 'anonymous'}`);
           for (const t of e.targetChecks)
             lines.push(
-              `target:   ${t.via} reaches into ${t.kind} ${t.ref}: refused if ${t.kind === 'exec' ? 'it or its container holds' : 'it holds'} a host escape the profile refuses at create (looked up in the engine)`,
+              t.kind === 'volume'
+                ? `volume:   ${t.via} mounts volume ${t.ref}: refused if it is a bind of a host path the profile refuses (looked up in the engine; a volume that does not exist yet is created plain)`
+                : t.only === 'bound-volumes'
+                  ? `target:   ${t.via} runs container ${t.ref}: refused if a named volume it mounts is a bind of a host path the profile refuses (looked up in the engine)`
+                  : `target:   ${t.via} reaches into ${t.kind} ${t.ref}: refused if ${t.kind === 'exec' ? 'it or its container holds' : 'it holds'} a host escape the profile refuses at create (looked up in the engine)`,
             );
           if (e.redactEnv) lines.push('answer:   Config.Env values redacted');
         }

@@ -1,6 +1,7 @@
 import { ERRORS, type ErrorCode } from '../errors.js';
 import { GoJsonError, type GoObject, type GoValue, isObject, parseGoJson } from './go-json.js';
 import {
+  boundVolumeEscape,
   buildQueryEscape,
   type ContainerFacts,
   containerCreateEscape,
@@ -10,6 +11,7 @@ import {
   existingContainerEscape,
   hostConfigEscape,
   imageCreateQueryEscape,
+  namedVolumeEscape,
   networkCreateEscape,
   resourcesEscape,
   volumeCreateEscape,
@@ -17,7 +19,13 @@ import {
 import { type NormalisedTarget, normaliseTarget } from './normalize.js';
 import { labelBody, type OwnedKind, type OwnerCheck, ownerBuildLabels, ownerFilter } from './ownership.js';
 import type { CompiledRule, Condition, Profile } from './profile.js';
-import { referencedContainers, type TargetCheck, type TargetFacts, targetChecks } from './references.js';
+import {
+  referencedContainers,
+  type TargetCheck,
+  type TargetFacts,
+  targetChecks,
+  type VolumeFacts,
+} from './references.js';
 import { matchRoute, type RouteMatch } from './routes.js';
 
 /** A decision, as a value: what was decided, by which rule, and why. */
@@ -358,13 +366,45 @@ export function decideTarget(
   facts: TargetFacts,
 ): (Denial & { readonly escape: string }) | undefined {
   const own = facts.exec === undefined ? undefined : execCreateEscape(facts.exec, profile.allow);
-  const found = own ?? heldEscape(facts.container, profile.allow);
+  const found =
+    own ??
+    (check.only === 'bound-volumes'
+      ? boundVolumeEscape(facts.container, profile.allow)
+      : heldEscape(facts.container, profile.allow));
   if (found === undefined) return undefined;
+  if (check.only === 'bound-volumes' && own === undefined) {
+    return {
+      ...refusal('DG_FORBIDDEN'),
+      reason: `${check.via}: ${found.reason}, created after the create of container ${facts.name} was checked — not allowed for profile ${profile.name}`,
+      rule: 'host-escape',
+      escape: `${found.field}: ${found.reason}`,
+    };
+  }
   const what = own === undefined ? `container ${facts.name}` : `exec ${check.ref} of container ${facts.name}`;
   return {
     ...refusal('DG_FORBIDDEN'),
     reason: `${check.via} reaches into ${what} (${facts.id.slice(0, 12)}), which holds a host escape: ${found.field}: ${found.reason}`,
     rule: 'lateral-movement',
+    escape: `${found.field}: ${found.reason}`,
+  };
+}
+
+/**
+ * Stage 3 for a named volume a create body mounts (issue 22): a `local` volume that binds a host
+ * path (or mounts a host device) is judged as a bind of that path — refused where the profile
+ * would refuse `-v PATH:…`. Other volumes keep what they were: the engine's business.
+ */
+export function decideVolume(
+  profile: Profile,
+  check: TargetCheck,
+  volume: VolumeFacts,
+): (Denial & { readonly escape: string }) | undefined {
+  const found = namedVolumeEscape(volume.name, volume.driver, volume.options, profile.allow, check.via);
+  if (found === undefined) return undefined;
+  return {
+    ...refusal('DG_FORBIDDEN'),
+    reason: `${found.reason} (${check.via}) — not allowed for profile ${profile.name}`,
+    rule: 'host-escape',
     escape: `${found.field}: ${found.reason}`,
   };
 }

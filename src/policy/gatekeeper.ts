@@ -17,19 +17,21 @@ import {
   type Denial,
   decideBody,
   decideTarget,
+  decideVolume,
   type HeadOutcome,
   refusal,
 } from './decide.js';
+import { type GoObject, parseGoJson } from './go-json.js';
 import { HeadMemo } from './head-memo.js';
 import type { Learner } from './learn.js';
-import { type OwnerCheck, ownerOf } from './ownership.js';
+import { type OwnerCheck, ownerOf, withLabel } from './ownership.js';
 import { addressAllowed, type Identity, type Policy } from './policy.js';
 import type { Profile } from './profile.js';
 import { Limits } from './rate-limit.js';
 import { redactEnv } from './redact.js';
-import type { TargetCheck, TargetFacts } from './references.js';
+import { type TargetCheck, UNCHECKED_VOLUMES_LABEL } from './references.js';
 import { routeClass } from './routes.js';
-import { TargetInspector, type TargetInspectorOptions } from './target-facts.js';
+import { TargetInspector, type TargetInspectorOptions, type TargetLookup } from './target-facts.js';
 
 /** Who is calling, as resolved for one request. */
 interface Caller {
@@ -54,6 +56,8 @@ interface TargetOutcome {
   /** "exec create → traefik (3f2a…)", for the audit line. */
   readonly target: string | undefined;
   readonly escape: string | undefined;
+  /** Named volumes a create mounts that did not exist when checked: labelled for `start` (issue 22). */
+  readonly missingVolumes?: readonly string[];
 }
 
 /**
@@ -183,17 +187,17 @@ export class Gatekeeper implements Gate {
       // Every target already known: decide now, without a promise (the proxy path's fast case).
       const found = this.#targetsNow(targetChecks, caller.profile);
       if (found !== undefined)
-        return this.#afterTargets(request, caller, head, outcome, outcome.wouldDeny, found);
+        return this.#afterTargets(request, caller, head, outcome, outcome.wouldDeny, found, body);
     }
-    return this.#lookups(request, caller, head, outcome);
+    return this.#lookups(request, caller, head, outcome, body);
   }
 
   /** The target stage from cached facts alone; undefined when one of them must be looked up. */
   #targetsNow(checks: readonly TargetCheck[], profile: Profile): TargetOutcome | undefined {
     for (const check of checks) {
       const lookup = this.#targets.cached(check);
-      if (lookup?.kind !== 'found') return undefined;
-      const refused = judgeTarget(profile, check, lookup.facts);
+      if (lookup === undefined || lookup.kind === 'missing') return undefined;
+      const refused = judgeTarget(profile, check, lookup);
       if (refused !== undefined) return refused;
     }
     return ALLOWED_TARGETS;
@@ -206,13 +210,35 @@ export class Gatekeeper implements Gate {
     outcome: Extract<BodyOutcome, { kind: 'allow' }>,
     wouldDeny: Denial | undefined,
     found: TargetOutcome,
+    body: Buffer | undefined,
   ): Ruling {
     if (found.denial !== undefined) {
       if (caller.profile.mode === 'enforce')
         return this.#refuse(request, caller, found.denial, head.normalised.path, found);
       return this.#forward(request, caller, head, outcome, wouldDeny ?? found.denial, found);
     }
-    return this.#forward(request, caller, head, outcome, wouldDeny, found);
+    const missing = found.missingVolumes ?? [];
+    if (missing.length === 0) return this.#forward(request, caller, head, outcome, wouldDeny, found);
+    if (head.route?.route.name !== 'POST /containers/create') {
+      // The legacy start body (API < 1.24) would have the engine create them after the check, with
+      // no later moment to judge them: refused.
+      const denial: Denial = {
+        ...refusal('DG_FORBIDDEN'),
+        reason: `volume ${missing.join(', ')} does not exist: create it first (a start body's volumes cannot be checked after the engine creates them)`,
+        rule: 'host-escape',
+      };
+      if (caller.profile.mode === 'enforce')
+        return this.#refuse(request, caller, denial, head.normalised.path);
+      return this.#forward(request, caller, head, outcome, wouldDeny ?? denial, found);
+    }
+    // The engine creates them plain, unless someone creates one with bind options first: the
+    // container says which, and its start judges them as they are then (references.ts).
+    const created = parseGoJson(outcome.effects.body ?? body ?? Buffer.from('{}')) as GoObject;
+    const labelled: Extract<BodyOutcome, { kind: 'allow' }> = {
+      ...outcome,
+      effects: { ...outcome.effects, body: withLabel(created, UNCHECKED_VOLUMES_LABEL, missing.join(',')) },
+    };
+    return this.#forward(request, caller, head, labelled, wouldDeny, found);
   }
 
   /** Owner lookups first (a stranger's container is "No such container"), then target checks. */
@@ -221,6 +247,7 @@ export class Gatekeeper implements Gate {
     caller: Caller,
     head: Extract<HeadOutcome, { kind: 'allow' }>,
     outcome: Extract<BodyOutcome, { kind: 'allow' }>,
+    body: Buffer | undefined,
   ): Promise<Ruling> {
     let wouldDeny = outcome.wouldDeny;
     const enforce = caller.profile.mode === 'enforce';
@@ -235,7 +262,7 @@ export class Gatekeeper implements Gate {
     if (outcome.effects.targetChecks.length === 0)
       return this.#forward(request, caller, head, outcome, wouldDeny);
     const found = await this.#checkTargets(outcome.effects.targetChecks, caller.profile);
-    return this.#afterTargets(request, caller, head, outcome, wouldDeny, found);
+    return this.#afterTargets(request, caller, head, outcome, wouldDeny, found, body);
   }
 
   /**
@@ -279,12 +306,14 @@ export class Gatekeeper implements Gate {
 
   /** The first target that holds an escape (or cannot be checked) refuses; lookups run in order. */
   async #checkTargets(checks: readonly TargetCheck[], profile: Profile): Promise<TargetOutcome> {
+    const missingVolumes: string[] = [];
     for (const check of checks) {
       let lookup: Awaited<ReturnType<TargetInspector['lookup']>>;
       try {
         lookup = await this.#targets.lookup(check);
       } catch (error) {
-        const reason = `${check.via}: container ${check.ref} could not be checked for host escapes (${(error as Error).message}); refused`;
+        const what = check.kind === 'volume' ? 'volume' : 'container';
+        const reason = `${check.via}: ${what} ${check.ref} could not be checked for host escapes (${(error as Error).message}); refused`;
         this.#log.warn({ err: (error as Error).message, ref: check.ref }, 'target lookup failed');
         return {
           denial: { ...refusal('DG_TARGET_UNCHECKED'), reason, rule: 'lateral-movement' },
@@ -292,11 +321,14 @@ export class Gatekeeper implements Gate {
           escape: undefined,
         };
       }
-      if (lookup.kind === 'missing') continue;
-      const refused = judgeTarget(profile, check, lookup.facts);
+      if (lookup.kind === 'missing') {
+        if (check.kind === 'volume' && !missingVolumes.includes(check.ref)) missingVolumes.push(check.ref);
+        continue;
+      }
+      const refused = judgeTarget(profile, check, lookup);
       if (refused !== undefined) return refused;
     }
-    return ALLOWED_TARGETS;
+    return missingVolumes.length === 0 ? ALLOWED_TARGETS : { ...ALLOWED_TARGETS, missingVolumes };
   }
 
   #forward(
@@ -454,7 +486,17 @@ const ALLOWED_TARGETS: TargetOutcome = { denial: undefined, target: undefined, e
  * A target the engine described: refused (with "exec create → traefik (3f2a9c1b0d4e)" for the
  * audit line) when it holds an escape, undefined when it holds none.
  */
-function judgeTarget(profile: Profile, check: TargetCheck, facts: TargetFacts): TargetOutcome | undefined {
+function judgeTarget(
+  profile: Profile,
+  check: TargetCheck,
+  lookup: Exclude<TargetLookup, { kind: 'missing' }>,
+): TargetOutcome | undefined {
+  if (lookup.kind === 'volume') {
+    const denial = decideVolume(profile, check, lookup.volume);
+    if (denial === undefined) return undefined;
+    return { denial, target: `${check.via} → volume ${lookup.volume.name}`, escape: denial.escape };
+  }
+  const facts = lookup.facts;
   const denial = decideTarget(profile, check, facts);
   if (denial === undefined) return undefined;
   return { denial, target: `${check.via} → ${facts.name} (${facts.id.slice(0, 12)})`, escape: denial.escape };

@@ -163,6 +163,12 @@ export function hostConfigEscape(
   ) {
     return bad(`${at}Runtime`, `runtime ${runtime} is not allowed`);
   }
+  // The driver of every named volume in Binds that does not exist yet (`docker run --volume-driver`).
+  const volumeDriver = f('VolumeDriver');
+  if (isString(volumeDriver) && volumeDriver !== '' && volumeDriver !== 'local') {
+    if (!allow.volumeDrivers.includes(volumeDriver))
+      return bad(`${at}VolumeDriver`, `volume driver ${volumeDriver} is not allowed`);
+  }
   const binds = stringList(f('Binds'));
   if (binds === undefined) return bad(`${at}Binds`, 'must be a list of strings');
   for (const bind of binds) {
@@ -196,6 +202,8 @@ export interface ContainerFacts {
   /** The named volumes it mounts: driver and options (a local volume can bind any host path). */
   readonly volumes: ReadonlyMap<string, { readonly driver: string; readonly options: GoObject | null }>;
   readonly defaults: EngineDefaults;
+  /** Named volumes its create through a gateway could not check (`dockgate.unchecked-volumes`). */
+  readonly uncheckedVolumes: readonly string[];
 }
 
 /**
@@ -212,16 +220,91 @@ export function existingContainerEscape(facts: ContainerFacts, allow: EscapeAllo
     if (mount.Type === 'volume' && mount.Name !== undefined) {
       const volume = facts.volumes.get(mount.Name);
       const driver = volume?.driver ?? mount.Driver ?? 'local';
-      const volumeEscape = volumeDriverEscape(
+      if (driver !== 'local' && !allow.volumeDrivers.includes(driver))
+        return bad(`Mounts[${mount.Name}].Driver`, `volume driver ${driver} is not allowed`);
+      const found = namedVolumeEscape(
+        mount.Name,
         driver,
         volume?.options ?? null,
         allow,
         `Mounts[${mount.Name}]`,
       );
-      if (volumeEscape !== undefined) return volumeEscape;
+      if (found !== undefined) return found;
     }
   }
   return undefined;
+}
+
+/**
+ * The named volumes a container's create could not check (they did not exist yet), as they are
+ * now: a host path the profile refuses (the `start` and `restart` check, issue 22).
+ */
+export function boundVolumeEscape(facts: ContainerFacts, allow: EscapeAllowances): Found {
+  for (const mount of facts.mounts) {
+    if (mount.Type !== 'volume' || mount.Name === undefined) continue;
+    if (!facts.uncheckedVolumes.includes(mount.Name)) continue;
+    const volume = facts.volumes.get(mount.Name);
+    const found = namedVolumeEscape(
+      mount.Name,
+      volume?.driver ?? mount.Driver ?? 'local',
+      volume?.options ?? null,
+      allow,
+      `Mounts[${mount.Name}]`,
+    );
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** What a named volume is on this host, as far as the engine's answer tells (issue 22). */
+export type VolumeNature =
+  | { readonly kind: 'host-path'; readonly path: string; readonly how: 'bind' | 'device' }
+  | { readonly kind: 'other' };
+
+const OTHER_VOLUME: VolumeNature = { kind: 'other' };
+
+/**
+ * The `local` driver mounts `device` with `type` and the options `o` (moby's volume/local:
+ * `mount(device, dir, type, o)`). With `o` holding `bind` or `rbind`, or `type` `none` (compose's
+ * `driver_opts` idiom), it is a bind mount of a host path — relative paths resolve against
+ * dockerd's working directory, `/`. Another `type` with a device that is a path (`ext4` on
+ * `/dev/sdb1`) mounts a block device of this host. Both reach this host exactly as a bind of that
+ * path does. `tmpfs` is memory; `nfs` or `cifs` (`device=:/export`, `//server/share`) reach the
+ * host their `addr` names, not through this host's filesystem; other drivers are plugins.
+ */
+export function volumeNature(driver: string, options: GoObject | null): VolumeNature {
+  if (driver !== 'local' || options === null) return OTHER_VOLUME;
+  const opts = options.asMap();
+  const device = opts.get('device');
+  if (!isString(device) || device === '') return OTHER_VOLUME;
+  const type = opts.get('type');
+  const fsType = isString(type) ? type.trim().toLowerCase() : '';
+  if (fsType === 'tmpfs') return OTHER_VOLUME;
+  const o = opts.get('o');
+  const flags = isString(o) ? o.split(',').map((flag) => flag.trim().toLowerCase()) : [];
+  if (flags.includes('bind') || flags.includes('rbind') || fsType === 'none' || fsType === '')
+    return { kind: 'host-path', path: device, how: 'bind' };
+  if (device.startsWith('/') || device.startsWith('.'))
+    return { kind: 'host-path', path: device, how: 'device' };
+  return OTHER_VOLUME;
+}
+
+/** A named volume that is a host path the profile does not allow: refused as a bind of that path. */
+export function namedVolumeEscape(
+  name: string,
+  driver: string,
+  options: GoObject | null,
+  allow: EscapeAllowances,
+  field: string,
+): Found {
+  const nature = volumeNature(driver, options);
+  if (nature.kind !== 'host-path' || pathAllowed(nature.path, allow.bindPaths)) return undefined;
+  return bad(
+    field,
+    nature.how === 'bind'
+      ? `volume ${name} is a bind of host path ${nature.path}`
+      : `volume ${name} is a mount of host device ${nature.path}`,
+  );
 }
 
 /** Resource fields (HostConfig, and the body of POST /containers/{id}/update). */
@@ -353,7 +436,7 @@ function nonEmpty(v: GoValue | undefined): boolean {
 }
 
 /** A bind source that is a host path, not a named volume. */
-function isHostPath(source: string): boolean {
+export function isHostPath(source: string): boolean {
   return (
     source.startsWith('/') ||
     source.startsWith('.') ||

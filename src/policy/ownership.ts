@@ -13,14 +13,22 @@ export interface OwnerCheck {
 
 /** Adds the owner label to a create body's `Labels` (the last key Go would read), as JSON. */
 export function labelBody(body: GoObject, owner: string): Buffer {
+  return withLabel(body, OWNER_LABEL, owner);
+}
+
+/**
+ * Sets one label of a create body (replacing what the caller sent under that key), in the one
+ * `Labels` key Go would read, as JSON.
+ */
+export function withLabel(body: GoObject, label: string, value: string): Buffer {
   let labels: GoObject | undefined;
   const existing = body.field('Labels');
   if (isObject(existing)) labels = existing;
   // Drop every spelling of Labels; one canonical key remains.
   const kept = body.entries.filter(([key]) => foldKey(key) !== 'labels');
   const merged = new GoObject();
-  for (const entry of labels?.entries ?? []) if (entry[0] !== OWNER_LABEL) merged.entries.push(entry);
-  merged.entries.push([OWNER_LABEL, owner]);
+  for (const entry of labels?.entries ?? []) if (entry[0] !== label) merged.entries.push(entry);
+  merged.entries.push([label, value]);
   body.entries.length = 0;
   body.entries.push(...kept, ['Labels', merged]);
   return Buffer.from(JSON.stringify(body));

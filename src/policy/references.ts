@@ -1,5 +1,5 @@
 import { type GoObject, type GoValue, isObject, isString } from './go-json.js';
-import type { ContainerFacts } from './host-escapes.js';
+import { type ContainerFacts, isHostPath } from './host-escapes.js';
 
 /**
  * The existing containers a request reaches into (issue 10, "lateral movement"): a caller who may
@@ -8,12 +8,39 @@ import type { ContainerFacts } from './host-escapes.js';
  * create. Pure: which container, by which route or field; the engine says what it holds.
  */
 export interface TargetCheck {
-  /** `exec`: the reference is an exec instance; its container (and its own settings) are checked. */
-  readonly kind: 'container' | 'exec';
+  /**
+   * `exec`: the reference is an exec instance; its container (and its own settings) are checked.
+   * `volume`: a named volume a create body mounts; it must not be a host path the profile
+   * refuses as a bind (issue 22). A volume that does not exist yet is created plain by the engine.
+   */
+  readonly kind: 'container' | 'exec' | 'volume';
   /** As the caller wrote it: a full id, a name (with or without `/`) or a unique id prefix. */
   readonly ref: string;
   /** How the request reaches in, for the refusal and the audit line: "exec create", "HostConfig.VolumesFrom". */
   readonly via: string;
+  /**
+   * `bound-volumes`: only the named volumes the container's create could not check (its
+   * `dockgate.unchecked-volumes` label) are judged — `start` and `restart`, so that a volume
+   * created with bind options between a create's check and the engine's create (a race) never
+   * runs a process with it (issue 22). Containers made elsewhere (an administrator's compose
+   * stack with bind volumes, restarted by autoheal) are not judged here.
+   */
+  readonly only?: 'bound-volumes';
+}
+
+/**
+ * The label the gateway puts on a container whose create mounted named volumes that did not exist
+ * when it was checked (comma-separated names). The engine creates them plain — unless someone
+ * creates one with bind options between the check and the engine's create; `start` and
+ * `restart` judge the volumes this label names as they are then (issue 22's race).
+ */
+export const UNCHECKED_VOLUMES_LABEL = 'dockgate.unchecked-volumes';
+
+/** What the engine says of a named volume: its driver and options (`GET /volumes/{name}`). */
+export interface VolumeFacts {
+  readonly name: string;
+  readonly driver: string;
+  readonly options: GoObject | null;
 }
 
 /** What the engine says of a check's target, resolved as dockerd resolves it. */
@@ -38,6 +65,12 @@ const TARGET_ROUTES: Readonly<Record<string, string>> = {
   'POST /containers/{id}/copy': 'copy (API < 1.24)',
   'GET /containers/{id}/export': 'export',
   'POST /containers/{id}/update': 'update',
+};
+
+/** Routes that run a container's process: its named volumes are judged again (`only: bound-volumes`). */
+const START_ROUTES: Readonly<Record<string, string>> = {
+  'POST /containers/{id}/start': 'start',
+  'POST /containers/{id}/restart': 'restart',
 };
 
 /** Create bodies (and the legacy start body) join another container's mounts or namespaces here. */
@@ -65,6 +98,43 @@ export function referencedContainers(body: GoObject): TargetCheck[] {
   return out;
 }
 
+/**
+ * Named volumes a create body (or the legacy start body) mounts: `Binds` entries whose source is
+ * not a host path (`name:/path[:opts]`) and `Mounts` of `Type: volume` with a `Source`, in
+ * `HostConfig` and at the top level (dockerd reads those when HostConfig is absent).
+ */
+export function referencedVolumes(body: GoObject): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const seen = new Set<string>();
+  const add = (name: string, via: string): void => {
+    if (name === '' || seen.has(`${name}|${via}`)) return;
+    seen.add(`${name}|${via}`);
+    out.push({ kind: 'volume', ref: name, via });
+  };
+  const hostConfigs: [GoObject, string][] = [[body, '']];
+  const inner = body.field('HostConfig');
+  if (isObject(inner)) hostConfigs.push([inner, 'HostConfig.']);
+  for (const [hc, at] of hostConfigs) {
+    const binds = hc.field('Binds');
+    if (Array.isArray(binds)) {
+      for (const bind of binds) {
+        if (!isString(bind)) continue;
+        const source = bind.split(':')[0] ?? '';
+        if (!isHostPath(source)) add(source, `${at}Binds`);
+      }
+    }
+    const mounts = hc.field('Mounts');
+    if (Array.isArray(mounts)) {
+      for (const mount of mounts) {
+        if (!isObject(mount) || mount.field('Type') !== 'volume') continue;
+        const source = mount.field('Source');
+        if (isString(source)) add(source, `${at}Mounts`);
+      }
+    }
+  }
+  return out;
+}
+
 /** The target checks of one request: the container in its path, the one in its query, those in its body. */
 export function targetChecks(
   routeName: string,
@@ -75,6 +145,9 @@ export function targetChecks(
   const out: TargetCheck[] = [];
   const via = TARGET_ROUTES[routeName];
   if (via !== undefined && params.id !== undefined) out.push(check(params.id, via));
+  const starts = START_ROUTES[routeName];
+  if (starts !== undefined && params.id !== undefined)
+    out.push({ kind: 'container', ref: params.id, via: starts, only: 'bound-volumes' });
   // An exec created elsewhere (or before a policy change) runs in a container the gateway never saw.
   if (routeName === 'POST /exec/{id}/start' && params.id !== undefined)
     out.push({ kind: 'exec', ref: params.id, via: 'exec start' });
@@ -85,7 +158,7 @@ export function targetChecks(
     body !== undefined &&
     (routeName === 'POST /containers/create' || routeName === 'POST /containers/{id}/start')
   )
-    out.push(...referencedContainers(body));
+    out.push(...referencedContainers(body), ...referencedVolumes(body));
   return out;
 }
 

@@ -4,7 +4,12 @@ import { closeBody, jsonLines } from '../client/streams.js';
 import type { Logger } from '../log/logger.js';
 import { type GoObject, parseGoJson } from './go-json.js';
 import type { ContainerFacts, EngineDefaults } from './host-escapes.js';
-import type { TargetCheck, TargetFacts } from './references.js';
+import {
+  type TargetCheck,
+  type TargetFacts,
+  UNCHECKED_VOLUMES_LABEL,
+  type VolumeFacts,
+} from './references.js';
 
 export interface TargetInspectorOptions {
   /** How long a container's facts are trusted without an event saying they changed (backstop). */
@@ -21,9 +26,13 @@ export interface TargetInspectorOptions {
 /** A lookup's answer: the target's facts, or it does not exist (the engine will answer that itself). */
 export type TargetLookup =
   | { readonly kind: 'found'; readonly facts: TargetFacts }
+  | { readonly kind: 'volume'; readonly volume: VolumeFacts }
   | { readonly kind: 'missing' };
 
-/** Container events that change what a name resolves to or what a container holds. */
+/**
+ * Container events that change what a name resolves to or what a container holds; volume events
+ * (`create`, `destroy`) that change what a volume name is.
+ */
 const CHANGING = ['create', 'destroy', 'rename', 'update'];
 const DEFAULT_TTL_MS = 5_000;
 const DEFAULT_TIMEOUT_MS = 5_000;
@@ -48,6 +57,8 @@ export class TargetInspector {
   readonly #timeout: number;
   readonly #watch: boolean;
   readonly #cache = new Map<string, Entry>();
+  /** Volumes that exist, by name (a volume's driver and options never change while it exists). */
+  readonly #volumes = new Map<string, { readonly volume: VolumeFacts; readonly at: number }>();
   readonly #inflight = new Map<string, Promise<TargetLookup>>();
   #defaults: Promise<EngineDefaults> | undefined;
   /** True while the events subscription is established (the cache may be used). */
@@ -66,6 +77,7 @@ export class TargetInspector {
   /** The facts of a check's target. Throws when the engine cannot tell (the request is refused). */
   async lookup(check: TargetCheck): Promise<TargetLookup> {
     if (check.kind === 'exec') return this.#exec(check.ref);
+    if (check.kind === 'volume') return this.#volume(check.ref);
     return this.#container(check.ref);
   }
 
@@ -74,11 +86,13 @@ export class TargetInspector {
    * common case (exec after exec into one container) stays on the synchronous proxy path.
    */
   cached(check: TargetCheck): TargetLookup | undefined {
-    if (check.kind !== 'container') return undefined;
-    const cached = this.#cache.get(check.ref);
+    if (check.kind === 'exec') return undefined;
+    const cached = check.kind === 'volume' ? this.#volumes.get(check.ref) : this.#cache.get(check.ref);
     if (cached === undefined || !(this.#watching || !this.#watch) || Date.now() - cached.at >= this.#ttl)
       return undefined;
-    return { kind: 'found', facts: cached.facts };
+    return 'volume' in cached
+      ? { kind: 'volume', volume: cached.volume }
+      : { kind: 'found', facts: cached.facts };
   }
 
   /** Stops following events. */
@@ -86,6 +100,31 @@ export class TargetInspector {
     this.#closed = true;
     this.#events?.abort();
     this.#cache.clear();
+    this.#volumes.clear();
+  }
+
+  /**
+   * A named volume: its driver and options, or missing — a volume that does not exist is created
+   * plain by the engine (never cached: someone may create it a moment later; the `start` check
+   * judges what the engine really mounted).
+   */
+  async #volume(name: string): Promise<TargetLookup> {
+    this.#subscribe();
+    const cached = this.cached({ kind: 'volume', ref: name, via: '' });
+    if (cached !== undefined) return cached;
+    const watchingBefore = this.#watching;
+    const volume = await this.#get<{ Name?: string; Driver?: string; Options?: unknown }>(
+      `/volumes/${encodeURIComponent(name)}`,
+    );
+    if (volume === undefined) return { kind: 'missing' };
+    const facts: VolumeFacts = {
+      name: volume.Name ?? name,
+      driver: volume.Driver ?? 'local',
+      options: goOptions(volume.Options),
+    };
+    if ((watchingBefore && this.#watching) || !this.#watch)
+      this.#volumes.set(name, { volume: facts, at: Date.now() });
+    return { kind: 'volume', volume: facts };
   }
 
   async #exec(ref: string): Promise<TargetLookup> {
@@ -95,7 +134,7 @@ export class TargetInspector {
     }>(`/exec/${encodeURIComponent(ref)}/json`);
     if (inspect === undefined || inspect.ContainerID === undefined) return { kind: 'missing' };
     const container = await this.#container(inspect.ContainerID);
-    if (container.kind === 'missing') return container;
+    if (container.kind !== 'found') return { kind: 'missing' };
     const exec = parseGoJson(
       JSON.stringify({ Privileged: inspect.ProcessConfig?.privileged, User: inspect.ProcessConfig?.user }),
     ) as GoObject;
@@ -121,6 +160,7 @@ export class TargetInspector {
       Name: string;
       HostConfig?: unknown;
       Mounts?: ContainerFacts['mounts'] | null;
+      Config?: { Labels?: Record<string, string> | null };
     }>(`/containers/${encodeURIComponent(ref)}/json`);
     if (inspect === undefined) return { kind: 'missing' };
     const mounts = inspect.Mounts ?? [];
@@ -131,11 +171,7 @@ export class TargetInspector {
         `/volumes/${encodeURIComponent(mount.Name)}`,
       );
       if (volume === undefined) continue;
-      const options = volume.Options === undefined || volume.Options === null ? null : volume.Options;
-      volumes.set(mount.Name, {
-        driver: volume.Driver ?? 'local',
-        options: options === null ? null : (parseGoJson(JSON.stringify(options)) as GoObject),
-      });
+      volumes.set(mount.Name, { driver: volume.Driver ?? 'local', options: goOptions(volume.Options) });
     }
     const facts: Omit<TargetFacts, 'exec'> = {
       id: inspect.Id,
@@ -145,6 +181,9 @@ export class TargetInspector {
         mounts,
         volumes,
         defaults: await this.#engineDefaults(),
+        uncheckedVolumes: (inspect.Config?.Labels?.[UNCHECKED_VOLUMES_LABEL] ?? '')
+          .split(',')
+          .filter(Boolean),
       },
     };
     // Cache only what was read while the subscription was up from before the read: an event
@@ -189,7 +228,7 @@ export class TargetInspector {
     while (!signal.aborted) {
       try {
         const response = await this.#engine.request('GET', '/events', {
-          query: { filters: { type: ['container'], event: CHANGING } },
+          query: { filters: { type: ['container', 'volume'], event: CHANGING } },
           signal,
           stream: true,
         });
@@ -199,10 +238,12 @@ export class TargetInspector {
         }
         this.#watching = true;
         delay = 250;
-        for await (const event of jsonLines<{ Action?: string; Actor?: { ID?: string } }>(
+        for await (const event of jsonLines<{ Type?: string; Action?: string; Actor?: { ID?: string } }>(
           response.body as AsyncIterable<Buffer>,
         )) {
-          this.#invalidate(event.Actor?.ID, event.Action);
+          if (event.Type === 'volume') {
+            if (event.Actor?.ID !== undefined) this.#volumes.delete(event.Actor.ID);
+          } else this.#invalidate(event.Actor?.ID, event.Action);
         }
       } catch (error) {
         if (signal.aborted) return;
@@ -214,6 +255,7 @@ export class TargetInspector {
         // Whatever happened while not subscribed is unknown: nothing cached survives.
         this.#watching = false;
         this.#cache.clear();
+        this.#volumes.clear();
       }
       await new Promise((resolve) => setTimeout(resolve, delay).unref());
       delay = Math.min(delay * 2, RESUBSCRIBE_MAX_MS);
@@ -227,4 +269,11 @@ export class TargetInspector {
       if (entry.facts.id === id || byName) this.#cache.delete(ref);
     }
   }
+}
+
+/** A volume's `Options` as the Go reader reads them (null when it has none). */
+function goOptions(options: unknown): GoObject | null {
+  return options === undefined || options === null
+    ? null
+    : (parseGoJson(JSON.stringify(options)) as GoObject);
 }

@@ -33,10 +33,26 @@ export class EngineRelay {
       const upstream = connect({ path: engine.path, allowHalfOpen: true });
       this.open.add(downstream);
       let held = false;
+      let paused: Buffer[] | undefined;
       downstream.on('data', (chunk: Buffer) => {
         log.push(chunk);
         // A request the engine "hangs" on: it never reaches dockerd, so no answer ever comes.
         if (this.#hang?.test(chunk.toString('latin1'))) held = true;
+        const hold = this.#hold;
+        if (paused === undefined && hold !== undefined && hold.pattern.test(chunk.toString('latin1'))) {
+          // Held until the test releases it: the test acts on the engine in between (a race, made exact).
+          paused = [];
+          this.#hold = undefined;
+          hold.seen();
+          hold.released.then(() => {
+            for (const piece of paused ?? []) upstream.write(piece);
+            paused = undefined;
+          });
+        }
+        if (paused !== undefined) {
+          paused.push(chunk);
+          return;
+        }
         if (!held && !upstream.write(chunk)) {
           downstream.pause();
           upstream.once('drain', () => downstream.resume());
@@ -59,6 +75,24 @@ export class EngineRelay {
   }
 
   #hang: RegExp | undefined;
+  #hold: { pattern: RegExp; seen: () => void; released: Promise<void> } | undefined;
+
+  /**
+   * The next request matching `pattern` is held back (with what follows it on its connection):
+   * `seen` resolves once it arrived, and it goes on to dockerd when `release` is called.
+   */
+  holdNext(pattern: RegExp): { seen: Promise<void>; release: () => void } {
+    let seen!: () => void;
+    let release!: () => void;
+    const seenPromise = new Promise<void>((resolve) => {
+      seen = resolve;
+    });
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.#hold = { pattern, seen, released };
+    return { seen: seenPromise, release };
+  }
 
   /**
    * From now on, a connection whose request matches `pattern` hangs: that request and everything

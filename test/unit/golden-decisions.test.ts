@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { decide, decideTarget } from '../../src/policy/decide.js';
+import { decide, decideTarget, decideVolume } from '../../src/policy/decide.js';
 import { type GoObject, parseGoJson } from '../../src/policy/go-json.js';
 import type { ContainerFacts } from '../../src/policy/host-escapes.js';
 import { compilePolicy } from '../../src/policy/policy.js';
@@ -18,8 +18,10 @@ import { tecnativaProfile } from '../../src/policy/tecnativa.js';
  *
  * RESULT is "allow" or "deny STATUS"; an allowed request that reaches into existing containers
  * lists them: "allow [exec create → web]". The fifth column is what the engine would say of that
- * container (its inspect answer's HostConfig and Mounts, and `info`: the engine's defaults);
- * with it, the target stage decides too (issue 10).
+ * container (its inspect answer's HostConfig and Mounts, `Volumes`: the named volumes it mounts,
+ * and `info`: the engine's defaults), or of the named volume a create body mounts (`Volume`: its
+ * driver and options, issue 22); with it, the target stage decides too (issue 10). Volume checks
+ * read "→ volume NAME"; start and restart, which judge only named volumes, "→ NAME (volumes)".
  */
 const dir = new URL('../golden/', import.meta.url);
 /** Tables of profiles built from docker-socket-proxy's variables (--tecnativa-env), by their env. */
@@ -36,9 +38,18 @@ const policy = compilePolicy(
   1,
 );
 
+interface VolumeInspect {
+  readonly Driver?: string;
+  readonly Options?: Record<string, string> | null;
+}
+
 interface TargetContainer {
   readonly HostConfig?: unknown;
   readonly Mounts?: ContainerFacts['mounts'];
+  readonly Volumes?: Readonly<Record<string, VolumeInspect>>;
+  /** Named volumes its create could not check (the `dockgate.unchecked-volumes` label). */
+  readonly Unchecked?: readonly string[];
+  readonly Volume?: VolumeInspect;
   readonly info?: { readonly DefaultRuntime?: string; readonly CgroupVersion?: string };
 }
 
@@ -57,11 +68,32 @@ function decideRow(profileName: string, [method, target, , body, container]: Row
   if (checks.length === 0) return 'allow';
   if (container !== undefined) {
     for (const check of checks) {
-      const denial = decideTarget(profile, check, factsOf(container));
+      const denial =
+        check.kind === 'volume'
+          ? container.Volume === undefined
+            ? undefined
+            : decideVolume(profile, check, { name: check.ref, ...volumeOf(container.Volume) })
+          : decideTarget(profile, check, factsOf(container));
       if (denial !== undefined) return `deny ${denial.status}`;
     }
   }
-  return `allow [${checks.map((c) => `${c.via} → ${c.ref}`).join(', ')}]`;
+  const shown = (c: (typeof checks)[number]): string =>
+    c.kind === 'volume'
+      ? `${c.via} → volume ${c.ref}`
+      : c.only === 'bound-volumes'
+        ? `${c.via} → ${c.ref} (volumes)`
+        : `${c.via} → ${c.ref}`;
+  return `allow [${checks.map(shown).join(', ')}]`;
+}
+
+function volumeOf(volume: VolumeInspect): { driver: string; options: GoObject | null } {
+  return {
+    driver: volume.Driver ?? 'local',
+    options:
+      volume.Options === undefined || volume.Options === null
+        ? null
+        : (parseGoJson(JSON.stringify(volume.Options)) as GoObject),
+  };
 }
 
 /** The facts the gateway reads from the engine, from a row's fifth column. */
@@ -72,11 +104,12 @@ function factsOf(container: TargetContainer): TargetFacts {
     container: {
       hostConfig: parseGoJson(JSON.stringify(container.HostConfig ?? {})) as GoObject,
       mounts: container.Mounts ?? [],
-      volumes: new Map(),
+      volumes: new Map(Object.entries(container.Volumes ?? {}).map(([name, v]) => [name, volumeOf(v)])),
       defaults: {
         runtime: container.info?.DefaultRuntime ?? 'runc',
         cgroupVersion: container.info?.CgroupVersion ?? '1',
       },
+      uncheckedVolumes: container.Unchecked ?? [],
     },
   };
 }

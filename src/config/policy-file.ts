@@ -40,6 +40,7 @@ const allowances = z
     bindPaths: z.array(z.string().startsWith('/', 'bind paths must be absolute')),
     volumeDrivers: z.array(z.string()),
     networkDrivers: z.array(z.string()),
+    logDrivers: z.array(z.string()),
     execPrivileged: z.boolean(),
     execRoot: z.boolean(),
   })

@@ -1,5 +1,5 @@
 import { ERRORS, type ErrorCode } from '../errors.js';
-import { GoJsonError, type GoObject, type GoValue, isObject, parseGoJson } from './go-json.js';
+import { GoJsonError, type GoObject, type GoValue, isObject, isString, parseGoJson } from './go-json.js';
 import {
   boundVolumeEscape,
   buildQueryEscape,
@@ -20,7 +20,9 @@ import { type NormalisedTarget, normaliseTarget } from './normalize.js';
 import { labelBody, type OwnedKind, type OwnerCheck, ownerBuildLabels, ownerFilter } from './ownership.js';
 import type { CompiledRule, Condition, Profile } from './profile.js';
 import {
+  joinedObjects,
   referencedContainers,
+  referencedVolumes,
   type TargetCheck,
   type TargetFacts,
   targetChecks,
@@ -123,6 +125,9 @@ const FILTERED_LISTS = new Set([
   'POST /networks/prune',
 ]);
 
+/** Routes whose body names an object of someone else's (`Container`), read under ownership. */
+const OWNED_BODY_ROUTES = new Set(['POST /networks/{id}/connect', 'POST /networks/{id}/disconnect']);
+
 const LABELLED_CREATES = new Set([
   'POST /containers/create',
   'POST /volumes/create',
@@ -202,7 +207,9 @@ export function decideHead(
       route !== undefined &&
       BODY_INSPECTED[route.route.name] !== undefined) ||
       (rule?.when.length ?? 0) > 0 ||
-      (profile.ownership && route !== undefined && LABELLED_CREATES.has(route.route.name)));
+      (profile.ownership &&
+        route !== undefined &&
+        (LABELLED_CREATES.has(route.route.name) || OWNED_BODY_ROUTES.has(route.route.name))));
   return {
     kind: 'allow',
     rule: rule ?? NO_RULE,
@@ -304,9 +311,20 @@ export function decideBody(
     if (LABELLED_CREATES.has(routeName)) {
       const created = parsed ?? (parseGoJson('{}') as GoObject);
       if (routeName === 'POST /containers/create') {
+        // Everything of someone else's a new container would join: their containers' mounts and
+        // namespaces, their volumes' data, their networks, their environment through links.
         for (const { ref } of referencedContainers(created)) ownerChecks.push({ kind: 'container', id: ref });
+        for (const { ref } of referencedVolumes(created))
+          ownerChecks.push({ kind: 'volume', id: ref, createIfMissing: true });
+        const joined = joinedObjects(created);
+        for (const id of joined.networks) ownerChecks.push({ kind: 'network', id });
+        for (const id of joined.links) ownerChecks.push({ kind: 'container', id });
       }
       newBody = labelBody(created, owner);
+    }
+    if (OWNED_BODY_ROUTES.has(routeName)) {
+      const container = parsed?.field('Container');
+      if (isString(container) && container !== '') ownerChecks.push({ kind: 'container', id: container });
     }
     const kind = Object.entries(OWNED_PARAM).find(([prefix]) => n.path.startsWith(prefix))?.[1];
     const id = head.route.params.id ?? head.route.params.name;

@@ -24,7 +24,7 @@ import {
 import { type GoObject, parseGoJson } from './go-json.js';
 import { HeadMemo } from './head-memo.js';
 import type { Learner } from './learn.js';
-import { type OwnerCheck, ownerOf, withLabel } from './ownership.js';
+import { OWNER_LABEL, type OwnerCheck, ownerOf, withLabel } from './ownership.js';
 import { addressAllowed, type Identity, type Policy } from './policy.js';
 import type { Profile } from './profile.js';
 import { Limits } from './rate-limit.js';
@@ -441,15 +441,32 @@ export class Gatekeeper implements Gate {
   /** Resolves to undefined when `owner` owns every object, else a Docker-like "No such …". */
   async #checkOwners(checks: readonly OwnerCheck[], owner: string): Promise<string | undefined> {
     for (const check of checks) {
-      const found = await this.#ownerOfObject(check);
+      let found = await this.#ownerOfObject(check);
+      if (found === NOT_FOUND && check.createIfMissing === true) {
+        // Created now with the caller's label (the engine would make it nobody's), then asked
+        // again: if someone else made it first, it is theirs and refused.
+        await this.#createOwnedVolume(check.id, owner);
+        found = await this.#ownerOfObject(check);
+      }
       if (found !== owner)
         return `No such ${check.kind === 'exec' ? 'exec instance' : check.kind}: ${check.id}`;
     }
     return undefined;
   }
 
-  /** The owner label of an object, read from the engine now (never cached). */
-  async #ownerOfObject(check: OwnerCheck): Promise<string | undefined> {
+  /** A plain local volume with the owner label; an error is logged (the owner check then refuses). */
+  async #createOwnedVolume(name: string, owner: string): Promise<void> {
+    try {
+      await this.#engine.json('POST', '/volumes/create', {
+        body: { Name: name, Driver: 'local', Labels: { [OWNER_LABEL]: owner } },
+      });
+    } catch (error) {
+      this.#log.warn({ err: (error as Error).message, volume: name }, 'owned volume create failed');
+    }
+  }
+
+  /** The owner label of an object, read from the engine now (never cached); NOT_FOUND on 404. */
+  async #ownerOfObject(check: OwnerCheck): Promise<string | undefined | typeof NOT_FOUND> {
     const id = encodeURIComponent(check.id);
     const path =
       check.kind === 'container'
@@ -470,7 +487,7 @@ export class Gatekeeper implements Gate {
       }
       return ownerOf(inspect);
     } catch (error) {
-      if (error instanceof EngineError && error.status === 404) return undefined;
+      if (error instanceof EngineError && error.status === 404) return NOT_FOUND;
       this.#log.warn({ err: (error as Error).message, path }, 'owner lookup failed');
       return undefined;
     }
@@ -478,6 +495,9 @@ export class Gatekeeper implements Gate {
 }
 
 type Resolved = { readonly identity: Identity | undefined } | Denial;
+
+/** An owner lookup's answer for an object that does not exist. */
+const NOT_FOUND = Symbol('not found');
 
 /** Every target held nothing: the audit line of an allowed request names none (its path does). */
 const ALLOWED_TARGETS: TargetOutcome = { denial: undefined, target: undefined, escape: undefined };

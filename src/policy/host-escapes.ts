@@ -24,6 +24,11 @@ export interface EscapeAllowances {
   readonly volumeDrivers: readonly string[];
   /** Network drivers allowed on create (default: bridge, overlay). */
   readonly networkDrivers: readonly string[];
+  /**
+   * Log drivers besides json-file, local, journald and none: the others (syslog, gelf, fluentd,
+   * splunk, awslogs, …) make dockerd connect from the host to an address or socket the body names.
+   */
+  readonly logDrivers: readonly string[];
   readonly execPrivileged: boolean;
   readonly execRoot: boolean;
 }
@@ -41,9 +46,13 @@ export const NO_ESCAPES: EscapeAllowances = {
   bindPaths: [],
   volumeDrivers: [],
   networkDrivers: ['bridge', 'overlay'],
+  logDrivers: [],
   execPrivileged: false,
   execRoot: true,
 };
+
+/** Log drivers that write on this host only, to a place no body chooses. */
+const LOCAL_LOG_DRIVERS = new Set(['', 'json-file', 'local', 'journald', 'none']);
 
 /** Docker's default capability set: adding one of these grants nothing new. */
 const DEFAULT_CAPS = new Set([
@@ -162,6 +171,23 @@ export function hostConfigEscape(
     !allow.runtimes.includes(runtime)
   ) {
     return bad(`${at}Runtime`, `runtime ${runtime} is not allowed`);
+  }
+  // A log driver with an address is the host's dockerd connecting where the caller says — past the
+  // container's own network (`none`), to the host's loopback services and unix sockets (dockerd
+  // stats a syslog unix socket at create). What an existing container logs with (often the
+  // engine's default) reaches nothing for a caller who execs into it: create bodies only.
+  const logConfig = f('LogConfig');
+  if (existing === undefined && logConfig !== undefined && logConfig !== null) {
+    if (!isObject(logConfig)) return bad(`${at}LogConfig`, 'must be an object');
+    const type = logConfig.field('Type');
+    const driver = isString(type) ? type : '';
+    if (type !== undefined && type !== null && !isString(type))
+      return bad(`${at}LogConfig.Type`, 'must be a string');
+    if (!LOCAL_LOG_DRIVERS.has(driver) && !allow.logDrivers.includes(driver))
+      return bad(
+        `${at}LogConfig.Type`,
+        `log driver ${driver} is not allowed (dockerd would connect where its options say)`,
+      );
   }
   // The driver of every named volume in Binds that does not exist yet (`docker run --volume-driver`).
   const volumeDriver = f('VolumeDriver');

@@ -9,6 +9,12 @@ export type OwnedKind = 'container' | 'exec' | 'volume' | 'network' | 'image';
 export interface OwnerCheck {
   readonly kind: OwnedKind;
   readonly id: string;
+  /**
+   * A named volume a create mounts: when it does not exist, the gateway creates it with the
+   * caller's owner label first (the engine would create it unlabelled: nobody's, and no longer
+   * the caller's on the next run).
+   */
+  readonly createIfMissing?: boolean;
 }
 
 /** Adds the owner label to a create body's `Labels` (the last key Go would read), as JSON. */

@@ -135,6 +135,46 @@ export function referencedVolumes(body: GoObject): TargetCheck[] {
   return out;
 }
 
+/** Networks every caller shares: the engine's predefined ones, never anybody's. */
+const PREDEFINED_NETWORKS = new Set(['none', 'host', 'bridge', 'default', 'nat']);
+
+/**
+ * Objects of others a create body joins, for ownership (issue 22's review): user-defined networks
+ * (`NetworkMode`, `NetworkingConfig.EndpointsConfig` keys) and legacy `Links` (which copy the
+ * linked container's environment into the new one) — besides `VolumesFrom` and `container:`
+ * namespaces (`referencedContainers`) and named volumes (`referencedVolumes`).
+ */
+export function joinedObjects(body: GoObject): { networks: string[]; links: string[] } {
+  const networks = new Set<string>();
+  const links = new Set<string>();
+  const hostConfigs: GoObject[] = [body];
+  const inner = body.field('HostConfig');
+  if (isObject(inner)) hostConfigs.push(inner);
+  const linkTarget = (v: GoValue): void => {
+    // "name:alias" or "/name:/new/alias": the container is before the colon.
+    if (isString(v)) links.add((v.split(':')[0] ?? '').replace(/^\//, ''));
+  };
+  for (const hc of hostConfigs) {
+    const mode = hc.field('NetworkMode');
+    if (isString(mode) && mode !== '' && !mode.startsWith('container:') && !PREDEFINED_NETWORKS.has(mode))
+      networks.add(mode);
+    const l = hc.field('Links');
+    if (Array.isArray(l)) for (const v of l) linkTarget(v);
+  }
+  const config = body.field('NetworkingConfig');
+  const endpoints = isObject(config) ? config.field('EndpointsConfig') : undefined;
+  if (isObject(endpoints)) {
+    for (const [network, endpoint] of endpoints.entries) {
+      if (!PREDEFINED_NETWORKS.has(network)) networks.add(network);
+      const l = isObject(endpoint) ? endpoint.field('Links') : undefined;
+      if (Array.isArray(l)) for (const v of l) linkTarget(v);
+    }
+  }
+  networks.delete('');
+  links.delete('');
+  return { networks: [...networks], links: [...links] };
+}
+
 /** The target checks of one request: the container in its path, the one in its query, those in its body. */
 export function targetChecks(
   routeName: string,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createContainer, removeContainer, testClient, testEngine } from '../helpers/engine.js';
+import { createContainer, RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { RawConnection, splitMessage } from '../helpers/raw-http.js';
 
@@ -276,6 +276,23 @@ describe('bypass suite: framing and body tricks against a deploy gateway', () =>
       'unmasked /proc (MaskedPaths: [])',
       (i) => `{"Image":"${i}","HostConfig":{"NetworkMode":"none","MaskedPaths":[]}}`,
     ],
+    // log_driver_regression (issue 22's review): dockerd itself would connect from the host to the
+    // engine's own socket, or to a loopback port, past the container's network `none`.
+    [
+      'log driver syslog to the engine socket',
+      (i) =>
+        `{"Image":"${i}","Cmd":["true"],"HostConfig":{"NetworkMode":"none","LogConfig":{"Type":"syslog","Config":{"syslog-address":"${testEngine().host}"}}}}`,
+    ],
+    [
+      'log driver gelf to a loopback port',
+      (i) =>
+        `{"Image":"${i}","Cmd":["true"],"HostConfig":{"NetworkMode":"none","LogConfig":{"Type":"gelf","Config":{"gelf-address":"udp://127.0.0.1:9"}}}}`,
+    ],
+    [
+      'log driver fluentd, top level (legacy)',
+      (i) =>
+        `{"Image":"${i}","Cmd":["true"],"LogConfig":{"Type":"fluentd","Config":{"fluentd-address":"127.0.0.1:9"}}}`,
+    ],
   ];
   for (const [technique, json] of bodies) {
     it(`container create: ${technique} → denied, nothing created`, async () => {
@@ -288,6 +305,30 @@ describe('bypass suite: framing and body tricks against a deploy gateway', () =>
       );
     });
   }
+
+  it('log_driver_regression: the engine itself accepts a syslog driver aimed at its own socket (what the gateway stops); json-file with options passes the gateway', async () => {
+    const direct = await client.json<{ Id: string }>('POST', '/containers/create', {
+      body: {
+        Image: image(),
+        Cmd: ['true'],
+        Labels: { [RUN_LABEL]: testEngine().runId },
+        HostConfig: {
+          NetworkMode: 'none',
+          LogConfig: { Type: 'syslog', Config: { 'syslog-address': testEngine().host } },
+        },
+      },
+    });
+    await client.json('DELETE', `/containers/${direct.Id}`, { query: { force: 1 } });
+    const name = uniqueName('json-file');
+    const json = JSON.stringify({
+      Image: image(),
+      Cmd: ['true'],
+      HostConfig: { NetworkMode: 'none', LogConfig: { Type: 'json-file', Config: { 'max-size': '1m' } } },
+    });
+    const { statuses } = await send(gateway.port, create(name, json, 'Connection: close\r\n'));
+    assert.deepEqual(statuses, [201]);
+    await client.json('DELETE', `/containers/${name}`, { query: { force: 1 } });
+  });
 
   it('Expect: 100-continue on an inspected route: the gateway says continue itself, then decides', async () => {
     const name = uniqueName('expect');

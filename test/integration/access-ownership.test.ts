@@ -235,6 +235,73 @@ describe('ownership: objects are kept apart per identity', () => {
     assert.equal(still.status, 200);
   });
 
+  it("ownership_join_regression: bob cannot mount alice's volume, link to her container or join a network that is not his at create; nothing created", async () => {
+    const alices = `owned-data-${process.pid}`;
+    const made = await ask(gateway.port, alice, 'POST', '/v1.41/volumes/create', {
+      Name: alices,
+      Labels: labels(),
+    });
+    assert.equal(made.status, 201, made.body);
+    const cases: [string, Record<string, unknown>, Record<string, unknown>][] = [
+      ['Binds', { Binds: [`${alices}:/x`] }, {}],
+      ['Binds :ro', { Binds: [`${alices}:/x:ro`] }, {}],
+      ['Mounts', { Mounts: [{ Type: 'volume', Source: alices, Target: '/x', ReadOnly: true }] }, {}],
+      ['Links', { Links: [`${name}:db`] }, {}],
+      ['NetworkMode', { NetworkMode: `net-of-alice-${process.pid}` }, {}],
+      [
+        'EndpointsConfig',
+        {},
+        { NetworkingConfig: { EndpointsConfig: { [`net-of-alice-${process.pid}`]: {} } } },
+      ],
+    ];
+    for (const [what, hostConfig, extra] of cases) {
+      const denied = await ask(
+        gateway.port,
+        bob,
+        'POST',
+        '/v1.41/containers/create?name=bob-joins',
+        containerBody({ HostConfig: { NetworkMode: 'none', ...hostConfig }, ...extra }),
+      );
+      assert.equal(denied.status, 404, `${what}: ${denied.body}`);
+      assert.match(denied.body, /No such (volume|container|network)/, what);
+      const check = await client.request('GET', '/containers/bob-joins/json');
+      await check.body.resume();
+      assert.equal(check.status, 404, `${what}: nothing created`);
+    }
+    // Her container connected to a network by bob (the body names the container): refused as hers.
+    const connect = await ask(gateway.port, bob, 'POST', '/v1.41/networks/none/connect', { Container: name });
+    assert.equal(connect.status, 404, connect.body);
+    await client.request('DELETE', `/volumes/${alices}`).then((r) => r.body.resume());
+  });
+
+  it("ownership_volume_regression: a volume that does not exist is created as the caller's (labelled), so the next run can use it and others cannot", async () => {
+    const cache = `bob-cache-${process.pid}`;
+    const ids: string[] = [];
+    for (let run = 0; run < 2; run++) {
+      const created = await ask(
+        gateway.port,
+        bob,
+        'POST',
+        '/v1.41/containers/create',
+        containerBody({ HostConfig: { NetworkMode: 'none', Binds: [`${cache}:/cache`] } }),
+      );
+      assert.equal(created.status, 201, `run ${run}: ${created.body}`);
+      ids.push((JSON.parse(created.body) as { Id: string }).Id);
+    }
+    const volume = await client.json<{ Labels: Record<string, string> | null }>('GET', `/volumes/${cache}`);
+    assert.equal(volume.Labels?.['dockgate.owner'], 'bob');
+    const stolen = await ask(
+      gateway.port,
+      alice,
+      'POST',
+      '/v1.41/containers/create',
+      containerBody({ HostConfig: { NetworkMode: 'none', Binds: [`${cache}:/x`] } }),
+    );
+    assert.equal(stolen.status, 404, stolen.body);
+    for (const id of ids) await removeContainer(client, id);
+    await client.request('DELETE', `/volumes/${cache}`).then((r) => r.body.resume());
+  });
+
   it('prune is filtered: bob pruning stopped containers leaves alice’s stopped container alone', async () => {
     const stopped = await ask(
       gateway.port,

@@ -110,4 +110,42 @@ describe('ownership rewrites', () => {
       ['a', 'b', 'c'],
     );
   });
+
+  it('ownership_join_regression: a create asks whose volumes, networks and linked containers it joins; a connect whose container', () => {
+    const created = effects(
+      'POST',
+      '/containers/create',
+      JSON.stringify({
+        Image: 'busybox',
+        HostConfig: {
+          NetworkMode: 'theirs',
+          Binds: ['data:/x:ro'],
+          Mounts: [
+            { Type: 'volume', Source: 'cache', Target: '/c' },
+            { Type: 'volume', Target: '/anon' },
+          ],
+          Links: ['/db:db'],
+        },
+        NetworkingConfig: { EndpointsConfig: { bridge: {}, other: { Links: ['web:w'] } } },
+      }),
+    );
+    assert.deepEqual(created.ownerChecks, [
+      { kind: 'volume', id: 'data', createIfMissing: true },
+      { kind: 'volume', id: 'cache', createIfMissing: true },
+      { kind: 'network', id: 'theirs' },
+      { kind: 'network', id: 'other' },
+      { kind: 'container', id: 'db' },
+      { kind: 'container', id: 'web' },
+    ]);
+    // Predefined networks are nobody's: no check.
+    assert.deepEqual(
+      effects('POST', '/containers/create', '{"Image":"busybox","HostConfig":{"NetworkMode":"none"}}')
+        .ownerChecks,
+      [],
+    );
+    assert.deepEqual(effects('POST', '/networks/mine/connect', '{"Container":"hers"}').ownerChecks, [
+      { kind: 'container', id: 'hers' },
+      { kind: 'network', id: 'mine' },
+    ]);
+  });
 });

@@ -8,7 +8,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, gzipSync, constants as zlibConstants } from 'node:zlib';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -36,6 +36,16 @@ const html = readFileSync(join(root, 'web', 'index.html'), 'utf8')
   .replace('__JS__', js)
   .replace('__CSS__', css);
 writeFileSync(join(out, 'index.html'), html);
+// Precompressed once, at their best, beside each hashed file: the monitor sends the one the
+// browser accepts (brotli, else gzip) without compressing per request.
+for (const file of [js, css]) {
+  const content = readFileSync(join(out, 'assets', file));
+  writeFileSync(
+    join(out, 'assets', `${file}.br`),
+    brotliCompressSync(content, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 11 } }),
+  );
+  writeFileSync(join(out, 'assets', `${file}.gz`), gzipSync(content, { level: 9 }));
+}
 const gz = (f: string): number => gzipSync(readFileSync(join(out, 'assets', f))).length;
 const total = gz(js) + gz(css);
 process.stderr.write(

@@ -99,7 +99,7 @@ export class Monitor {
   async start(): Promise<void> {
     for (const engine of this.#engines) this.#watch(engine);
     this.alerts.start();
-    const api = buildApi(
+    const api = await buildApi(
       {
         state: this.state,
         history: this.history,

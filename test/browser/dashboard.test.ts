@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { assertNoHorizontalScroll, launchBrowser, seriousViolations, shots } from '../helpers/browser.js';
 import { createContainer, removeContainer, testClient, testEngine } from '../helpers/engine.js';
@@ -161,5 +163,141 @@ describe('dashboard pages (a real browser)', () => {
     } finally {
       await operator.stop();
     }
+  });
+});
+
+describe('the dashboard on a phone, and what it sends (issue 23)', () => {
+  it('phone_row_regression: at 375×812 a 40-character name stays on one line (ellipsis in the middle, never broken inside a word), the state chip is one line, the whole row is one tap target of 44 px or more', async () => {
+    const name = `billing_reconciliation-worker.r-${String(process.pid).padStart(8, '0')}`.slice(0, 40);
+    assert.equal(name.length, 40);
+    const id = await createContainer(client, ['sleep', '300'], { config: { name } });
+    cleanup.push(id);
+    await client.json('POST', `/containers/${id}/rename`, { query: { name } });
+    const phone = await open(375, 812);
+    const tr = row(phone, name);
+    await tr.waitFor({ timeout: 15_000 });
+    // Evaluated in the page (a string: the DOM's types are not the test's).
+    const inPage = (target: Page, code: string): Promise<unknown> =>
+      target.evaluate(`((el) => {${code}})(document.querySelector('tr[data-container="${name}"]'))`);
+    const measured = (await inPage(
+      phone,
+      `
+      const lineOf = (node) => Number.parseFloat(getComputedStyle(node).lineHeight);
+      const mid = el.querySelector('.mid');
+      const chip = el.querySelector('.cell-state .state');
+      return {
+        rowHeight: el.getBoundingClientRect().height,
+        nameHeight: mid.getBoundingClientRect().height,
+        nameLine: lineOf(mid),
+        chipHeight: chip.getBoundingClientRect().height,
+        chipLine: lineOf(chip),
+        title: el.querySelector('a.name')?.getAttribute('title'),
+      };
+    `,
+    )) as {
+      rowHeight: number;
+      nameHeight: number;
+      nameLine: number;
+      chipHeight: number;
+      chipLine: number;
+      title: string | null;
+    };
+    assert.ok(measured.rowHeight >= 44, `row height ${measured.rowHeight}`);
+    assert.ok(
+      measured.nameHeight < 1.5 * measured.nameLine,
+      `the name on one line: ${JSON.stringify(measured)}`,
+    );
+    assert.ok(
+      measured.chipHeight < 1.5 * measured.chipLine + 4,
+      `the chip on one line: ${JSON.stringify(measured)}`,
+    );
+    assert.equal(measured.title, name, 'the full name on tap and hover');
+    await phone.screenshot({ path: join(shots, 'phone-rows-375.png'), fullPage: true });
+    // A tap on the row's second line (not on the name) opens the container page.
+    const box = await tr.boundingBox();
+    assert.ok(box !== null);
+    await phone.mouse.click(box.x + box.width - 20, box.y + box.height - 8);
+    await phone.waitForURL(`**/containers/local/${id}`, { timeout: 10_000 });
+    await phone.close();
+
+    // Wide: the name wraps only after -, _ or . — no piece between them is split over two lines.
+    const wide = await open(1440, 900);
+    await row(wide, name).waitFor({ timeout: 15_000 });
+    const split = (await inPage(
+      wide,
+      `
+      const pieces = [];
+      const walker = document.createTreeWalker(el.querySelector('a.name'), NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node !== null; node = walker.nextNode()) {
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+        if (lines.size > 1) pieces.push(node.textContent);
+      }
+      return pieces;
+    `,
+    )) as string[];
+    assert.deepEqual(split, [], 'no word of the name is broken across lines');
+    await wide.close();
+  });
+
+  it('chart_young_container_regression: a container started 20 s ago opens on the 15 min range and its chart has at least 3 points', async () => {
+    const id = await createContainer(client, ['sh', '-c', 'while true; do :; done']);
+    cleanup.push(id);
+    const { State } = await client.json<{ State: { StartedAt: string } }>('GET', `/containers/${id}/json`);
+    // The scenario is the container's age: 20 s after its start.
+    await waitFor(() => Date.now() - Date.parse(State.StartedAt) >= 20_000, {
+      what: 'the container 20 s old',
+    });
+    const page = await open(375, 812, `/containers/local/${id}`);
+    await page.locator('article.container-page[data-state="running"]').waitFor({ timeout: 15_000 });
+    assert.equal(await page.locator('.ranges button[aria-pressed="true"]').textContent(), '15m');
+    await waitFor(async () => Number(await page.locator('.chart').getAttribute('data-points')) >= 3, {
+      what: 'at least 3 points on the chart',
+    });
+    await page.screenshot({ path: join(shots, 'young-container-375.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('compression_regression: assets are sent precompressed (brotli, else gzip, else as built) with Vary; a large JSON answer is compressed; the event stream is not', async () => {
+    const html = await (await fetch(monitor.url)).text();
+    const script = /assets\/(main-[\w-]+\.js)/.exec(html)?.[1];
+    assert.ok(script !== undefined, 'the page names its script');
+    const raw = async (path: string, encoding: string) =>
+      new Promise<{ headers: Record<string, string | string[] | undefined>; body: Buffer }>(
+        (resolve, reject) => {
+          const url = new URL(path, monitor.url);
+          get(url, { headers: { 'Accept-Encoding': encoding } }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+            res.on('error', reject);
+          }).on('error', reject);
+        },
+      );
+    const plain = await raw(`/assets/${script}`, 'identity');
+    assert.equal(plain.headers['content-encoding'], undefined);
+    const br = await raw(`/assets/${script}`, 'gzip, deflate, br');
+    assert.equal(br.headers['content-encoding'], 'br');
+    assert.equal(br.headers.vary, 'Accept-Encoding');
+    assert.ok(br.body.length < plain.body.length / 2, `${br.body.length} < ${plain.body.length} / 2`);
+    assert.deepEqual(brotliDecompressSync(br.body), plain.body);
+    const gz = await raw(`/assets/${script}`, 'gzip');
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.deepEqual(gunzipSync(gz.body), plain.body);
+    // /metrics is well above 4 KB.
+    const metrics = await raw('/metrics', 'gzip');
+    assert.equal(metrics.headers['content-encoding'], 'gzip');
+    assert.match(gunzipSync(metrics.body).toString(), /dockgate_/);
+    const small = await raw('/api/v1/me', 'gzip');
+    assert.equal(small.headers['content-encoding'], undefined, 'a small answer is sent as it is');
+    // The stream starts at once, uncompressed.
+    const controller = new AbortController();
+    const stream = await fetch(`${monitor.url}/api/v1/stream`, {
+      headers: { 'Accept-Encoding': 'gzip, br' },
+      signal: controller.signal,
+    });
+    assert.equal(stream.headers.get('content-encoding'), null);
+    controller.abort();
   });
 });

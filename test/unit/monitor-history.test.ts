@@ -149,6 +149,38 @@ describe('monitor history (SQLite)', () => {
     db.close();
   });
 
+  it('stats_recent_samples_regression: a range with a one-minute step reaches the newest raw samples; the step under way is the newest sample, marked partial', () => {
+    // Issue 23: a container 30 s old showed an empty 1-hour chart — only rolled-up minutes were read.
+    const db = openDatabase(mkdtempSync(join(tmpdir(), 'dockgate-history-')));
+    const clock = manualClock(NOW + 35_000); // 35 s into a minute
+    const history = new History(db, log, retention, clock);
+    const started = NOW - 25_000;
+    for (let i = 0; i <= 6; i++) history.addSample(sample(started + i * 10_000, 10 + i, 200 + i));
+    const hour = history.stats('e', 'c1', NOW + 35_000 - 3_600_000, 60_000);
+    assert.deepEqual(
+      hour.map((p) => [Date.parse(p.time) - NOW, p.cpuPercent, p.partial ?? false]),
+      [
+        [-60_000, 11, false], // samples at -25 s, -15 s, -5 s: their average
+        [35_000, 16, true], // the minute under way: the newest sample (+35 s), as the live state shows
+      ],
+    );
+    // After a rollup the minute tier holds the closed minute; the newer raw samples still come.
+    history.rollup();
+    clock.advance(60_000);
+    history.addSample(sample(NOW + 95_000, 40, 300));
+    const later = history.stats('e', 'c1', NOW - 3_600_000, 60_000);
+    assert.deepEqual(
+      later.map((p) => [Date.parse(p.time) - NOW, p.cpuPercent, p.partial ?? false]),
+      [
+        [-60_000, 11, false],
+        [0, 14.5, false],
+        [95_000, 40, true],
+      ],
+    );
+    history.close();
+    db.close();
+  });
+
   it('containers: the last state per container, removed ones found by name for their history', () => {
     const { history, close } = fresh();
     const item = fromInspect('e', { Id: 'a'.repeat(64), Name: '/web', State: { Status: 'running' } });

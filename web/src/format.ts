@@ -26,3 +26,22 @@ export function uptime(c: ContainerItem, now: number): string {
 export function when(iso: string | null): string {
   return iso === null ? '—' : new Date(iso).toLocaleString();
 }
+
+/**
+ * A name that may wrap only after `-`, `_` or `.` (never inside a word, issue 23): a zero-width
+ * break opportunity after each of them; with `overflow-wrap: normal` nothing else breaks.
+ */
+export function breakable(name: string): (string | { wbr: true })[] {
+  const out: (string | { wbr: true })[] = [];
+  for (const part of name.split(/(?<=[-_.])/)) {
+    if (out.length > 0) out.push({ wbr: true });
+    out.push(part);
+  }
+  return out;
+}
+
+/** Where a long name is cut for an ellipsis in the middle: its head and the tail kept whole. */
+export function middleSplit(name: string): { head: string; tail: string } {
+  const keep = Math.min(10, Math.floor(name.length / 2));
+  return { head: name.slice(0, name.length - keep), tail: name.slice(name.length - keep) };
+}

@@ -13,6 +13,7 @@ import {
 } from './api.js';
 import './styles.css';
 import { bytes, uptime } from './format.js';
+import { Breakable, Name } from './names.js';
 import { AlertsPage, ContainerPage, EnginesPage } from './pages.js';
 
 /** Filters live in the URL, so a view can be bookmarked and shared. */
@@ -163,7 +164,10 @@ function Overview({ containers, engines, alerts, changed, now }: Live) {
             ))}
             {problemRows.slice(0, listed).map((c) => (
               <li key={key(c)} class="warn">
-                <strong>{c.name}</strong> ({c.engine}): {problem(c)}
+                <strong>
+                  <Breakable text={c.name} />
+                </strong>{' '}
+                ({c.engine}): {problem(c)}
               </li>
             ))}
           </ul>
@@ -288,25 +292,29 @@ function Overview({ containers, engines, alerts, changed, now }: Live) {
                       : undefined
                   }
                 >
-                  <th scope="row">
-                    <a class="name" href={`/containers/${c.engine}/${c.id}`}>
-                      {c.name}
+                  <th scope="row" class="cell-name">
+                    <a class="name" href={`/containers/${c.engine}/${c.id}`} title={c.name}>
+                      <Name text={c.name} />
                     </a>
-                    <span class="image">{c.image}</span>
+                    <span class="image">
+                      <Breakable text={c.image} />
+                    </span>
                   </th>
-                  <td>
-                    <span class={`state ${c.state}`}>{c.state}</span>
-                    {c.health === 'none' ? null : <span class={`health ${c.health}`}>{c.health}</span>}
+                  <td class="cell-state">
+                    <span class={`state chip-s ${c.state}`}>{c.state}</span>
+                    {c.health === 'none' ? null : <span class={`health chip-s ${c.health}`}>{c.health}</span>}
                   </td>
-                  <td class="wide">{c.engine}</td>
-                  <td class="wide">{c.compose?.project ?? '—'}</td>
-                  <td class="wide">{uptime(c, now)}</td>
-                  <td>{c.restartCount}</td>
-                  <td>
+                  <td class="wide meta">{c.engine}</td>
+                  <td class="wide meta">
+                    {c.compose === null ? '—' : <Breakable text={c.compose.project} />}
+                  </td>
+                  <td class={`wide meta${c.state === 'running' ? ' uptime' : ''}`}>{uptime(c, now)}</td>
+                  <td class="meta restarts">{c.restartCount}</td>
+                  <td class="meta">
                     <Sparkline values={history_.get(key(c)) ?? []} />{' '}
                     {c.cpuPercent === null ? '—' : `${c.cpuPercent.toFixed(1)}%`}
                   </td>
-                  <td>{bytes(c.memoryBytes)}</td>
+                  <td class="meta">{bytes(c.memoryBytes)}</td>
                 </tr>
               ))}
             </tbody>

@@ -3,6 +3,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { type Alert, type ContainerItem, canAct, type EngineView, getJson, type Me, send } from './api.js';
 import { bytes, when } from './format.js';
+import { Breakable } from './names.js';
 
 interface TimelineEntry {
   readonly time: string;
@@ -26,7 +27,7 @@ interface LogLine {
 }
 
 const RANGES = [
-  ['15m', '15m', '10s'],
+  ['15m', '15m', '5s'],
   ['1h', '1h', '10s'],
   ['24h', '24h', '5m'],
   ['7d', '7d', '1h'],
@@ -46,7 +47,8 @@ export function ContainerPage({
 }) {
   const [detail, setDetail] = useState<(ContainerItem & { timeline: TimelineEntry[] }) | undefined>();
   const [error, setError] = useState<string | undefined>();
-  const [range, setRange] = useState<(typeof RANGES)[number]>(RANGES[1]);
+  // Until a range is picked, the range fits the container: 15 min while it is younger than that.
+  const [picked, setRange] = useState<(typeof RANGES)[number] | undefined>();
   const [points, setPoints] = useState<Point[]>([]);
   const [busy, setBusy] = useState<string | undefined>();
   const confirm = useRef<HTMLDialogElement>(null);
@@ -54,6 +56,7 @@ export function ContainerPage({
   const current =
     detail === undefined ? undefined : (live.containers.get(`${engine}/${detail.id}`) ?? detail);
   const path = `/api/v1/containers/${encodeURIComponent(engine)}/${encodeURIComponent(id)}`;
+  const range = picked ?? defaultRange(current?.startedAt ?? null);
 
   const load = (): void => {
     getJson<ContainerItem & { timeline: TimelineEntry[] }>(path).then(setDetail, (e: Error) =>
@@ -93,7 +96,10 @@ export function ContainerPage({
   return (
     <article class="container-page" data-container={current.name} data-state={current.state}>
       <h2>
-        {current.name} <span class={`state ${current.state}`}>{current.state}</span>
+        <span class="full-name">
+          <Breakable text={current.name} />
+        </span>{' '}
+        <span class={`state chip-s ${current.state}`}>{current.state}</span>
         {current.health === 'none' ? null : <span class={`health ${current.health}`}> {current.health}</span>}
       </h2>
       <dl class="summary">
@@ -416,6 +422,12 @@ export function EnginesPage({ engines }: { engines: ReadonlyMap<string, EngineVi
       </table>
     </article>
   );
+}
+
+/** The chart's first range: 15 min for a container started less than 15 min ago, else 1 h. */
+function defaultRange(startedAt: string | null): (typeof RANGES)[number] {
+  const age = startedAt === null ? Number.POSITIVE_INFINITY : Date.now() - Date.parse(startedAt);
+  return age < 15 * 60_000 ? RANGES[0] : RANGES[1];
 }
 
 function rangeSeconds(text: string): number {

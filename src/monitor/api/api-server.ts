@@ -1,6 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { constants as zlibConstants } from 'node:zlib';
+import { Negotiator } from '@fastify/accept-negotiator';
+import compress from '@fastify/compress';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { EngineError } from '../../client/errors.js';
@@ -29,6 +32,10 @@ import type { ContainerItem } from '../model/container.js';
 import type { LiveState } from '../state/live-state.js';
 import type { History } from '../store/history.js';
 import type { EventStream } from './event-stream.js';
+
+/** The encodings built beside each asset (scripts/build-web.ts), best first. */
+const ASSET_ENCODINGS = new Negotiator({ supportedValues: ['br', 'gzip'] });
+const ASSET_SUFFIX = { br: '.br', gzip: '.gz' } as const;
 
 /** What the API reads and drives; the monitor (monitor.ts) owns them. */
 export interface ApiContext {
@@ -62,7 +69,7 @@ declare module 'fastify' {
  * `{ "message": … }` with the right status. fastify: routing, query parsing and TLS from a
  * maintained server framework; the stream and logs take over the raw response.
  */
-export function buildApi(ctx: ApiContext, listen: ListenConfig): FastifyInstance {
+export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
     ...(listen.tls === undefined ? {} : { https: { cert: listen.tls.cert, key: listen.tls.key } }),
@@ -72,6 +79,18 @@ export function buildApi(ctx: ApiContext, listen: ListenConfig): FastifyInstance
     forceCloseConnections: true,
     bodyLimit: 64 * 1024,
   }) as unknown as FastifyInstance;
+  // JSON answers above 4 KB (a fleet's container list, /metrics) compressed for the browser and
+  // Prometheus (@fastify/compress: negotiation, Vary, streams). Brotli at quality 4: per answer,
+  // quality 11 costs a hundred times the CPU for a few percent. The event stream and the logs
+  // take over the raw response and are never compressed: no heartbeat waits in a compressor.
+  // Awaited: its onRoute hook must see every route declared below.
+  await app.register(compress, {
+    global: true,
+    threshold: 4096,
+    encodings: ['br', 'gzip'],
+    brotliOptions: { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 4 } },
+    globalDecompression: false,
+  });
   // A request with a token is an API client's: the token decides, not a cookie beside it.
   const authenticators = [bearerAuthenticator(ctx.tokens), sessionAuthenticator(ctx.sessions)];
   const limiter = new LoginLimiter(ctx.now);
@@ -173,17 +192,22 @@ export function buildApi(ctx: ApiContext, listen: ListenConfig): FastifyInstance
     return reply.header('Set-Cookie', cookie('', 0, secure)).send({ ok: true });
   });
 
-  app.get('/assets/:file', async (request, reply) => {
+  // Assets are compressed once, at build (brotli 11 and gzip 9 beside each hashed file): the
+  // best one the browser accepts is sent as it is.
+  app.get('/assets/:file', { compress: false }, async (request, reply) => {
     const { file } = request.params as { file: string };
     if (web === undefined || !/^[\w.-]+\.(js|css)$/.test(file)) throw notFound(`no asset ${file}`);
+    const encoding = ASSET_ENCODINGS.negotiate(String(request.headers['accept-encoding'] ?? ''));
     let body: Buffer;
     try {
-      body = readFileSync(join(web, 'assets', file));
+      body = readFileSync(join(web, 'assets', `${file}${encoding === null ? '' : ASSET_SUFFIX[encoding]}`));
     } catch {
       throw notFound(`no asset ${file}`);
     }
+    if (encoding !== null) reply.header('Content-Encoding', encoding);
     return reply
       .header('Cache-Control', 'public, max-age=31536000, immutable')
+      .header('Vary', 'Accept-Encoding')
       .type(file.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8')
       .send(body);
   });
@@ -246,7 +270,10 @@ export function buildApi(ctx: ApiContext, listen: ListenConfig): FastifyInstance
     const sinceText = single(q, 'since');
     const stepText = single(q, 'step');
     const now = ctx.now();
-    const since = sinceText === undefined ? now - 3_600_000 : timeParam(sinceText, 'since', now);
+    // No range asked: one that fits the container — 15 min while it is younger than that, else 1 h.
+    const age = item.startedAt === null ? Number.POSITIVE_INFINITY : now - Date.parse(item.startedAt);
+    const fallback = age < 15 * 60_000 ? 15 * 60_000 : 3_600_000;
+    const since = sinceText === undefined ? now - fallback : timeParam(sinceText, 'since', now);
     const step = stepText === undefined ? defaultStep(now - since) : durationParam(stepText, 'step');
     if (step < 1000) throw badQuery('step: at least 1s');
     if ((now - since) / step > 10_000) throw badQuery('step: more than 10000 points; use a larger step');

@@ -46,6 +46,8 @@ export interface StatsPoint {
   readonly blockReadBytes: number | null;
   readonly blockWriteBytes: number | null;
   readonly pids: number | null;
+  /** The step still under way: its newest sample (the value the live state shows). */
+  readonly partial?: true;
 }
 
 export interface Retention {
@@ -55,6 +57,28 @@ export interface Retention {
 }
 
 type Op = () => void;
+
+/** A sample's values, as the stats queries read them (averaged or last per bucket). */
+type SampleValues = Omit<Sample, 'engine' | 'container' | 't'>;
+
+/** One bucket of the stats query. */
+interface SampleRow extends SampleValues {
+  readonly bucket: number;
+}
+
+function point(time: number, r: SampleValues): StatsPoint {
+  return {
+    time: new Date(time).toISOString(),
+    cpuPercent: r.cpu === null ? null : Math.round(r.cpu * 100) / 100,
+    memoryBytes: r.mem === null ? null : Math.round(r.mem),
+    memoryLimitBytes: r.memLimit,
+    networkRxBytes: r.netRx,
+    networkTxBytes: r.netTx,
+    blockReadBytes: r.blkR,
+    blockWriteBytes: r.blkW,
+    pids: r.pids,
+  };
+}
 
 /** Writes are queued and committed together this often: a crash loses at most this much. */
 const FLUSH_MS = 250;
@@ -220,47 +244,64 @@ export class History {
 
   /**
    * Stats points from `sinceMs`, one per `stepMs`: read from the finest tier that still holds
-   * that range (raw, one-minute, one-hour), averaged per step (counters: their last value).
+   * that range (raw, one-minute, one-hour), averaged per step (counters: their last value). What
+   * the coarser tier has not rolled up yet (the last minutes, the last hour) comes from the finer
+   * tiers, so every range reaches the newest sample; the step still under way is returned as a
+   * `partial` point holding that newest sample — the value the live state shows (issue 23).
    */
   stats(engine: string, container: string, sinceMs: number, stepMs: number): StatsPoint[] {
     this.flush();
     // The store's clock, not the wall clock: a test that pins time pins the tier too.
-    const age = this.#now() - sinceMs;
+    const now = this.#now();
+    const age = now - sinceMs;
     const tier =
       stepMs >= 3_600_000 || age > this.#retention.minuteMs
         ? 2
         : stepMs >= 60_000 || age > this.#retention.rawMs
           ? 1
           : 0;
+    // Each tier up to where the next finer one takes over: [tier rows before its rollup mark].
+    const marks = [Number.POSITIVE_INFINITY, this.#rollupMark(1), this.#rollupMark(2)];
+    const until = (t: number): number => (t === 0 ? Number.MAX_SAFE_INTEGER : (marks[t] as number));
+    const from = (t: number): number => (t === tier ? 0 : (marks[t + 1] ?? 0));
     const rows = this.#db
       .prepare(
         `SELECT CAST(t / ? AS INTEGER) * ? AS bucket, avg(cpu) AS cpu, avg(mem) AS mem, max(mem_limit) AS memLimit,
                 max(net_rx) AS netRx, max(net_tx) AS netTx, max(blk_r) AS blkR, max(blk_w) AS blkW, max(pids) AS pids
-         FROM samples WHERE tier = ? AND engine = ? AND container = ? AND t >= ?
+         FROM samples WHERE engine = ? AND container = ? AND t >= ? AND tier <= ?
+           AND ((tier = 2 AND t >= ? AND t < ?) OR (tier = 1 AND t >= ? AND t < ?) OR (tier = 0 AND t >= ? AND t < ?))
          GROUP BY bucket ORDER BY bucket`,
       )
-      .all(stepMs, stepMs, tier, engine, container, sinceMs) as {
-      bucket: number;
-      cpu: number | null;
-      mem: number | null;
-      memLimit: number | null;
-      netRx: number | null;
-      netTx: number | null;
-      blkR: number | null;
-      blkW: number | null;
-      pids: number | null;
-    }[];
-    return rows.map((r) => ({
-      time: new Date(r.bucket).toISOString(),
-      cpuPercent: r.cpu === null ? null : Math.round(r.cpu * 100) / 100,
-      memoryBytes: r.mem === null ? null : Math.round(r.mem),
-      memoryLimitBytes: r.memLimit,
-      networkRxBytes: r.netRx,
-      networkTxBytes: r.netTx,
-      blockReadBytes: r.blkR,
-      blockWriteBytes: r.blkW,
-      pids: r.pids,
-    }));
+      .all(
+        stepMs,
+        stepMs,
+        engine,
+        container,
+        sinceMs,
+        tier,
+        from(2),
+        until(2),
+        from(1),
+        until(1),
+        from(0),
+        until(0),
+      ) as SampleRow[];
+    const points = rows.map((r) => point(r.bucket, r));
+    const last = points.at(-1);
+    if (last !== undefined && Date.parse(last.time) + stepMs > now) {
+      // The step under way: its newest raw sample, not the average of a part of a step.
+      const newest = this.#s.newestSample.get(engine, container) as
+        | (SampleValues & { t: number })
+        | undefined;
+      points[points.length - 1] =
+        newest === undefined ? { ...last, partial: true } : { ...point(newest.t, newest), partial: true };
+    }
+    return points;
+  }
+
+  /** Where a tier's rollup has reached (ms): rows of the finer tiers from there on are not in it yet. */
+  #rollupMark(tier: 1 | 2): number {
+    return Number((this.#s.meta.get(`rollup.${tier}`) as { value: string } | undefined)?.value ?? 0);
   }
 
   /**
@@ -382,6 +423,10 @@ function statements(db: Db) {
       `SELECT id, item FROM containers WHERE engine = ? AND (id LIKE ? ESCAPE '\\' OR name = ?) ORDER BY removed_at IS NULL DESC, first_seen DESC`,
     ),
     meta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+    newestSample: db.prepare(
+      `SELECT t, cpu, mem, mem_limit AS memLimit, net_rx AS netRx, net_tx AS netTx, blk_r AS blkR, blk_w AS blkW, pids
+       FROM samples WHERE tier = 0 AND engine = ? AND container = ? ORDER BY t DESC LIMIT 1`,
+    ),
     setMeta: db.prepare(
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     ),

@@ -54,6 +54,14 @@ export function registerMonitorCommand(program: Command): void {
     .option('--insecure', 'allow plain http and anonymous callers on a non-loopback listener')
     .option('--log-level <level>', `log level (default: ${MONITOR_DEFAULTS.logLevel})`)
     .option(
+      '--terminal-role <role>',
+      `who may open a terminal in a container: operator, admin, none (default: ${MONITOR_DEFAULTS.terminal.role})`,
+    )
+    .option(
+      '--terminal-record <what>',
+      `what a terminal session's recording keeps: none, output, all — all includes what is typed, passwords at a prompt too (default: ${MONITOR_DEFAULTS.terminal.record})`,
+    )
+    .option(
       '--notify <url>',
       'where alerts go, repeatable: https://… (JSON webhook), slack+https://, discord+https://, ntfy+https://host/topic, smtp://…?from=&to=, alertmanager+http://…',
       collect,

@@ -20,6 +20,8 @@ import { LiveState } from './state/live-state.js';
 import { StatsCollector } from './stats/stats-collector.js';
 import { type Db, openDatabase } from './store/database.js';
 import { History } from './store/history.js';
+import type { TerminalContext } from './terminal/terminal-routes.js';
+import { TerminalStore } from './terminal/terminal-store.js';
 
 interface Watched {
   readonly watcher: EngineWatcher;
@@ -52,6 +54,7 @@ export class Monitor {
   readonly alerts: AlertEngine;
   readonly notifiers: readonly Notifier[];
   readonly #delivery: DeliveryQueue;
+  readonly #terminals: TerminalContext;
   readonly #watched = new Map<string, Watched>();
   #engines: readonly EngineConfig[];
   #api: FastifyInstance | undefined;
@@ -71,6 +74,10 @@ export class Monitor {
     this.users = new MonitorUsers(this.#db, now);
     this.sessions = new Sessions(this.#db, now);
     this.alertStore = new AlertStore(this.#db);
+    const terminalStore = new TerminalStore(this.#db, config.data, now);
+    // A monitor killed mid-session left its sessions open: they ended when it did.
+    terminalStore.closeOrphans();
+    this.#terminals = { store: terminalStore, config: config.terminal, open: new Set() };
     this.metrics = monitorMetrics(this.state, (registry) => alertMetrics(registry, this.alertStore));
     // Notifier URLs are checked now: a bad one stops the monitor at start, not at the first alert.
     this.notifiers = config.notify.map((n) => notifierFor(n.url, n.kinds));
@@ -115,6 +122,7 @@ export class Monitor {
         users: this.users,
         sessions: this.sessions,
         now: this.#now,
+        terminals: this.#terminals,
       },
       this.config.listen,
     );
@@ -123,7 +131,10 @@ export class Monitor {
     const address = api.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : this.config.listen.port;
     this.url = this.config.listen.url.replace(/:\d+$/, `:${port}`);
-    this.#rollup = setInterval(() => this.history.rollup(), ROLLUP_MS);
+    this.#rollup = setInterval(() => {
+      this.history.rollup();
+      this.#pruneRecordings();
+    }, ROLLUP_MS);
     this.#rollup.unref();
     if (this.config.configFile !== undefined) {
       const file = this.config.configFile;
@@ -195,6 +206,7 @@ export class Monitor {
     this.#fileWatcher?.close();
     this.alerts.stop();
     this.stream.close();
+    await Promise.all([...this.#terminals.open].map((session) => session.end('monitor stopped', null, 1001)));
     await this.#api?.close();
     await Promise.all(
       [...this.#watched.values()].map(async ({ watcher, collector }) => {
@@ -205,6 +217,15 @@ export class Monitor {
     await this.#delivery.drain();
     this.history.close();
     this.#db.close();
+  }
+
+  /** Terminal recordings: kept as long as the history's hour tier, and 1 GiB in all. */
+  #pruneRecordings(): void {
+    try {
+      this.#terminals.store.prune(this.config.retention.hourMs, this.config.terminal.castTotalBytes);
+    } catch (error) {
+      this.#log.warn({ err: (error as Error).message }, 'terminal recordings: prune failed');
+    }
   }
 
   /** The last log lines of a container, for a died message (empty when they cannot be read). */

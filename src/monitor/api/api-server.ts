@@ -25,13 +25,24 @@ import {
   sessionAuthenticator,
   sessionCookie,
 } from '../auth/sessions.js';
-import { parseDuration } from '../config/duration.js';
 import type { ListenConfig, Role } from '../config/monitor-config.js';
 import type { EngineWatcher } from '../engines/engine-watcher.js';
-import type { ContainerItem } from '../model/container.js';
 import type { LiveState } from '../state/live-state.js';
 import type { History } from '../store/history.js';
+import { bearerOf, registerTerminalRoutes, type TerminalContext } from '../terminal/terminal-routes.js';
 import type { EventStream } from './event-stream.js';
+import {
+  badQuery,
+  boolParam,
+  defaultStep,
+  durationParam,
+  engineOf,
+  many,
+  notFound,
+  resolveContainer,
+  single,
+  timeParam,
+} from './request-params.js';
 
 /** The encodings built beside each asset (scripts/build-web.ts), best first. */
 const ASSET_ENCODINGS = new Negotiator({ supportedValues: ['br', 'gzip'] });
@@ -56,6 +67,8 @@ export interface ApiContext {
   readonly sessions: Sessions;
   /** The monitor's clock: ranges such as `since=1h` count back from it. */
   readonly now: Clock;
+  /** Terminal sessions: their store, the config, those open now. */
+  readonly terminals: TerminalContext;
 }
 
 declare module 'fastify' {
@@ -98,8 +111,11 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
 
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (request) => {
+    // A WebSocket from a browser carries no header of its own: the exec route takes the token
+    // from ?access_token= too (never logged: the monitor logs no URLs).
+    const queryToken = request.headers.authorization === undefined ? bearerOf(request) : undefined;
     request.principal = resolvePrincipal(authenticators, ctx.anonymousRole(), {
-      authorization: request.headers.authorization,
+      authorization: queryToken === undefined ? request.headers.authorization : `Bearer ${queryToken}`,
       cookie: request.headers.cookie,
       method: request.method,
       csrf: request.headers['x-csrf-token'],
@@ -116,6 +132,8 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ message: `no such route: ${request.method} ${request.url.split('?')[0]}` });
   });
+
+  await registerTerminalRoutes(app, ctx, ctx.terminals);
 
   const viewer = (request: FastifyRequest, what: string): void =>
     requireRole(request.principal, 'viewer', what);
@@ -443,85 +461,6 @@ async function act(ctx: ApiContext, request: FastifyRequest, action: Action): Pr
     },
     request.principal,
   );
-}
-
-/** `{engine}/{id}`: a full id, a unique prefix or a name; removed containers from the history. */
-function resolveContainer(ctx: ApiContext, request: FastifyRequest, history = true): ContainerItem {
-  const { engine, id } = request.params as { engine: string; id: string };
-  if (ctx.state.engine(engine) === undefined) throw notFound(`no engine named ${engine}`);
-  const live = ctx.state.resolve(engine, id);
-  if (live === 'ambiguous') throw badQuery(`id: ${id} matches more than one container`);
-  if (live !== undefined) return live;
-  const stored = history ? ctx.history.findContainer(engine, id) : undefined;
-  if (stored === 'ambiguous') throw badQuery(`id: ${id} matches more than one container`);
-  if (stored !== undefined) return stored;
-  throw notFound(`no container ${id} on engine ${engine}`);
-}
-
-function engineOf(ctx: ApiContext, engine: string): EngineWatcher {
-  const watcher = ctx.watcher(engine);
-  if (watcher === undefined) throw notFound(`no engine named ${engine}`);
-  return watcher;
-}
-
-function single(q: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const v = q[name];
-  if (Array.isArray(v)) throw badQuery(`${name}: given more than once`);
-  return v === '' ? undefined : v;
-}
-
-function many(q: Record<string, string | string[] | undefined>, name: string): string[] {
-  const v = q[name];
-  return v === undefined ? [] : Array.isArray(v) ? v : [v];
-}
-
-function boolParam(
-  q: Record<string, string | string[] | undefined>,
-  name: string,
-  fallback: boolean,
-): boolean {
-  const v = single(q, name);
-  if (v === undefined) return fallback;
-  if (/^(1|true|yes)$/i.test(v)) return true;
-  if (/^(0|false|no)$/i.test(v)) return false;
-  throw badQuery(`${name}: true or false`);
-}
-
-/** An ISO time, Unix seconds, or a duration back from now ("1h"). */
-function timeParam(text: string, name: string, now: number): number {
-  if (/^\d{9,11}(\.\d+)?$/.test(text)) return Number(text) * 1000;
-  const iso = Date.parse(text);
-  if (/^\d{4}-\d\d-\d\d/.test(text) && !Number.isNaN(iso)) return iso;
-  try {
-    return now - parseDuration(text, name);
-  } catch {
-    throw badQuery(`${name}: an ISO 8601 time, Unix seconds, or a duration back from now (1h)`);
-  }
-}
-
-function durationParam(text: string, name: string): number {
-  try {
-    return parseDuration(text, name);
-  } catch {
-    throw badQuery(`${name}: a duration (10s, 1m, 1h)`);
-  }
-}
-
-/** About 300 points over the range, on the tiers' boundaries. */
-function defaultStep(range: number): number {
-  const step = range / 300;
-  if (step <= 10_000) return 10_000;
-  if (step <= 60_000) return 60_000;
-  if (step <= 3_600_000) return Math.ceil(step / 60_000) * 60_000;
-  return Math.ceil(step / 3_600_000) * 3_600_000;
-}
-
-function badQuery(message: string): DockgateError {
-  return new DockgateError('DG_BAD_QUERY', message);
-}
-
-function notFound(message: string): DockgateError {
-  return new DockgateError('DG_NOT_FOUND', message);
 }
 
 /** Status and message for any fault: ours by catalogue, the engine's with its own status. */

@@ -64,6 +64,11 @@ export function resolvePrincipal(
   return { name: 'anonymous', role: anonymousRole, via: 'anonymous' };
 }
 
+/** A role's rank: none < viewer < operator < admin. */
+export function rankOf(role: Role | 'none'): number {
+  return RANK[role];
+}
+
 /** Throws 401 (no one) or 403 (someone, not enough) unless `principal` has at least `role`. */
 export function requireRole(principal: Principal, role: Role, what: string): void {
   if (RANK[principal.role] >= RANK[role]) return;

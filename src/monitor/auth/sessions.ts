@@ -119,7 +119,8 @@ export function sessionAuthenticator(sessions: Sessions): Authenticator {
   };
 }
 
-function sameText(a: string, b: string): boolean {
+/** Compares secrets in constant time. */
+export function sameText(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);

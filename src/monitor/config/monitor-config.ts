@@ -28,7 +28,17 @@ export const MONITOR_DEFAULTS = {
   callTimeout: '10s',
   /** Engine calls in flight per engine: more wait (and the engine shows as degraded if they time out). */
   maxInFlight: 8,
+  /** Terminals: stronger than operator's actions, so admin's; every session recorded, input too. */
+  terminal: {
+    role: 'admin',
+    record: 'all',
+    castLimitBytes: 10 * 1024 * 1024,
+    castTotalBytes: 1024 * 1024 * 1024,
+  },
 } as const;
+
+export const TERMINAL_RECORDS = ['none', 'output', 'all'] as const;
+export type TerminalRecord = (typeof TERMINAL_RECORDS)[number];
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -75,6 +85,16 @@ const fileSchema = z
     logLevel: z.enum(LOG_LEVELS).optional(),
     retention: z.object({ raw: duration, minute: duration, hour: duration }).partial().strict().optional(),
     alerts: alertsSchema.optional(),
+    /** The browser and API terminal (docs/terminal.md). */
+    terminal: z
+      .object({
+        role: z.enum(['none', 'operator', 'admin']).optional(),
+        record: z.enum(TERMINAL_RECORDS).optional(),
+        /** An image on the engine with a shell, for `?debug=1` beside containers that have none. */
+        debugImage: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
     /** Notifier URLs (`${VAR}` for secrets), each routed to every kind or to `kinds`. */
     notify: z
       .array(
@@ -127,6 +147,19 @@ export interface MonitorConfig {
   readonly alerts: AlertRules;
   /** Where alerts go: `--notify` URLs and the file's `notify:` (routed by kind). */
   readonly notify: readonly { readonly url: string; readonly kinds: readonly AlertKind[] }[];
+  readonly terminal: TerminalConfig;
+}
+
+export interface TerminalConfig {
+  /** Who may open one; `none`: nobody (every request 403, no tab in the dashboard). */
+  readonly role: 'operator' | 'admin' | 'none';
+  /** What the asciicast keeps: nothing, the output, or input too. */
+  readonly record: TerminalRecord;
+  readonly debugImage: string | undefined;
+  /** Per session, then the recording says it was truncated. */
+  readonly castLimitBytes: number;
+  /** All recordings together: the oldest go first. */
+  readonly castTotalBytes: number;
 }
 
 /** The options as the command line gives them. */
@@ -142,6 +175,8 @@ export interface MonitorOptions {
   readonly insecure?: boolean;
   readonly logLevel?: string;
   readonly notify?: readonly string[];
+  readonly terminalRole?: string;
+  readonly terminalRecord?: string;
 }
 
 /** Reads and validates monitor.yaml; errors name the file and the key. */
@@ -198,6 +233,12 @@ export function loadMonitorConfig(
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw invalid(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   }
+  const terminalRole = options.terminalRole ?? file?.terminal?.role ?? MONITOR_DEFAULTS.terminal.role;
+  if (!['none', 'operator', 'admin'].includes(terminalRole))
+    throw invalid('--terminal-role must be one of operator, admin, none');
+  const terminalRecord = options.terminalRecord ?? file?.terminal?.record ?? MONITOR_DEFAULTS.terminal.record;
+  if (!(TERMINAL_RECORDS as readonly string[]).includes(terminalRecord))
+    throw invalid(`--terminal-record must be one of ${TERMINAL_RECORDS.join(', ')}`);
   const retention = {
     raw: file?.retention?.raw ?? MONITOR_DEFAULTS.retention.raw,
     minute: file?.retention?.minute ?? MONITOR_DEFAULTS.retention.minute,
@@ -222,6 +263,13 @@ export function loadMonitorConfig(
     maxInFlight: MONITOR_DEFAULTS.maxInFlight,
     configFile: options.config === undefined ? undefined : resolve(options.config),
     alerts: compileAlertRules(file?.alerts),
+    terminal: {
+      role: terminalRole as TerminalConfig['role'],
+      record: terminalRecord as TerminalRecord,
+      debugImage: file?.terminal?.debugImage,
+      castLimitBytes: MONITOR_DEFAULTS.terminal.castLimitBytes,
+      castTotalBytes: MONITOR_DEFAULTS.terminal.castTotalBytes,
+    },
     notify: [
       ...(options.notify ?? []).map((url) => ({ url, kinds: [] })),
       ...(file?.notify ?? []).map((n) =>

@@ -138,4 +138,29 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX sessions_user ON sessions (user);
   `,
+  // 4: terminal sessions (docs/terminal.md): who, from where, into what, how it ended; the
+  // transcript is an asciicast file beside the database.
+  `
+  CREATE TABLE terminals (
+    id TEXT PRIMARY KEY,
+    principal TEXT NOT NULL,
+    via TEXT NOT NULL,
+    address TEXT NOT NULL,
+    engine TEXT NOT NULL,
+    container TEXT NOT NULL,
+    container_name TEXT NOT NULL,
+    cmd TEXT NOT NULL,
+    exec_id TEXT,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    exit_code INTEGER,
+    end_reason TEXT,
+    bytes_in INTEGER NOT NULL DEFAULT 0,
+    bytes_out INTEGER NOT NULL DEFAULT 0,
+    record TEXT NOT NULL,
+    cast_bytes INTEGER NOT NULL DEFAULT 0,
+    truncated INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  CREATE INDEX terminals_started ON terminals (started_at);
+  `,
 ];

@@ -39,6 +39,9 @@ const BACKOFF_MAX_MS = 10_000;
 const DEGRADED_FOR_MS = 30_000;
 /** Inspects after a burst of events on one container are folded into one. */
 const INSPECT_DEBOUNCE_MS = 50;
+/** A failed inspect after an event is asked again: 1 s, 2 s, 4 s, … (30 s at most), this many times. */
+const INSPECT_RETRY_MS = 1_000;
+const INSPECT_RETRIES = 6;
 /** Keys of recent events, to apply an event replayed across a reconnect only once. */
 const RECENT_KEYS = 2_000;
 /** Containers inspected at once while reconciling. */
@@ -357,33 +360,44 @@ export class EngineWatcher {
     this.#o.history.addTimeline(this.name, id, timeNano, entry, key === null ? null : `${this.name}|${key}`);
   }
 
-  /** After events settle, the engine's own view fills in what events do not say. */
-  #inspectSoon(id: string): void {
+  /**
+   * After events settle, the engine's own view fills in what events do not say (an OOM kill, the
+   * exit code's details). An inspect that fails — dockerd 20.10 can hang on an exiting container
+   * for a while — is asked again with backoff, so the state does not stay as the event left it.
+   */
+  #inspectSoon(id: string, attempt = 0): void {
     const pending = this.#inspecting.get(id);
     if (pending !== undefined) clearTimeout(pending);
-    this.#inspecting.set(
-      id,
-      setTimeout(() => {
-        this.#inspecting.delete(id);
-        void this.#inspectNow(id).then((inspect) => {
-          if (inspect === undefined) return;
-          this.#store(fromInspect(this.name, inspect, this.#o.state.container(this.name, id)));
-        });
-      }, INSPECT_DEBOUNCE_MS),
-    );
+    const delay =
+      attempt === 0 ? INSPECT_DEBOUNCE_MS : Math.min(INSPECT_RETRY_MS * 2 ** (attempt - 1), 30_000);
+    const timer = setTimeout(() => {
+      this.#inspecting.delete(id);
+      void this.#inspectNow(id, true).then((inspect) => {
+        if (inspect === 'failed') {
+          if (attempt < INSPECT_RETRIES && !this.#controller.signal.aborted && !this.#inspecting.has(id))
+            this.#inspectSoon(id, attempt + 1);
+          return;
+        }
+        if (inspect === undefined) return;
+        this.#store(fromInspect(this.name, inspect, this.#o.state.container(this.name, id)));
+      });
+    }, delay);
+    timer.unref();
+    this.#inspecting.set(id, timer);
   }
 
-  /** Inspect, bounded and timed; undefined when the container is gone or the engine does not answer. */
-  async #inspectNow(id: string): Promise<InspectAnswer | undefined> {
+  /** Inspect, bounded and timed; undefined when the container is gone, or (`failed`) the engine did not answer. */
+  async #inspectNow(id: string): Promise<InspectAnswer | undefined>;
+  async #inspectNow(id: string, tellFailure: true): Promise<InspectAnswer | undefined | 'failed'>;
+  async #inspectNow(id: string, tellFailure = false): Promise<InspectAnswer | undefined | 'failed'> {
     try {
       return await this.calls.run('inspect', (s) =>
         this.client.json<InspectAnswer>('GET', `/containers/${id}/json`, { signal: s }),
       );
     } catch (error) {
-      if (!(error instanceof EngineError && error.status === 404)) {
-        this.#o.log.debug({ engine: this.name, id, err: (error as Error).message }, 'inspect failed');
-      }
-      return undefined;
+      if (error instanceof EngineError && error.status === 404) return undefined;
+      this.#o.log.debug({ engine: this.name, id, err: (error as Error).message }, 'inspect failed');
+      return tellFailure ? 'failed' : undefined;
     }
   }
 

@@ -52,6 +52,8 @@ export interface Me {
   readonly csrf?: string;
   /** The monitor has users: offer to sign in. */
   readonly signIn?: boolean;
+  /** This caller may open terminals (and see the recorded sessions). */
+  readonly terminal?: boolean;
 }
 
 /** Sent with every change of a signed-in session (the cookie alone does not do). */

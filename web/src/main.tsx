@@ -12,9 +12,11 @@ import {
   whoAmI,
 } from './api.js';
 import './styles.css';
+import '@xterm/xterm/css/xterm.css';
 import { bytes, uptime } from './format.js';
 import { Breakable, Name } from './names.js';
 import { AlertsPage, ContainerPage, EnginesPage } from './pages.js';
+import { TerminalsPage } from './terminal-tab.js';
 
 /** Filters live in the URL, so a view can be bookmarked and shared. */
 interface Filters {
@@ -331,6 +333,7 @@ type Route =
   | { page: 'container'; engine: string; id: string }
   | { page: 'alerts' }
   | { page: 'engines' }
+  | { page: 'terminals' }
   | { page: 'login' };
 
 function route(): Route {
@@ -343,6 +346,7 @@ function route(): Route {
     };
   if (location.pathname === '/alerts') return { page: 'alerts' };
   if (location.pathname === '/engines') return { page: 'engines' };
+  if (location.pathname === '/terminals') return { page: 'terminals' };
   if (location.pathname === '/login') return { page: 'login' };
   return { page: 'overview' };
 }
@@ -581,6 +585,11 @@ function Dashboard({ me }: { me: Me }) {
           <a href="/engines" aria-current={where.page === 'engines' ? 'page' : undefined}>
             Engines
           </a>
+          {me.terminal === true ? (
+            <a href="/terminals" aria-current={where.page === 'terminals' ? 'page' : undefined}>
+              Terminals
+            </a>
+          ) : null}
         </nav>
         <p class={`live ${status}`} role="status" aria-live="polite">
           {status === 'live' ? 'live' : status === 'connecting' ? 'connecting…' : 'disconnected, retrying…'}
@@ -599,6 +608,7 @@ function Dashboard({ me }: { me: Me }) {
         />
       ) : null}
       {where.page === 'engines' ? <EnginesPage engines={engines} /> : null}
+      {where.page === 'terminals' ? <TerminalsPage /> : null}
     </main>
   );
 }

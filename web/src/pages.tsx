@@ -4,6 +4,7 @@ import 'uplot/dist/uPlot.min.css';
 import { type Alert, type ContainerItem, canAct, type EngineView, getJson, type Me, send } from './api.js';
 import { bytes, when } from './format.js';
 import { Breakable } from './names.js';
+import { TerminalTab } from './terminal-tab.js';
 
 interface TimelineEntry {
   readonly time: string;
@@ -192,6 +193,9 @@ export function ContainerPage({
       </section>
 
       {canAct(me) ? <Logs path={path} /> : null}
+      {me.terminal === true ? (
+        <TerminalTab path={path} me={me} running={current.state === 'running'} />
+      ) : null}
     </article>
   );
 }

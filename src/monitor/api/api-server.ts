@@ -17,7 +17,13 @@ import type { AlertStore } from '../alerts/alert-store.js';
 import { LoginLimiter } from '../auth/login-limiter.js';
 import type { MonitorTokens } from '../auth/monitor-tokens.js';
 import type { MonitorUsers } from '../auth/monitor-users.js';
-import { bearerAuthenticator, type Principal, requireRole, resolvePrincipal } from '../auth/principal.js';
+import {
+  bearerAuthenticator,
+  type Principal,
+  rankOf,
+  requireRole,
+  resolvePrincipal,
+} from '../auth/principal.js';
 import {
   SESSION_COOKIE,
   SESSION_MAX_MS,
@@ -144,7 +150,7 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
   // document holds no data (that comes from the API, by role), so it is served to anyone: a
   // caller with no role sees the sign-in form.
   const index = web === undefined ? undefined : readFileSync(join(web, 'index.html'));
-  for (const page of ['/', '/login', '/containers/:engine/:id', '/alerts', '/engines']) {
+  for (const page of ['/', '/login', '/containers/:engine/:id', '/alerts', '/engines', '/terminals']) {
     app.get(page, async (_request, reply) => {
       if (index === undefined)
         return reply.status(503).send({ message: 'the dashboard is not built: npm run build' });
@@ -165,6 +171,10 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
     via: request.principal.via,
     ...(request.principal.csrf === undefined ? {} : { csrf: request.principal.csrf }),
     signIn: ctx.users.any(),
+    // Whether the dashboard shows the Terminal tab and the recorded sessions.
+    terminal:
+      ctx.terminals.config.role !== 'none' &&
+      rankOf(request.principal.role) >= rankOf(ctx.terminals.config.role),
   }));
 
   // Browser sign-in (docs/monitor.md#sign-in): a JSON body only (a cross-site form cannot send

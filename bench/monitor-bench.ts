@@ -15,26 +15,17 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { DockerClient } from '../src/client/index.js';
 import type { ContainerItem } from '../src/monitor/model/container.js';
 import { SseReader } from '../test/helpers/monitor-process.js';
 import { startPrivateEngine } from '../test/helpers/private-engine.js';
 import { ensureTestImage } from '../test/helpers/test-image.js';
+import { log, MAIN, numberArg, root, startServe } from './lib/cli.js';
 import { processTable, processTree, startDetached, stop, treeRss, waitForPort } from './lib/processes.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(name);
-  return i < 0 ? fallback : Number(process.argv[i + 1]);
-};
-const COUNT = arg('--containers', 200);
-const WINDOW_S = arg('--window', 60);
+const COUNT = numberArg('--containers', 200);
+const WINDOW_S = numberArg('--window', 60);
 const KILLS = 20;
-const MAIN = join(root, 'dist', 'cli', 'main.js');
-const log = (line: string): void => {
-  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-};
 
 /** Clock ticks (user + system) of one process. */
 function ticks(pid: number): number {
@@ -186,22 +177,8 @@ async function main(): Promise<void> {
       const monitorPort = port++;
       let gateway: ChildProcess | undefined;
       if (variant.gateway) {
-        gateway = startDetached(process.execPath, [
-          MAIN,
-          'serve',
-          '--profile',
-          'read-only',
-          '--tokens',
-          join(work, 'no-tokens.json'),
-          '--listen',
-          `tcp://127.0.0.1:${gatewayPort}`,
-          '--upstream',
-          engine.host,
-          '--log-level',
-          'warn',
-        ]);
+        gateway = await startServe(gatewayPort, engine.host, join(work, 'no-tokens.json'));
         processes.push(gateway);
-        await waitForPort(gatewayPort);
       }
       const data = mkdtempSync(join(work, 'data-'));
       const monitor = await startMonitor(variant.args(gatewayPort), data, monitorPort);

@@ -19,4 +19,9 @@ if [ "${1:-}" = monitor ]; then
   shift
   exec node --import tsx bench/monitor-bench.ts "$@"
 fi
+# `bench/run.sh terminal`: the terminal's echo latency and throughput (bench/terminal-bench.ts).
+if [ "${1:-}" = terminal ]; then
+  shift
+  exec node --import tsx bench/terminal-bench.ts "$@"
+fi
 exec node --import tsx bench/gateway-bench.ts "$@"

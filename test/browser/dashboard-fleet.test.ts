@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { assertNoHorizontalScroll, launchBrowser, seriousViolations, shots } from '../helpers/browser.js';
 import { createContainer, removeContainer, testClient, testEngine } from '../helpers/engine.js';
-import { monitorCli, startMonitor } from '../helpers/monitor-process.js';
+import { addMonitorUser, startMonitor } from '../helpers/monitor-process.js';
 import { freePort } from '../helpers/ports.js';
 import { seedContainers } from '../helpers/seed-history.js';
 import { waitFor } from '../helpers/wait.js';
@@ -33,11 +33,7 @@ after(async () => {
 describe('dashboard sign-in (a real browser)', () => {
   it('no anonymous role: the sign-in form; a wrong password says so; signed in, an operator acts; a forged change is refused; sign out', async () => {
     const data = mkdtempSync(join(tmpdir(), 'dockgate-dashboard-sign-in-'));
-    const added = await monitorCli(
-      ['user', 'add', 'alice', '--role', 'operator', '--password-stdin', '--data', data],
-      `${PASSWORD}\n`,
-    );
-    assert.equal(added.code, 0, added.stderr);
+    await addMonitorUser(data, 'alice', 'operator', PASSWORD);
     const monitor = await startMonitor([
       '--engine',
       `local=${testEngine().host}`,

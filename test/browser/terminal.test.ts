@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, seriousViolations, shots } from '../helpers/browser.js';
 import { createContainer, removeContainer, testClient, testEngine } from '../helpers/engine.js';
-import { type MonitorProcess, monitorCli, startMonitor } from '../helpers/monitor-process.js';
+import { addMonitorUser, type MonitorProcess, startMonitor } from '../helpers/monitor-process.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -24,16 +24,8 @@ let box: string;
 before(async () => {
   browser = await launchBrowser();
   const data = mkdtempSync(join(tmpdir(), 'dockgate-terminal-browser-'));
-  for (const [name, role] of [
-    ['root', 'admin'],
-    ['watcher', 'viewer'],
-  ] as const) {
-    const added = await monitorCli(
-      ['user', 'add', name, '--role', role, '--password-stdin', '--data', data],
-      `${PASSWORD}\n`,
-    );
-    assert.equal(added.code, 0, added.stderr);
-  }
+  await addMonitorUser(data, 'root', 'admin', PASSWORD);
+  await addMonitorUser(data, 'watcher', 'viewer', PASSWORD);
   monitor = await startMonitor([
     '--engine',
     `local=${testEngine().host}`,

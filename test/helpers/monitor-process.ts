@@ -150,3 +150,17 @@ export async function monitorToken(data: string, name: string, role: string): Pr
   if (lines.length !== 1) throw new Error(`token add ${name}: not one line: ${stdout}`);
   return lines[0] as string;
 }
+
+/** `dockgate monitor user add NAME --role R --password-stdin`, the password written to its stdin. */
+export async function addMonitorUser(
+  data: string,
+  name: string,
+  role: string,
+  password: string,
+): Promise<void> {
+  const { code, stderr } = await monitorCli(
+    ['user', 'add', name, '--role', role, '--password-stdin', '--data', data],
+    `${password}\n`,
+  );
+  if (code !== 0) throw new Error(`user add ${name}: ${stderr}`);
+}

@@ -8,7 +8,13 @@ import WebSocket from 'ws';
 import { addToken } from '../../src/auth/tokens.js';
 import { createContainer, RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { type MonitorProcess, monitorCli, monitorToken, startMonitor } from '../helpers/monitor-process.js';
+import {
+  addMonitorUser,
+  type MonitorProcess,
+  monitorCli,
+  monitorToken,
+  startMonitor,
+} from '../helpers/monitor-process.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -90,11 +96,7 @@ before(async () => {
   admin = await monitorToken(data, 'root-admin', 'admin');
   operator = await monitorToken(data, 'ops', 'operator');
   viewer = await monitorToken(data, 'looker', 'viewer');
-  const added = await monitorCli(
-    ['user', 'add', 'alice', '--role', 'admin', '--password-stdin', '--data', data],
-    `${PASSWORD}\n`,
-  );
-  assert.equal(added.code, 0, added.stderr);
+  await addMonitorUser(data, 'alice', 'admin', PASSWORD);
   monitor = await startMonitor([
     '--engine',
     `local=${testEngine().host}`,

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
+import type { TerminalRecord } from '../../src/monitor/terminal/terminal-record.js';
 import { getJson, type Me } from './api.js';
 import { when } from './format.js';
 import type { OpenTerminal } from './terminal.js';
@@ -100,31 +101,14 @@ export function TerminalTab({ path, me, running }: { path: string; me: Me; runni
   );
 }
 
-interface Recorded {
-  readonly id: string;
-  readonly by: string;
-  readonly from: string;
-  readonly engine: string;
-  readonly containerName: string;
-  readonly cmd: readonly string[];
-  readonly startedAt: string;
-  readonly endedAt: string | null;
-  readonly exitCode: number | null;
-  readonly endReason: string | null;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly record: string;
-  readonly truncated: boolean;
-}
-
 /** Every terminal session, who opened it and how it ended; a recording replayed in place. */
 export function TerminalsPage() {
-  const [sessions, setSessions] = useState<Recorded[] | undefined>();
+  const [sessions, setSessions] = useState<TerminalRecord[] | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [playing, setPlaying] = useState<string | undefined>();
   const screen = useRef<HTMLDivElement>(null);
   useEffect(() => {
-    getJson<Recorded[]>('/api/v1/terminals').then(setSessions, (e: Error) => setError(e.message));
+    getJson<TerminalRecord[]>('/api/v1/terminals').then(setSessions, (e: Error) => setError(e.message));
   }, []);
   useEffect(() => {
     const el = screen.current;

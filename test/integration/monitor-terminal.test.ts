@@ -302,7 +302,49 @@ describe('terminal: a shell in a container over a WebSocket (issue 24)', () => {
     );
     const s = await open(`/api/v1/containers/local/${stopped}/exec`, { Authorization: `Bearer ${admin}` });
     assert.equal((await s.closed).code, 1011);
-    assert.match(String(s.controls[0]?.message), /container is not running/);
+    assert.equal(s.controls[0]?.message, 'container is not running (created)');
+  });
+
+  it('terminal_hangup_regression: closing the socket ends the shell, at its prompt and with a program in front (the engine itself leaves an exec running: moby#9098)', async () => {
+    for (const typed of ['', 'cat\n', 'sleep 1000\n']) {
+      const t = await open(`/api/v1/containers/local/${shellBox}/exec`, { Authorization: `Bearer ${admin}` });
+      await ready(t);
+      const execId = String(t.controls[0]?.execId);
+      if (typed !== '') t.send(typed);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal((await client.json<{ Running: boolean }>('GET', `/exec/${execId}/json`)).Running, true);
+      t.ws.close();
+      await t.closed;
+      await waitFor(
+        async () => !(await client.json<{ Running: boolean }>('GET', `/exec/${execId}/json`)).Running,
+        { what: `the shell gone after the socket closed (typed ${JSON.stringify(typed)})` },
+      );
+    }
+  });
+
+  it('signing out ends a signed-in session (close 1008)', async () => {
+    const signIn = await fetch(`${monitor.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'alice', password: PASSWORD }),
+    });
+    const cookie = /dockgate_session=([^;]+)/.exec(signIn.headers.get('set-cookie') ?? '')?.[0] ?? '';
+    const me = (await (await fetch(`${monitor.url}/api/v1/me`, { headers: { Cookie: cookie } })).json()) as {
+      csrf: string;
+    };
+    const t = await open(`/api/v1/containers/local/${shellBox}/exec?csrf=${me.csrf}`, {
+      Cookie: cookie,
+      Origin: monitor.url,
+    });
+    await ready(t);
+    const out = await fetch(`${monitor.url}/api/v1/session`, {
+      method: 'DELETE',
+      headers: { Cookie: cookie, 'X-CSRF-Token': me.csrf },
+    });
+    assert.equal(out.status, 200);
+    const closed = await t.closed;
+    assert.equal(closed.code, 1008);
+    assert.match(closed.reason, /alice signed out/);
   });
 
   it('bytes arrive whole and in order: 1,000 one-byte frames, and an emoji split across two frames', async () => {
@@ -387,6 +429,65 @@ describe('terminal: a shell in a container over a WebSocket (issue 24)', () => {
     await client.json('POST', `/containers/${box}/kill`);
     const ended = await s.closed;
     assert.match(ended.reason, /container stopped|exit/);
+  });
+});
+
+describe('terminal: debug=1 beside a container without a shell', () => {
+  it("a throwaway container of terminal.debugImage shares the target's PID namespace, and is removed when the session ends", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dockgate-terminal-debug-'));
+    const config = join(dir, 'monitor.yaml');
+    writeFileSync(config, `version: 1\nterminal:\n  debugImage: ${testEngine().image}\n`);
+    const key = await monitorToken(join(dir, 'data'), 'debugger', 'admin');
+    const debugMonitor = await startMonitor([
+      '--engine',
+      `local=${testEngine().host}`,
+      '--config',
+      config,
+      '--data',
+      join(dir, 'data'),
+      '--anonymous-role',
+      'none',
+    ]);
+    try {
+      const target = await createContainer(client, ['sleep', '4321']);
+      cleanup.push(target);
+      await waitFor(
+        async () =>
+          (
+            await fetch(`${debugMonitor.url}/api/v1/containers/local/${target}`, {
+              headers: { Authorization: `Bearer ${key}` },
+            })
+          ).status === 200,
+      );
+      const ws = new WebSocket(
+        `${debugMonitor.url.replace(/^http/, 'ws')}/api/v1/containers/local/${target}/exec?debug=1`,
+        { headers: { Authorization: `Bearer ${key}` } },
+      );
+      const chunks: Buffer[] = [];
+      const controls: { type: string }[] = [];
+      const closed = new Promise<void>((done) => ws.on('close', () => done()));
+      ws.on('message', (d: Buffer, binary: boolean) =>
+        binary ? chunks.push(d) : controls.push(JSON.parse(d.toString()) as { type: string }),
+      );
+      await waitFor(() => controls.length > 0, { what: 'ready' });
+      assert.equal(controls[0]?.type, 'ready', JSON.stringify(controls));
+      const debugContainers = async () =>
+        client.json<{ Id: string }[]>('GET', '/containers/json', {
+          query: { all: 1, filters: JSON.stringify({ label: [`dockgate.terminal.debug-for=${target}`] }) },
+        });
+      assert.equal((await debugContainers()).length, 1, 'one debug container beside it');
+      ws.send(Buffer.from('ps\n'), { binary: true });
+      await waitFor(() => Buffer.concat(chunks).toString().includes('sleep 4321'), {
+        what: "the target's process, seen from the debug container",
+      });
+      ws.close();
+      await closed;
+      await waitFor(async () => (await debugContainers()).length === 0, {
+        what: 'the debug container removed',
+      });
+    } finally {
+      await debugMonitor.stop();
+    }
   });
 });
 

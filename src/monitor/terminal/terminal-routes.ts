@@ -136,7 +136,7 @@ function startSession(
       config: terminals.config,
       log: ctx.log,
       now: ctx.now,
-      running: () => ctx.state.container(parsed.engine, parsed.container.id)?.state === 'running',
+      state: () => ctx.state.container(parsed.engine, parsed.container.id)?.state ?? 'removed',
       timeline: (entry) =>
         ctx.history.addTimeline(parsed.engine, parsed.container.id, ctx.now() * 1e6, entry, null),
     },

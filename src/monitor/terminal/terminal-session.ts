@@ -46,8 +46,8 @@ export interface TerminalDeps {
   readonly config: TerminalConfig;
   readonly log: Logger;
   readonly now: Clock;
-  /** Whether the container still runs, from the live state (events). */
-  readonly running: () => boolean;
+  /** The container's state from the live state (events): `running`, `exited`, … */
+  readonly state: () => string;
   readonly timeline: (entry: TimelineEntry) => void;
 }
 
@@ -120,7 +120,8 @@ export class TerminalSession {
     this.#ws.on('close', () => void this.end('closed', null));
     this.#ws.on('error', () => void this.end('closed', null));
     try {
-      if (!this.#deps.running()) throw new Refusal(`container is not running (${r.container.name})`);
+      const state = this.#deps.state();
+      if (state !== 'running') throw new Refusal(`container is not running (${state})`);
       const target = r.debug ? await this.#debugTarget() : r.container.id;
       const cmd = r.cmd ?? (await this.#shell(target));
       const created = await this.#deps.client.exec.create(target, {
@@ -183,8 +184,7 @@ export class TerminalSession {
     for (const timer of this.#timers) clearInterval(timer);
     if (exitCode !== null) this.#send({ type: 'exit', code: exitCode });
     if (this.#ws.readyState === this.#ws.OPEN) this.#ws.close(closeCode, reason.slice(0, 120));
-    // Closing the exec's connection is the closed terminal: the TTY's hang-up reaches the process.
-    this.#exec?.destroy();
+    if (this.#exec !== undefined) await this.#hangUp(this.#exec, exitCode !== null);
     const debug = this.#debugContainer;
     if (debug !== undefined)
       await this.#deps.client.containers.remove(debug, { force: true }).catch(() => {});
@@ -221,6 +221,33 @@ export class TerminalSession {
       },
       'terminal session ended',
     );
+  }
+
+  /**
+   * The closed terminal. The engine has no hang-up for an exec: a dropped connection leaves its
+   * process running (moby#9098; Portainer's sessions outlive their tab for that reason). So the
+   * terminal types what ends a shell at its prompt and most programs in front of it — Ctrl-C,
+   * then Ctrl-D twice (EOF for a program reading, then for the shell) — and closes its stdin and
+   * connection. A program that ignores all of it (an editor) runs on; the log says so.
+   */
+  async #hangUp(exec: Session, exited: boolean): Promise<void> {
+    if (!exited && !exec.destroyed) {
+      for (const key of ['\x03', '\x04', '\x04']) {
+        exec.write(key);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      exec.end();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    exec.destroy();
+    const id = this.#execId;
+    if (exited || id === undefined) return;
+    const state = await this.#deps.client.exec.inspect(id).catch(() => undefined);
+    if (state?.Running === true)
+      this.#deps.log.warn(
+        { audit: 'terminal', session: this.id, execId: id, container: this.#request.container.name },
+        'terminal closed: its process ignored Ctrl-C and Ctrl-D and still runs in the container',
+      );
   }
 
   /** The first shell the image has: asked with a stat of each path, so nothing runs to find it. */
@@ -317,7 +344,7 @@ export class TerminalSession {
       setInterval(() => {
         const denied = this.#caller.stillAllowed();
         if (denied !== undefined) void this.end(denied, null, 1008);
-        else if (!this.#deps.running()) void this.end('container stopped', null, 1000);
+        else if (this.#deps.state() !== 'running') void this.end('container stopped', null, 1000);
       }, RECHECK_MS).unref(),
     );
   }

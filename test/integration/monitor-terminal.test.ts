@@ -42,9 +42,9 @@ interface Terminal {
   send(text: string | Buffer): void;
 }
 
-function open(path: string, headers: Record<string, string> = {}): Promise<Terminal> {
+function open(path: string, headers: Record<string, string> = {}, base = monitor.url): Promise<Terminal> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${monitor.url.replace(/^http/, 'ws')}${path}`, { headers });
+    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${path}`, { headers });
     const chunks: Buffer[] = [];
     const controls: Terminal['controls'] = [];
     const closed = new Promise<{ code: number; reason: string }>((done) =>
@@ -83,6 +83,19 @@ async function refused(path: string, headers: Record<string, string> = {}): Prom
   } catch (error) {
     return (error as { status?: number }).status ?? 0;
   }
+}
+
+/** Until the monitor at `base` knows the container (it was created a moment ago). */
+async function known(base: string, token: string, id: string): Promise<void> {
+  await waitFor(
+    async () =>
+      (
+        await fetch(`${base}/api/v1/containers/local/${id}`, {
+          headers: { Authorization: `Bearer ${token}` },
+        })
+      ).status === 200,
+    { what: 'the monitor knows the container' },
+  );
 }
 
 const ready = (t: Terminal) =>
@@ -451,37 +464,25 @@ describe('terminal: debug=1 beside a container without a shell', () => {
     try {
       const target = await createContainer(client, ['sleep', '4321']);
       cleanup.push(target);
-      await waitFor(
-        async () =>
-          (
-            await fetch(`${debugMonitor.url}/api/v1/containers/local/${target}`, {
-              headers: { Authorization: `Bearer ${key}` },
-            })
-          ).status === 200,
+      await known(debugMonitor.url, key, target);
+      const t = await open(
+        `/api/v1/containers/local/${target}/exec?debug=1`,
+        { Authorization: `Bearer ${key}` },
+        debugMonitor.url,
       );
-      const ws = new WebSocket(
-        `${debugMonitor.url.replace(/^http/, 'ws')}/api/v1/containers/local/${target}/exec?debug=1`,
-        { headers: { Authorization: `Bearer ${key}` } },
-      );
-      const chunks: Buffer[] = [];
-      const controls: { type: string }[] = [];
-      const closed = new Promise<void>((done) => ws.on('close', () => done()));
-      ws.on('message', (d: Buffer, binary: boolean) =>
-        binary ? chunks.push(d) : controls.push(JSON.parse(d.toString()) as { type: string }),
-      );
-      await waitFor(() => controls.length > 0, { what: 'ready' });
-      assert.equal(controls[0]?.type, 'ready', JSON.stringify(controls));
+      await ready(t);
+      assert.equal(t.controls[0]?.type, 'ready', JSON.stringify(t.controls));
       const debugContainers = async () =>
         client.json<{ Id: string }[]>('GET', '/containers/json', {
           query: { all: 1, filters: JSON.stringify({ label: [`dockgate.terminal.debug-for=${target}`] }) },
         });
       assert.equal((await debugContainers()).length, 1, 'one debug container beside it');
-      ws.send(Buffer.from('ps\n'), { binary: true });
-      await waitFor(() => Buffer.concat(chunks).toString().includes('sleep 4321'), {
+      t.send('ps\n');
+      await waitFor(() => t.text().includes('sleep 4321'), {
         what: "the target's process, seen from the debug container",
       });
-      ws.close();
-      await closed;
+      t.ws.close();
+      await t.closed;
       await waitFor(async () => (await debugContainers()).length === 0, {
         what: 'the debug container removed',
       });
@@ -528,35 +529,16 @@ describe('terminal through a dockgate gateway (deploy, with a token)', () => {
 
   it('echo 42 through the gateway; into a container holding the engine socket → the gateway refusal, verbatim', async () => {
     const key = await monitorToken(join(dir, 'data'), 'gw-admin', 'admin');
-    const url = throughGateway.url.replace(/^http/, 'ws');
-    const connect = (id: string) =>
-      new Promise<{
-        text: () => string;
-        controls: { type: string; message?: string }[];
-        ws: WebSocket;
-        closed: Promise<number>;
-      }>((resolve, reject) => {
-        const ws = new WebSocket(`${url}/api/v1/containers/gw/${id}/exec`, {
-          headers: { Authorization: `Bearer ${key}` },
-        });
-        const chunks: Buffer[] = [];
-        const controls: { type: string; message?: string }[] = [];
-        const closed = new Promise<number>((done) => ws.on('close', (code) => done(code)));
-        ws.on('message', (d: Buffer, binary: boolean) =>
-          binary ? chunks.push(d) : controls.push(JSON.parse(d.toString()) as { type: string }),
-        );
-        ws.on('error', reject);
-        ws.on('open', () => resolve({ ws, controls, closed, text: () => Buffer.concat(chunks).toString() }));
-      });
-    const t = await connect(shellBox);
-    await waitFor(() => t.controls.length > 0, { what: 'ready through the gateway' });
+    const headers = { Authorization: `Bearer ${key}` };
+    const t = await open(`/api/v1/containers/gw/${shellBox}/exec`, headers, throughGateway.url);
+    await ready(t);
     assert.equal(t.controls[0]?.type, 'ready', JSON.stringify(t.controls));
-    t.ws.send(Buffer.from('echo $((6*7))\n'), { binary: true });
+    t.send('echo $((6*7))\n');
     await waitFor(() => /\r\n42\r\n/.test(t.text()), { what: '42 through the gateway' });
     t.ws.close();
     await t.closed;
-    const refusedSession = await connect(sockBox);
-    assert.equal(await refusedSession.closed, 1011);
+    const refusedSession = await open(`/api/v1/containers/gw/${sockBox}/exec`, headers, throughGateway.url);
+    assert.equal((await refusedSession.closed).code, 1011);
     assert.equal(refusedSession.controls[0]?.type, 'error');
     assert.match(String(refusedSession.controls[0]?.message), /^dockgate: .*host escape/);
     assert.deepEqual(await execIds(sockBox), [], 'nothing ran in it');

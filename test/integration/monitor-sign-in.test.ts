@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Agent, fetch as undiciFetch } from 'undici';
+import WebSocket from 'ws';
 import type { ContainerItem } from '../../src/monitor/model/container.js';
 import { makeTestPki } from '../helpers/certs.js';
 import { createContainer, removeContainer, testClient, testEngine } from '../helpers/engine.js';
@@ -277,6 +278,72 @@ describe('dockgate monitor: browser sign-in', () => {
       assert.match(answer.headers.get('set-cookie') ?? '', /; HttpOnly; SameSite=Strict; Secure$/);
     } finally {
       await agent.close();
+      await monitor.stop();
+    }
+  });
+
+  it('cross_site_regression: with an anonymous role that acts, a change or a WebSocket from another site (Origin) is refused; API clients (no Origin) and the page itself are not', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'dockgate-cross-site-'));
+    const monitor = await startMonitor([
+      '--engine',
+      `local=${testEngine().host}`,
+      '--data',
+      data,
+      '--anonymous-role',
+      'admin',
+    ]);
+    try {
+      const id = await createContainer(client, ['sleep', '300']);
+      cleanup.push(id);
+      await waitFor(async () => (await fetch(`${monitor.url}/api/v1/containers/local/${id}`)).status === 200);
+      const started = async (): Promise<string> =>
+        (await client.json<{ State: { StartedAt: string } }>('GET', `/containers/${id}/json`)).State
+          .StartedAt;
+      const before = await started();
+      const evil = await fetch(`${monitor.url}/api/v1/containers/local/${id}/restart`, {
+        method: 'POST',
+        headers: { Origin: 'https://evil.example', 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: 'x=1',
+      });
+      assert.equal(evil.status, 403);
+      assert.match(((await evil.json()) as { message: string }).message, /another site/);
+      assert.equal(await started(), before, 'not restarted');
+      // refused_upgrade_regression: the refused upgrade's connection is closed by the monitor (the
+      // client here never closes it); it once stayed open and held the monitor's shutdown.
+      let socketClosed = false;
+      const status = await new Promise<number>((resolve) => {
+        const ws = new WebSocket(`${monitor.url.replace(/^http/, 'ws')}/api/v1/containers/local/${id}/exec`, {
+          origin: 'https://evil.example',
+        });
+        ws.on('unexpected-response', (_request, response) => {
+          response.socket.on('close', () => {
+            socketClosed = true;
+          });
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        ws.on('open', () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.on('error', () => resolve(0));
+      });
+      assert.equal(status, 403, 'a WebSocket from another site');
+      await waitFor(() => socketClosed, { what: 'the refused upgrade closed by the monitor' });
+      assert.deepEqual(
+        (await client.json<{ ExecIDs: string[] | null }>('GET', `/containers/${id}/json`)).ExecIDs ?? [],
+        [],
+        'no exec created',
+      );
+      // The dashboard itself (its own origin) and API clients (no Origin) act as before.
+      const own = await fetch(`${monitor.url}/api/v1/containers/local/${id}/restart?t=0`, {
+        method: 'POST',
+        headers: { Origin: monitor.url },
+      });
+      assert.equal(own.status, 200, await own.text());
+      const api = await fetch(`${monitor.url}/api/v1/containers/local/${id}/restart?t=0`, { method: 'POST' });
+      assert.equal(api.status, 200, await api.text());
+    } finally {
       await monitor.stop();
     }
   });

@@ -35,7 +35,12 @@ import type { ListenConfig, Role } from '../config/monitor-config.js';
 import type { EngineWatcher } from '../engines/engine-watcher.js';
 import type { LiveState } from '../state/live-state.js';
 import type { History } from '../store/history.js';
-import { bearerOf, registerTerminalRoutes, type TerminalContext } from '../terminal/terminal-routes.js';
+import {
+  bearerOf,
+  registerTerminalRoutes,
+  registerWebSockets,
+  type TerminalContext,
+} from '../terminal/terminal-routes.js';
 import type { EventStream } from './event-stream.js';
 import {
   badQuery,
@@ -110,6 +115,7 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
     brotliOptions: { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 4 } },
     globalDecompression: false,
   });
+  await registerWebSockets(app);
   // A request with a token is an API client's: the token decides, not a cookie beside it.
   const authenticators = [bearerAuthenticator(ctx.tokens), sessionAuthenticator(ctx.sessions)];
   const limiter = new LoginLimiter(ctx.now);
@@ -127,6 +133,7 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
       csrf: request.headers['x-csrf-token'],
       csrfExempt: request.method === 'POST' && request.routeOptions.url === '/api/v1/session',
     });
+    refuseCrossSite(request);
   });
   app.setErrorHandler((error, _request, reply) => {
     const { status, message } = asAnswer(error);
@@ -471,6 +478,29 @@ async function act(ctx: ApiContext, request: FastifyRequest, action: Action): Pr
     },
     request.principal,
   );
+}
+
+/**
+ * A change (or a WebSocket) that a browser sends from another site is refused, whoever it would
+ * be made as. A token cannot ride along cross-site, and a session's changes need its CSRF token;
+ * but a monitor whose anonymous role acts (`--anonymous-role operator` on loopback) would restart a
+ * container for any page the user opens: a plain form POST, or a WebSocket (no CORS), carries no
+ * credential at all. Browsers name the page's origin in `Origin`; other clients send none.
+ */
+function refuseCrossSite(request: FastifyRequest): void {
+  if (request.principal.via === 'token') return;
+  const upgrade = String(request.headers.upgrade ?? '').toLowerCase() === 'websocket';
+  if (!upgrade && ['GET', 'HEAD', 'OPTIONS'].includes(request.method)) return;
+  const origin = request.headers.origin;
+  if (origin === undefined) return;
+  let host: string | undefined;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    host = undefined;
+  }
+  if (host === undefined || host !== request.headers.host)
+    throw new DockgateError('DG_CSRF', `a request from another site (Origin: ${origin}) is refused`);
 }
 
 /** Status and message for any fault: ours by catalogue, the engine's with its own status. */

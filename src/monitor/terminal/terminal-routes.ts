@@ -22,6 +22,16 @@ export interface TerminalContext {
 }
 
 /**
+ * The WebSocket plugin, registered before any hook of the API's own: its hooks must run first on
+ * an upgrade (they mark the request as one, and close its socket when a later hook refuses it —
+ * registered after a refusing hook, a refused upgrade's socket stayed open, and with it the
+ * monitor's shutdown: `refused_upgrade_regression`).
+ */
+export async function registerWebSockets(app: FastifyInstance): Promise<void> {
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+}
+
+/**
  * The terminal's routes (docs/terminal.md): the exec WebSocket, the list of recorded sessions and
  * their recordings. Who the caller is and what they may do is decided before the upgrade (401,
  * 403: nothing runs on the engine); what is wrong with the container is told after it.
@@ -31,7 +41,6 @@ export async function registerTerminalRoutes(
   ctx: ApiContext,
   terminals: TerminalContext,
 ): Promise<void> {
-  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   const role = terminals.config.role;
 
   app.get(

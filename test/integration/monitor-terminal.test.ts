@@ -335,6 +335,42 @@ describe('terminal: a shell in a container over a WebSocket (issue 24)', () => {
     }
   });
 
+  it('terminal_session_cap_regression: one caller holds at most 8 sessions at once (the 9th is 429 before the upgrade); closing one makes room', async () => {
+    const key = await monitorToken(data, 'busy-admin', 'admin');
+    const path = `/api/v1/containers/local/${shellBox}/exec`;
+    const headers = { Authorization: `Bearer ${key}` };
+    const sessions: Terminal[] = [];
+    for (let i = 0; i < 8; i++) {
+      const t = await open(path, headers);
+      await ready(t);
+      sessions.push(t);
+    }
+    assert.equal(await refused(path, headers), 429);
+    assert.equal(
+      await refused(path, { Authorization: `Bearer ${admin}` }),
+      101,
+      'another caller is not held back',
+    );
+    const first = sessions.shift() as Terminal;
+    first.ws.close();
+    await first.closed;
+    // Its end is recorded a moment after the socket closed (the hang-up is typed first).
+    let again: Terminal | undefined;
+    await waitFor(
+      async () => {
+        again = await open(path, headers).catch(() => undefined);
+        return again !== undefined;
+      },
+      { what: 'room for one more session' },
+    );
+    await ready(again as Terminal);
+    sessions.push(again as Terminal);
+    for (const t of sessions) {
+      t.ws.close();
+      await t.closed;
+    }
+  });
+
   it('signing out ends a signed-in session (close 1008)', async () => {
     const signIn = await fetch(`${monitor.url}/api/v1/session`, {
       method: 'POST',

@@ -13,6 +13,8 @@ import type { TerminalStore } from './terminal-store.js';
 
 /** The exec route, whose upgrade may carry its token in the query (browsers set no headers on a WebSocket). */
 export const TERMINAL_ROUTE = '/api/v1/containers/:engine/:id/exec';
+/** Sessions one caller may hold open at once: a script gone wrong must not fill the engine with shells. */
+export const MAX_SESSIONS_PER_CALLER = 8;
 
 export interface TerminalContext {
   readonly store: TerminalStore;
@@ -51,14 +53,22 @@ export async function registerTerminalRoutes(
       preValidation: async (request) => {
         allowedToOpen(request, role);
         if (request.principal.via === 'session') sameSiteUpgrade(request);
+        const mine = [...terminals.open].filter((s) => s.by === request.principal.name).length;
+        if (mine >= MAX_SESSIONS_PER_CALLER)
+          throw new DockgateError(
+            'DG_RATE_LIMITED',
+            `${request.principal.name} has ${mine} terminal sessions open (at most ${MAX_SESSIONS_PER_CALLER}): close one first`,
+          );
       },
     },
     (socket, request) => {
       const session = startSession(ctx, terminals, request, socket);
       if (session === undefined) return;
+      // Open until it has ended (run() returns once the shell runs): the monitor's stop ends
+      // what is here, and the per-caller cap counts it.
       terminals.open.add(session);
-      void session.run().finally(() => terminals.open.delete(session));
-      socket.on('close', () => terminals.open.delete(session));
+      void session.ended.then(() => terminals.open.delete(session));
+      void session.run();
     },
   );
 

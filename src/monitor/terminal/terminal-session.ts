@@ -81,11 +81,23 @@ export class TerminalSession {
   #ended = false;
   #timers: NodeJS.Timeout[] = [];
 
+  /** Resolves once the session has ended (recorded and audited). */
+  readonly ended: Promise<void>;
+  #resolveEnded: () => void = () => {};
+
+  /** Who opened it (a token's or user's name). */
+  get by(): string {
+    return this.#caller.name;
+  }
+
   constructor(ws: WebSocket, request: TerminalRequest, caller: TerminalCaller, deps: TerminalDeps) {
     this.#ws = ws;
     this.#request = request;
     this.#caller = caller;
     this.#deps = deps;
+    this.ended = new Promise((resolve) => {
+      this.#resolveEnded = resolve;
+    });
   }
 
   /** Runs the session to its end; never throws (every failure is told to the browser). */
@@ -221,6 +233,7 @@ export class TerminalSession {
       },
       'terminal session ended',
     );
+    this.#resolveEnded();
   }
 
   /**

@@ -51,6 +51,7 @@ import {
   many,
   notFound,
   resolveContainer,
+  sameSite,
   single,
   timeParam,
 } from './request-params.js';
@@ -492,14 +493,7 @@ function refuseCrossSite(request: FastifyRequest): void {
   const upgrade = String(request.headers.upgrade ?? '').toLowerCase() === 'websocket';
   if (!upgrade && ['GET', 'HEAD', 'OPTIONS'].includes(request.method)) return;
   const origin = request.headers.origin;
-  if (origin === undefined) return;
-  let host: string | undefined;
-  try {
-    host = new URL(origin).host;
-  } catch {
-    host = undefined;
-  }
-  if (host === undefined || host !== request.headers.host)
+  if (origin !== undefined && !sameSite(request))
     throw new DockgateError('DG_CSRF', `a request from another site (Origin: ${origin}) is refused`);
 }
 

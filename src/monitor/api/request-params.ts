@@ -85,3 +85,11 @@ export function badQuery(message: string): DockgateError {
 export function notFound(message: string): DockgateError {
   return new DockgateError('DG_NOT_FOUND', message);
 }
+/** The request's `Origin` names this very host (the dashboard's own page). */
+export function sameSite(request: FastifyRequest): boolean {
+  try {
+    return new URL(request.headers.origin ?? '').host === request.headers.host;
+  } catch {
+    return false;
+  }
+}

@@ -260,10 +260,14 @@ export class History {
         : stepMs >= 60_000 || age > this.#retention.rawMs
           ? 1
           : 0;
-    // Each tier up to where the next finer one takes over: [tier rows before its rollup mark].
-    const marks = [Number.POSITIVE_INFINITY, this.#rollupMark(1), this.#rollupMark(2)];
-    const until = (t: number): number => (t === 0 ? Number.MAX_SAFE_INTEGER : (marks[t] as number));
-    const from = (t: number): number => (t === tier ? 0 : (marks[t + 1] ?? 0));
+    // Each tier up to its rollup mark; from there on the next finer tier's rows.
+    const mark1 = this.#rollupMark(1);
+    const mark2 = this.#rollupMark(2);
+    const ranges = [
+      [tier === 0 ? 0 : mark1, Number.MAX_SAFE_INTEGER],
+      [tier === 1 ? 0 : mark2, mark1],
+      [0, mark2],
+    ] as const;
     const rows = this.#db
       .prepare(
         `SELECT CAST(t / ? AS INTEGER) * ? AS bucket, avg(cpu) AS cpu, avg(mem) AS mem, max(mem_limit) AS memLimit,
@@ -279,12 +283,9 @@ export class History {
         container,
         sinceMs,
         tier,
-        from(2),
-        until(2),
-        from(1),
-        until(1),
-        from(0),
-        until(0),
+        ...ranges[2],
+        ...ranges[1],
+        ...ranges[0],
       ) as SampleRow[];
     const points = rows.map((r) => point(r.bucket, r));
     const last = points.at(-1);

@@ -3,7 +3,7 @@ import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DockgateError } from '../../errors.js';
 import type { ApiContext } from '../api/api-server.js';
-import { badQuery, engineOf, notFound, resolveContainer, single } from '../api/request-params.js';
+import { badQuery, engineOf, notFound, resolveContainer, sameSite, single } from '../api/request-params.js';
 import { type Principal, rankOf, requireRole } from '../auth/principal.js';
 import { sameText, sessionCookie } from '../auth/sessions.js';
 import type { TerminalConfig } from '../config/monitor-config.js';
@@ -108,17 +108,11 @@ function sameSiteUpgrade(request: FastifyRequest): void {
   const expected = request.principal.csrf ?? '';
   if (csrf === undefined || !sameText(csrf, expected))
     throw new DockgateError('DG_CSRF', 'a signed-in terminal needs the csrf parameter the dashboard sends');
-  const origin = request.headers.origin;
-  let originHost: string | undefined;
-  try {
-    originHost = origin === undefined ? undefined : new URL(origin).host;
-  } catch {
-    originHost = undefined;
-  }
-  if (originHost === undefined || originHost !== request.headers.host)
+  // A foreign Origin is refused for everyone (api-server's cross-site rule); a cookie also needs one.
+  if (!sameSite(request))
     throw new DockgateError(
       'DG_CSRF',
-      `a signed-in terminal must be opened from the dashboard's own origin (Origin: ${origin ?? 'none'})`,
+      `a signed-in terminal must be opened from the dashboard's own origin (Origin: ${request.headers.origin ?? 'none'})`,
     );
 }
 

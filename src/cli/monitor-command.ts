@@ -62,6 +62,10 @@ export function registerMonitorCommand(program: Command): void {
       `what a terminal session's recording keeps: none, output, all — all includes what is typed, passwords at a prompt too (default: ${MONITOR_DEFAULTS.terminal.record})`,
     )
     .option(
+      '--log-retention <age,size>',
+      `how long and how much of every container's log is kept: 7d, 2GiB or both, 7d,2GiB (default: ${MONITOR_DEFAULTS.logs.retention.age},${MONITOR_DEFAULTS.logs.retention.size})`,
+    )
+    .option(
       '--notify <url>',
       'where alerts go, repeatable: https://… (JSON webhook), slack+https://, discord+https://, ntfy+https://host/topic, smtp://…?from=&to=, alertmanager+http://…',
       collect,

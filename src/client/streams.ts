@@ -4,6 +4,8 @@ import { ProgressError } from './errors.js';
 export interface OutputFrame {
   readonly stream: 'stdin' | 'stdout' | 'stderr';
   readonly data: Buffer;
+  /** A TTY container's raw stream: chunks as they came, not one message per frame. */
+  readonly raw?: true;
 }
 
 const STREAMS = ['stdin', 'stdout', 'stderr'] as const;
@@ -72,7 +74,7 @@ export async function* demux(body: AsyncIterable<Buffer>): AsyncGenerator<Output
 
 /** A raw (TTY) stream as frames of stdout. */
 export async function* rawFrames(body: AsyncIterable<Buffer>): AsyncGenerator<OutputFrame> {
-  for await (const data of body) yield { stream: 'stdout', data };
+  for await (const data of body) yield { stream: 'stdout', data, raw: true };
 }
 
 /** One message of a pull, push, build or load progress stream. */

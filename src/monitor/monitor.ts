@@ -14,6 +14,9 @@ import { MonitorUsers } from './auth/monitor-users.js';
 import { Sessions } from './auth/sessions.js';
 import { type EngineConfig, enginesFromFile, type MonitorConfig } from './config/monitor-config.js';
 import { EngineWatcher } from './engines/engine-watcher.js';
+import { FairShare } from './logs/fair-share.js';
+import { LogCollector } from './logs/log-collector.js';
+import { LogStore } from './logs/log-store.js';
 import { DeliveryQueue } from './notify/delivery.js';
 import { type Notifier, notifierFor } from './notify/notifiers.js';
 import { LiveState } from './state/live-state.js';
@@ -26,6 +29,7 @@ import { TerminalStore } from './terminal/terminal-store.js';
 interface Watched {
   readonly watcher: EngineWatcher;
   readonly collector: StatsCollector;
+  readonly logs: LogCollector | undefined;
 }
 
 /** Rollups and retention run this often. */
@@ -55,6 +59,10 @@ export class Monitor {
   readonly notifiers: readonly Notifier[];
   readonly #delivery: DeliveryQueue;
   readonly #terminals: TerminalContext;
+  /** Every container's log (undefined when `logs.collect` is false). */
+  readonly logs: LogStore | undefined;
+  readonly #share: FairShare;
+  #shareTimer: NodeJS.Timeout | undefined;
   readonly #watched = new Map<string, Watched>();
   #engines: readonly EngineConfig[];
   #api: FastifyInstance | undefined;
@@ -78,6 +86,8 @@ export class Monitor {
     // A monitor killed mid-session left its sessions open: they ended when it did.
     terminalStore.closeOrphans();
     this.#terminals = { store: terminalStore, config: config.terminal, open: new Set() };
+    this.logs = config.logs.collect ? new LogStore(config.data, log, config.logs.retention, now) : undefined;
+    this.#share = new FairShare(config.logs.budget);
     this.metrics = monitorMetrics(this.state, (registry) => alertMetrics(registry, this.alertStore));
     // Notifier URLs are checked now: a bad one stops the monitor at start, not at the first alert.
     this.notifiers = config.notify.map((n) => notifierFor(n.url, n.kinds));
@@ -105,6 +115,18 @@ export class Monitor {
 
   async start(): Promise<void> {
     for (const engine of this.#engines) this.#watch(engine);
+    // Each second the ingest budget is shared again; what a container wrote beyond its share is
+    // said in its own log, with the count.
+    this.#shareTimer = setInterval(() => {
+      for (const [source, n] of this.#share.tick())
+        this.logs?.mark(
+          source,
+          this.#now(),
+          `[dockgate] dropped ${n} lines: this container wrote more than its share of the ingest budget (${this.config.logs.budget} lines/s for all)`,
+          { dropped: n },
+        );
+    }, 1000);
+    this.#shareTimer.unref();
     this.alerts.start();
     const api = await buildApi(
       {
@@ -123,6 +145,8 @@ export class Monitor {
         sessions: this.sessions,
         now: this.#now,
         terminals: this.#terminals,
+        logs: this.logs,
+        logsConfig: this.config.logs,
       },
       this.config.listen,
     );
@@ -134,6 +158,7 @@ export class Monitor {
     this.#rollup = setInterval(() => {
       this.history.rollup();
       this.#pruneRecordings();
+      this.logs?.prune();
     }, ROLLUP_MS);
     this.#rollup.unref();
     if (this.config.configFile !== undefined) {
@@ -191,6 +216,7 @@ export class Monitor {
       if (wanted === undefined || !sameEngine(wanted, watched.watcher.config)) {
         this.#watched.delete(name);
         watched.collector.stop();
+        watched.logs?.stop();
         void watched.watcher.stop();
         if (wanted === undefined) this.state.dropEngine(name);
       }
@@ -202,6 +228,7 @@ export class Monitor {
 
   async stop(): Promise<void> {
     if (this.#rollup !== undefined) clearInterval(this.#rollup);
+    if (this.#shareTimer !== undefined) clearInterval(this.#shareTimer);
     if (this.#reloadTimer !== undefined) clearTimeout(this.#reloadTimer);
     this.#fileWatcher?.close();
     this.alerts.stop();
@@ -209,12 +236,14 @@ export class Monitor {
     await Promise.all([...this.#terminals.open].map((session) => session.end('monitor stopped', null, 1001)));
     await this.#api?.close();
     await Promise.all(
-      [...this.#watched.values()].map(async ({ watcher, collector }) => {
+      [...this.#watched.values()].map(async ({ watcher, collector, logs }) => {
         collector.stop();
+        logs?.stop();
         await watcher.stop();
       }),
     );
     await this.#delivery.drain();
+    this.logs?.close();
     this.history.close();
     this.#db.close();
   }
@@ -268,9 +297,22 @@ export class Monitor {
       this.#log,
       this.config.intervalMs,
     );
-    this.#watched.set(engine.name, { watcher, collector });
+    const logs =
+      this.logs === undefined
+        ? undefined
+        : new LogCollector({
+            watcher,
+            state: this.state,
+            store: this.logs,
+            share: this.#share,
+            log: this.#log,
+            firstLookMs: this.config.logs.retention.ageMs,
+            now: this.#now,
+          });
+    this.#watched.set(engine.name, { watcher, collector, logs });
     watcher.start();
     collector.start();
+    logs?.start();
   }
 }
 

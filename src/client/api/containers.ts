@@ -33,8 +33,11 @@ export const call = (options: Call | undefined, extra: CallOptions = {}): CallOp
   ...extra,
 });
 
-export type LogsOptions = Omit<QueryOf<'ContainerLogs'>, 'follow'> & {
+export type LogsOptions = Omit<QueryOf<'ContainerLogs'>, 'follow' | 'since' | 'until'> & {
   readonly follow?: boolean;
+  /** Unix seconds; as text, `seconds.nanoseconds` (exact: a number cannot hold nanoseconds). */
+  readonly since?: number | string;
+  readonly until?: number | string;
   readonly signal?: AbortSignal;
 };
 

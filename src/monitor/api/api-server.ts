@@ -31,8 +31,10 @@ import {
   sessionAuthenticator,
   sessionCookie,
 } from '../auth/sessions.js';
-import type { ListenConfig, Role } from '../config/monitor-config.js';
+import type { ListenConfig, LogsConfig, Role } from '../config/monitor-config.js';
 import type { EngineWatcher } from '../engines/engine-watcher.js';
+import { registerLogRoutes } from '../logs/log-routes.js';
+import type { LogStore } from '../logs/log-store.js';
 import type { LiveState } from '../state/live-state.js';
 import type { History } from '../store/history.js';
 import {
@@ -81,6 +83,9 @@ export interface ApiContext {
   readonly now: Clock;
   /** Terminal sessions: their store, the config, those open now. */
   readonly terminals: TerminalContext;
+  /** Every container's kept log; undefined when collection is off. */
+  readonly logs: LogStore | undefined;
+  readonly logsConfig: LogsConfig;
 }
 
 declare module 'fastify' {
@@ -148,6 +153,7 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
   });
 
   await registerTerminalRoutes(app, ctx, ctx.terminals);
+  await registerLogRoutes(app, { logs: ctx.logs, config: ctx.logsConfig, state: ctx.state, now: ctx.now });
 
   const viewer = (request: FastifyRequest, what: string): void =>
     requireRole(request.principal, 'viewer', what);
@@ -158,7 +164,15 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
   // document holds no data (that comes from the API, by role), so it is served to anyone: a
   // caller with no role sees the sign-in form.
   const index = web === undefined ? undefined : readFileSync(join(web, 'index.html'));
-  for (const page of ['/', '/login', '/containers/:engine/:id', '/alerts', '/engines', '/terminals']) {
+  for (const page of [
+    '/',
+    '/login',
+    '/containers/:engine/:id',
+    '/alerts',
+    '/engines',
+    '/terminals',
+    '/logs',
+  ]) {
     app.get(page, async (_request, reply) => {
       if (index === undefined)
         return reply.status(503).send({ message: 'the dashboard is not built: npm run build' });
@@ -183,6 +197,8 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
     terminal:
       ctx.terminals.config.role !== 'none' &&
       rankOf(request.principal.role) >= rankOf(ctx.terminals.config.role),
+    // Whether the dashboard shows the Logs page (the kept logs, searchable).
+    logs: ctx.logs !== undefined && rankOf(request.principal.role) >= rankOf(ctx.logsConfig.role),
   }));
 
   // Browser sign-in (docs/monitor.md#sign-in): a JSON body only (a cross-site form cannot send
@@ -250,11 +266,13 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
 
   app.get('/healthz', async (_request, reply) => {
     const history = ctx.history.status();
+    const logs = ctx.logs?.status();
     const engines = ctx.state
       .engines()
       .map((e) => ({ name: e.name, status: e.status, ...(e.error === undefined ? {} : { error: e.error }) }));
+    const ok = history.ok && logs?.ok !== false;
     const body = {
-      status: history.ok ? 'ok' : 'degraded',
+      status: ok ? 'ok' : 'degraded',
       history: history.ok
         ? { writing: true, pending: history.pending }
         : {
@@ -263,9 +281,21 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
             pending: history.pending,
             dropped: history.dropped,
           },
+      ...(logs === undefined
+        ? {}
+        : {
+            logs: logs.ok
+              ? { writing: true, pending: logs.pending, bytes: logs.bytes }
+              : {
+                  writing: false,
+                  error: `logs are not being written (collection waits; the live tail goes on): ${logs.error}`,
+                  pending: logs.pending,
+                  bytes: logs.bytes,
+                },
+          }),
       engines,
     };
-    return reply.status(history.ok ? 200 : 503).send(body);
+    return reply.status(ok ? 200 : 503).send(body);
   });
 
   app.get('/metrics', async (request, reply) => {

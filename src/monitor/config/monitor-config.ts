@@ -15,6 +15,7 @@ import {
   compileAlertRules,
 } from '../alerts/alert-rules.js';
 import { parseDuration } from './duration.js';
+import { parseSize } from './size.js';
 
 /** Every default of `dockgate monitor`, in one place; the CLI help and docs/monitor.md show them. */
 export const MONITOR_DEFAULTS = {
@@ -34,6 +35,14 @@ export const MONITOR_DEFAULTS = {
     record: 'all',
     castLimitBytes: 10 * 1024 * 1024,
     castTotalBytes: 1024 * 1024 * 1024,
+  },
+  /** Every container's log kept and searchable (docs/logs.md); viewers may search. */
+  logs: {
+    collect: true,
+    role: 'viewer',
+    retention: { age: '7d', size: '2GiB' },
+    /** Lines per second for the whole monitor, shared fairly among the containers that log. */
+    budget: 50_000,
   },
 } as const;
 
@@ -95,6 +104,16 @@ const fileSchema = z
       })
       .strict()
       .optional(),
+    /** Every container's log, kept and searchable (docs/logs.md). */
+    logs: z
+      .object({
+        collect: z.boolean().optional(),
+        role: z.enum(ROLES).optional(),
+        retention: z.object({ age: duration, size: z.string() }).partial().strict().optional(),
+        budget: z.number().int().min(100).max(10_000_000).optional(),
+      })
+      .strict()
+      .optional(),
     /** Notifier URLs (`${VAR}` for secrets), each routed to every kind or to `kinds`. */
     notify: z
       .array(
@@ -148,6 +167,16 @@ export interface MonitorConfig {
   /** Where alerts go: `--notify` URLs and the file's `notify:` (routed by kind). */
   readonly notify: readonly { readonly url: string; readonly kinds: readonly AlertKind[] }[];
   readonly terminal: TerminalConfig;
+  readonly logs: LogsConfig;
+}
+
+export interface LogsConfig {
+  /** Collect every container's log into the store (false: only the live tail from the engine). */
+  readonly collect: boolean;
+  /** Who may search the kept logs (logs often hold secrets: raise it). */
+  readonly role: Role;
+  readonly retention: { readonly ageMs: number; readonly sizeBytes: number };
+  readonly budget: number;
 }
 
 export interface TerminalConfig {
@@ -177,6 +206,8 @@ export interface MonitorOptions {
   readonly notify?: readonly string[];
   readonly terminalRole?: string;
   readonly terminalRecord?: string;
+  /** `7d`, `2GiB`, or both: `7d,2GiB`. */
+  readonly logRetention?: string;
 }
 
 /** Reads and validates monitor.yaml; errors name the file and the key. */
@@ -239,6 +270,7 @@ export function loadMonitorConfig(
   const terminalRecord = options.terminalRecord ?? file?.terminal?.record ?? MONITOR_DEFAULTS.terminal.record;
   if (!(TERMINAL_RECORDS as readonly string[]).includes(terminalRecord))
     throw invalid(`--terminal-record must be one of ${TERMINAL_RECORDS.join(', ')}`);
+  const logRetention = parseLogRetention(options.logRetention, file?.logs?.retention);
   const retention = {
     raw: file?.retention?.raw ?? MONITOR_DEFAULTS.retention.raw,
     minute: file?.retention?.minute ?? MONITOR_DEFAULTS.retention.minute,
@@ -270,6 +302,12 @@ export function loadMonitorConfig(
       castLimitBytes: MONITOR_DEFAULTS.terminal.castLimitBytes,
       castTotalBytes: MONITOR_DEFAULTS.terminal.castTotalBytes,
     },
+    logs: {
+      collect: file?.logs?.collect ?? MONITOR_DEFAULTS.logs.collect,
+      role: file?.logs?.role ?? MONITOR_DEFAULTS.logs.role,
+      retention: logRetention,
+      budget: file?.logs?.budget ?? MONITOR_DEFAULTS.logs.budget,
+    },
     notify: [
       ...(options.notify ?? []).map((url) => ({ url, kinds: [] })),
       ...(file?.notify ?? []).map((n) =>
@@ -277,6 +315,27 @@ export function loadMonitorConfig(
       ),
     ],
   };
+}
+
+/** `--log-retention 7d`, `2GiB` or `7d,2GiB` over the file's `logs.retention`, over the defaults. */
+function parseLogRetention(
+  flag: string | undefined,
+  file: { age?: string | undefined; size?: string | undefined } | undefined,
+): LogsConfig['retention'] {
+  let age = file?.age ?? MONITOR_DEFAULTS.logs.retention.age;
+  let size = file?.size ?? MONITOR_DEFAULTS.logs.retention.size;
+  let ageWhat = 'logs.retention.age';
+  let sizeWhat = 'logs.retention.size';
+  for (const part of (flag ?? '').split(',').filter((p) => p.trim() !== '')) {
+    if (/b$/i.test(part.trim())) {
+      size = part;
+      sizeWhat = '--log-retention';
+    } else {
+      age = part;
+      ageWhat = '--log-retention';
+    }
+  }
+  return { ageMs: parseDuration(age, ageWhat), sizeBytes: parseSize(size, sizeWhat) };
 }
 
 /** The engines of a config file alone (hot reload re-reads just these). */

@@ -12,7 +12,10 @@ export type Db = Database.Database;
  * transactions (the writer commits every 250 ms), never the file; readers (the API, `token`
  * commands) do not block the one writer.
  */
-export function openDatabase(dataDir: string, options: { readonly?: boolean } = {}): Db {
+export function openDatabase(
+  dataDir: string,
+  options: { readonly?: boolean; file?: string; migrations?: readonly string[] } = {},
+): Db {
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   } catch (error) {
@@ -20,7 +23,7 @@ export function openDatabase(dataDir: string, options: { readonly?: boolean } = 
   }
   let db: Db;
   try {
-    db = new Database(databaseFile(dataDir), { readonly: options.readonly === true });
+    db = new Database(options.file ?? databaseFile(dataDir), { readonly: options.readonly === true });
   } catch (error) {
     throw new DockgateError('DG_CONFIG_INVALID', `--data ${dataDir}: ${(error as Error).message}`);
   }
@@ -29,23 +32,23 @@ export function openDatabase(dataDir: string, options: { readonly?: boolean } = 
   if (options.readonly !== true) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    migrate(db);
+    migrate(db, options.migrations);
   }
   return db;
 }
 
 /** Applies the migrations the file has not seen, each in its own transaction. */
-export function migrate(db: Db): void {
+export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
+  if (current > migrations.length) {
     throw new DockgateError(
       'DG_CONFIG_INVALID',
-      `the data directory was written by a newer dockgate (schema ${current}, this one knows ${MIGRATIONS.length})`,
+      `the data directory was written by a newer dockgate (schema ${current}, this one knows ${migrations.length})`,
     );
   }
-  for (let version = current; version < MIGRATIONS.length; version++) {
+  for (let version = current; version < migrations.length; version++) {
     db.transaction(() => {
-      db.exec(MIGRATIONS[version] as string);
+      db.exec(migrations[version] as string);
       db.pragma(`user_version = ${version + 1}`);
     })();
   }

@@ -123,7 +123,6 @@ export class Monitor {
           source,
           this.#now(),
           `[dockgate] dropped ${n} lines: this container wrote more than its share of the ingest budget (${this.config.logs.budget} lines/s for all)`,
-          { dropped: n },
         );
     }, 1000);
     this.#shareTimer.unref();

@@ -184,6 +184,7 @@ export class LogCollector {
       }
       if (this.#share.admit(source.id))
         this.#store.append(source.id, line.stream, line.ms, line.sub, line.text);
+      else this.#store.drop(source.id, line.ms, line.sub);
     };
     const frames = this.#watcher.client.containers.logs(source.container, {
       follow,

@@ -126,6 +126,8 @@ export class LogStore {
   readonly #now: Clock;
   #retention: LogRetention;
   readonly #queue: Pending[] = [];
+  /** Sources whose counters or resume point moved since the last commit. */
+  readonly #dirty = new Set<number>();
   readonly #sources = new Map<number, SourceRow>();
   readonly #listeners = new Set<(lines: readonly Stored[]) => void>();
   readonly #waiters: (() => void)[] = [];
@@ -200,28 +202,42 @@ export class LogStore {
   /** Queues one collected line; the source's resume point moves with it. */
   append(source: number, stream: 'stdout' | 'stderr', ms: number, sub: number, text: string): void {
     this.#queue.push({ source, stream: stream === 'stdout' ? 0 : 1, ms, sub, text });
+    this.#advance(source, ms, sub, { lines: 1, bytes: Buffer.byteLength(text), dropped: 0 });
+  }
+
+  /**
+   * A line not kept (over the container's share): counted, and the resume point moves past it —
+   * a later read must not see it again (it would be counted twice, or kept after all).
+   */
+  drop(source: number, ms: number, sub: number): void {
+    this.#advance(source, ms, sub, { lines: 0, bytes: 0, dropped: 1 });
+  }
+
+  #advance(
+    source: number,
+    ms: number,
+    sub: number,
+    add: { lines: number; bytes: number; dropped: number },
+  ): void {
     const s = this.#sources.get(source);
-    if (s !== undefined) {
-      const same = s.resume !== undefined && s.resume.ms === ms && s.resume.sub === sub;
-      this.#sources.set(source, {
-        ...s,
-        resume: { ms, sub, count: same ? (s.resume?.count ?? 0) + 1 : 1 },
-        lines: s.lines + 1,
-        bytes: s.bytes + Buffer.byteLength(text),
-      });
-    }
+    if (s === undefined) return;
+    const same = s.resume !== undefined && s.resume.ms === ms && s.resume.sub === sub;
+    this.#sources.set(source, {
+      ...s,
+      resume: { ms, sub, count: same ? (s.resume?.count ?? 0) + 1 : 1 },
+      lines: s.lines + add.lines,
+      bytes: s.bytes + add.bytes,
+      dropped: s.dropped + add.dropped,
+    });
+    this.#dirty.add(source);
   }
 
   /** Queues dockgate's own line in a source's log: lines dropped, a gap, a driver that cannot be read. */
-  mark(source: number, ms: number, text: string, counts: { dropped?: number; gap?: boolean } = {}): void {
+  mark(source: number, ms: number, text: string, counts: { gap?: boolean } = {}): void {
     this.#queue.push({ source, stream: 2, ms, sub: 0, text });
     const s = this.#sources.get(source);
-    if (s !== undefined)
-      this.#sources.set(source, {
-        ...s,
-        dropped: s.dropped + (counts.dropped ?? 0),
-        gaps: s.gaps + (counts.gap === true ? 1 : 0),
-      });
+    if (s !== undefined && counts.gap === true) this.#sources.set(source, { ...s, gaps: s.gaps + 1 });
+    this.#dirty.add(source);
   }
 
   /** Why a source is not collected (null: it is). */
@@ -270,22 +286,22 @@ export class LogStore {
 
   /** Commits the queued lines (and their sources' counters) in one transaction. */
   flush(): void {
-    if (this.#queue.length === 0 || this.#closed) return;
+    if ((this.#queue.length === 0 && this.#dirty.size === 0) || this.#closed) return;
     const batch = this.#queue.splice(0, this.#queue.length);
+    const dirty = [...this.#dirty];
+    this.#dirty.clear();
     const stored: Stored[] = [];
     try {
       this.#db.transaction(() => {
-        const touched = new Set<number>();
         for (const line of batch) {
           const id = this.#allocate(line.ms);
           this.#s.insertLine.run(id, line.source, line.stream, line.sub, line.text);
           this.#s.insertFts.run(id, line.text);
-          touched.add(line.source);
           const s = this.#sources.get(line.source);
           if (s !== undefined && this.#listeners.size > 0)
             stored.push({ source: s, line: present(s, { id, ...line }) });
         }
-        for (const id of touched) {
+        for (const id of dirty) {
           const s = this.#sources.get(id);
           if (s === undefined) continue;
           this.#s.saveSource.run(
@@ -305,6 +321,7 @@ export class LogStore {
     } catch (error) {
       // Kept, in order, for the next try; the collectors wait meanwhile (pressed).
       this.#queue.unshift(...batch);
+      for (const id of dirty) this.#dirty.add(id);
       this.#maxId = (this.#db.prepare('SELECT max(id) AS m FROM lines').get() as { m: number | null }).m ?? 0;
       this.#fail(error);
       return;

@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import pino from 'pino';
+import { manualClock } from '../../src/clock.js';
+import { isoNanos, LineAssembler, parseStamped, sinceParam } from '../../src/monitor/logs/engine-lines.js';
+import { FairShare, waterFill } from '../../src/monitor/logs/fair-share.js';
+import { compileQuery, lowerLiterals } from '../../src/monitor/logs/log-query.js';
+import { type LogSearch, LogStore } from '../../src/monitor/logs/log-store.js';
+
+const log = pino({ level: 'silent' });
+const NOW = Date.UTC(2026, 11, 1, 12, 0, 0);
+const frame = (text: string, stream: 'stdout' | 'stderr' = 'stdout') => ({ stream, data: Buffer.from(text) });
+
+describe('engine lines', () => {
+  it('keeps the engine time to the nanosecond and gives it back as since', () => {
+    const line = parseStamped('stdout', '2026-12-01T08:00:00.123456789Z hello world');
+    assert.deepEqual(
+      [line.ms, line.sub, line.text],
+      [Date.UTC(2026, 11, 1, 8, 0, 0, 123), 456789, 'hello world'],
+    );
+    assert.equal(sinceParam(line.ms, line.sub), `${Date.UTC(2026, 11, 1, 8) / 1000}.123456789`);
+    assert.equal(isoNanos(line.ms, line.sub), '2026-12-01T08:00:00.123456789Z');
+    assert.equal(parseStamped('stdout', '2026-12-01T08:00:00Z x').sub, 0);
+  });
+
+  it('joins partial messages (same time, no newline) and cuts a line over 64 KiB with a marker', () => {
+    const a = new LineAssembler();
+    const part = 'x'.repeat(16 * 1024);
+    const stamp = '2026-12-01T08:00:00.000000001Z ';
+    const out = [];
+    for (let i = 0; i < 5; i++) out.push(...a.frame(frame(`${stamp}${part}`)));
+    assert.equal(out.length, 0);
+    out.push(...a.frame(frame(`${stamp}tail\n`)));
+    assert.equal(out.length, 1);
+    assert.equal(out[0]?.text, `${'x'.repeat(64 * 1024)} …[dockgate: line cut, ${16 * 1024 + 4} more bytes]`);
+    // stdout and stderr partials are apart; a raw (TTY) stream splits at newlines.
+    assert.deepEqual(
+      a.frame(frame('2026-12-01T08:00:00.1Z short\n', 'stderr')).map((l) => [l.stream, l.text]),
+      [['stderr', 'short']],
+    );
+    const raw = a.frame({
+      stream: 'stdout',
+      data: Buffer.from('2026-12-01T08:00:00.1Z one\r\n2026-12-01T08:00:00.2Z tw'),
+      raw: true,
+    });
+    assert.deepEqual(
+      raw.map((l) => l.text),
+      ['one'],
+    );
+    assert.deepEqual(
+      a.end().map((l) => l.text),
+      ['tw'],
+    );
+  });
+
+  it('never cuts a character in half', () => {
+    const a = new LineAssembler();
+    const line = a.frame(frame(`2026-12-01T08:00:00Z ${'é'.repeat(40_000)}\n`))[0];
+    assert.ok(line?.text.startsWith('é'));
+    assert.ok(!line?.text.includes('\uFFFD'));
+  });
+});
+
+describe('log query', () => {
+  it('words are ANDed prefixes, phrases as written, -word excludes, /regex/ decides last', () => {
+    const q = compileQuery('error "connection refused" -debug /t[io]meout/i ERR_ req-7f3a');
+    assert.equal(q.match, '"error"* AND "connection"* AND "refused"* AND "err_"* AND "req"* AND "7f3a"*');
+    assert.ok(q.test('ERROR: Connection refused ERR_CONN after TIMEOUT req-7f3a9'));
+    assert.ok(!q.test('error connection refused debug ERR_x timeout req-7f3a'), 'excluded');
+    assert.ok(!q.test('error refused connection ERR_x timeout req-7f3a'), 'the phrase as written');
+    assert.ok(!q.test('error "connection refused" ERR_x timeout req 7f3a'), 'req-7f3a as written');
+    assert.ok(compileQuery('').all);
+    assert.equal(compileQuery('/x/').match, undefined);
+    assert.ok(compileQuery('Ünïcode').test('unicode here'), 'accents and case folded as the index does');
+  });
+
+  it('refuses what it cannot run in linear time, and says why', () => {
+    assert.throws(() => compileQuery('/(a)\\1/'), /linear time/);
+    assert.throws(() => compileQuery('/a/g'), /flag i only/);
+    assert.throws(() => compileQuery('/a/ /b/'), /one \/regex\//);
+    assert.throws(() => compileQuery('x'.repeat(1001)), /1000 characters/);
+    const slow = compileQuery('/(a+)+b/');
+    assert.equal(slow.test(`${'a'.repeat(50_000)}c`), false);
+    assert.equal(lowerLiterals('A\\W\\p{Lu}[B-Z]'), 'a\\W\\p{Lu}[b-z]');
+  });
+});
+
+describe('fair share', () => {
+  it('water-fills: small demands met, the rest shared', () => {
+    const shares = waterFill(
+      new Map([
+        [1, 100],
+        [2, 50_000],
+        [3, 200],
+      ]),
+      1000,
+    );
+    assert.deepEqual([shares.get(1), shares.get(3), shares.get(2)], [100, 200, 700]);
+  });
+
+  it('a flood takes what the others leave, never their part; its excess is counted', () => {
+    const share = new FairShare(1000);
+    for (let second = 0; second < 3; second++) {
+      let quietKept = 0;
+      for (let i = 0; i < 100; i++) if (share.admit(1)) quietKept++;
+      let floodKept = 0;
+      for (let i = 0; i < 50_000; i++) if (share.admit(2)) floodKept++;
+      const dropped = share.tick();
+      assert.equal(quietKept, 100);
+      assert.equal(floodKept + (dropped.get(2) ?? 0), 50_000);
+      if (second > 0) assert.ok(floodKept <= 900, `second ${second}: ${floodKept}`);
+    }
+  });
+});
+
+describe('log store', () => {
+  function fresh(retention = { ageMs: 7 * 86_400_000, sizeBytes: 2 ** 31 }) {
+    const clock = manualClock(NOW);
+    const store = new LogStore(mkdtempSync(join(tmpdir(), 'dockgate-logstore-')), log, retention, clock);
+    return { store, clock };
+  }
+  const meta = (container: string, name = container) => ({
+    engine: 'e1',
+    container,
+    name,
+    project: 'shop',
+    service: name,
+    image: 'img',
+  });
+  const searchAll = (over: Partial<LogSearch> = {}): LogSearch => ({
+    query: compileQuery(undefined),
+    sources: undefined,
+    stream: undefined,
+    sinceMs: undefined,
+    untilMs: undefined,
+    order: 'desc',
+    before: undefined,
+    after: undefined,
+    limit: 200,
+    scanBound: 1_000_000,
+    ...over,
+  });
+
+  it('orders by the engine time: a line collected late sorts where it was written; paging is exact', () => {
+    const { store } = fresh();
+    const a = store.source(meta('a'.repeat(64), 'web'));
+    const b = store.source(meta('b'.repeat(64), 'db'));
+    for (let i = 0; i < 100; i++) store.append(a.id, 'stdout', NOW - 100_000 + i * 1000, i, `web line ${i}`);
+    store.flush();
+    // db's lines come later (a restart caught up), but were written in between.
+    for (let i = 0; i < 100; i++)
+      store.append(b.id, 'stderr', NOW - 100_000 + i * 1000 + 500, 0, `db line ${i}`);
+    store.flush();
+    const asc = store.search(searchAll({ order: 'asc', limit: 4 }));
+    assert.deepEqual(
+      asc.lines.map((l) => l.text),
+      ['web line 0', 'db line 0', 'web line 1', 'db line 1'],
+    );
+    const seen = new Set<string>();
+    let before: number | undefined;
+    for (;;) {
+      const page = store.search(searchAll({ limit: 9, before }));
+      for (const line of page.lines) seen.add(line.cursor);
+      if (page.next === null) break;
+      before = Number(page.next);
+    }
+    assert.equal(seen.size, 200);
+    // Many lines in one millisecond keep their order and their own cursors.
+    for (let i = 0; i < 3000; i++) store.append(a.id, 'stdout', NOW, i, `burst ${i}`);
+    store.flush();
+    const burst = store.search(searchAll({ query: compileQuery('burst'), order: 'asc', limit: 5000 }));
+    assert.equal(burst.lines.length, 3000);
+    assert.deepEqual(
+      burst.lines.slice(0, 2).map((l) => l.text),
+      ['burst 0', 'burst 1'],
+    );
+    assert.equal(new Set(burst.lines.map((l) => l.cursor)).size, 3000);
+    store.close();
+  });
+
+  it('keeps the resume point with the lines: lines at the same instant are counted', () => {
+    const { store } = fresh();
+    const s = store.source(meta('c'.repeat(64)));
+    store.append(s.id, 'stdout', NOW, 5, 'one');
+    store.append(s.id, 'stdout', NOW, 5, 'two');
+    store.drop(s.id, NOW, 5);
+    store.flush();
+    assert.deepEqual(store.sourceById(s.id)?.resume, { ms: NOW, sub: 5, count: 3 });
+    assert.equal(store.sourceById(s.id)?.dropped, 1);
+    store.close();
+  });
+
+  it('retention: age by range; size takes from the noisy container first, down to its floor', () => {
+    const { store, clock } = fresh({ ageMs: 86_400_000, sizeBytes: 6 * 1024 * 1024 });
+    const quiet = store.source(meta('q'.repeat(64), 'quiet'));
+    const noisy = store.source(meta('n'.repeat(64), 'noisy'));
+    store.append(quiet.id, 'stdout', NOW - 2 * 86_400_000, 0, 'too old');
+    for (let i = 0; i < 200; i++)
+      store.append(quiet.id, 'stdout', NOW - 3_600_000 + i, 0, `quiet ${i} ${'q'.repeat(200)}`);
+    for (let i = 0; i < 60_000; i++)
+      store.append(noisy.id, 'stdout', NOW - 1_800_000 + i, 0, `noisy ${i} ${'n'.repeat(200)}`);
+    store.flush();
+    assert.ok(store.usedBytes() > 6 * 1024 * 1024);
+    clock.advance(1000);
+    store.prune(60_000);
+    assert.equal(store.search(searchAll({ query: compileQuery('"too old"') })).lines.length, 0);
+    assert.ok(store.usedBytes() <= 6 * 1024 * 1024, `${store.usedBytes()}`);
+    assert.equal(store.sourceById(quiet.id)?.lines, 200, 'the quiet container keeps all of its history');
+    const noisyLeft = store.sourceById(noisy.id)?.lines ?? 0;
+    assert.ok(noisyLeft > 0 && noisyLeft < 60_000);
+    // The newest of the noisy container are what is left.
+    const newest = store.search(searchAll({ sources: [noisy.id], limit: 1 }));
+    assert.equal(newest.lines[0]?.text.split(' ')[1], '59999');
+    store.close();
+  });
+});

@@ -54,6 +54,8 @@ export interface Me {
   readonly signIn?: boolean;
   /** This caller may open terminals (and see the recorded sessions). */
   readonly terminal?: boolean;
+  /** This caller may search the kept logs (the Logs page). */
+  readonly logs?: boolean;
 }
 
 /** Sent with every change of a signed-in session (the cookie alone does not do). */

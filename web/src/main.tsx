@@ -14,6 +14,7 @@ import {
 import './styles.css';
 import '@xterm/xterm/css/xterm.css';
 import { bytes, uptime } from './format.js';
+import { LogsPage } from './logs-page.js';
 import { Breakable, Name } from './names.js';
 import { AlertsPage, ContainerPage, EnginesPage } from './pages.js';
 import { TerminalsPage } from './terminal-tab.js';
@@ -334,6 +335,7 @@ type Route =
   | { page: 'alerts' }
   | { page: 'engines' }
   | { page: 'terminals' }
+  | { page: 'logs' }
   | { page: 'login' };
 
 function route(): Route {
@@ -347,6 +349,7 @@ function route(): Route {
   if (location.pathname === '/alerts') return { page: 'alerts' };
   if (location.pathname === '/engines') return { page: 'engines' };
   if (location.pathname === '/terminals') return { page: 'terminals' };
+  if (location.pathname === '/logs') return { page: 'logs' };
   if (location.pathname === '/login') return { page: 'login' };
   return { page: 'overview' };
 }
@@ -585,6 +588,11 @@ function Dashboard({ me }: { me: Me }) {
           <a href="/engines" aria-current={where.page === 'engines' ? 'page' : undefined}>
             Engines
           </a>
+          {me.logs === true ? (
+            <a href="/logs" aria-current={where.page === 'logs' ? 'page' : undefined}>
+              Logs
+            </a>
+          ) : null}
           {me.terminal === true ? (
             <a href="/terminals" aria-current={where.page === 'terminals' ? 'page' : undefined}>
               Terminals
@@ -609,6 +617,7 @@ function Dashboard({ me }: { me: Me }) {
       ) : null}
       {where.page === 'engines' ? <EnginesPage engines={engines} /> : null}
       {where.page === 'terminals' ? <TerminalsPage /> : null}
+      {where.page === 'logs' ? <LogsPage /> : null}
     </main>
   );
 }

@@ -192,7 +192,9 @@ export function ContainerPage({
         </ol>
       </section>
 
-      {canAct(me) ? <Logs path={path} /> : null}
+      {canAct(me) ? (
+        <Logs path={path} engine={current.engine} name={current.name} kept={me.logs === true} />
+      ) : null}
       {me.terminal === true ? (
         <TerminalTab path={path} me={me} running={current.state === 'running'} />
       ) : null}
@@ -233,8 +235,39 @@ function Chart({ points, seconds }: { points: readonly Point[]; seconds: number 
 }
 
 /** The log, followed live (server-sent events); pause, search, stdout and stderr apart, download. */
-function Logs({ path }: { path: string }) {
+/**
+ * The container's log: the engine's tail, live; above it, "older" reaches into the kept logs
+ * (every incarnation under this name) and scrolling to the top loads more.
+ */
+function Logs({ path, engine, name, kept }: { path: string; engine: string; name: string; kept: boolean }) {
   const [lines, setLines] = useState<LogLine[]>([]);
+  const [olderNext, setOlderNext] = useState<string | null | undefined>(undefined);
+  const loading = useRef(false);
+  const older = (): void => {
+    if (!kept || olderNext === null || loading.current) return;
+    loading.current = true;
+    const first = lines[0]?.time;
+    const params = new URLSearchParams({ engine, container: name, limit: '200' });
+    if (olderNext !== undefined) params.set('before', olderNext);
+    else if (first !== null && first !== undefined)
+      params.set('until', new Date(Date.parse(first) - 1).toISOString());
+    getJson<{ lines: { time: string; stream: string; text: string }[]; next: string | null }>(
+      `/api/v1/logs?${params.toString()}`,
+    ).then(
+      (page) => {
+        const got = page.lines
+          .filter((l) => l.stream !== 'dockgate')
+          .reverse()
+          .map((l) => ({ time: l.time, stream: l.stream as LogLine['stream'], text: l.text }));
+        setLines((prev) => [...got, ...prev]);
+        setOlderNext(page.next);
+        loading.current = false;
+      },
+      () => {
+        loading.current = false;
+      },
+    );
+  };
   const [paused, setPaused] = useState(false);
   const [search, setSearch] = useState('');
   const [streams, setStreams] = useState({ stdout: true, stderr: true });
@@ -294,7 +327,18 @@ function Logs({ path }: { path: string }) {
           download
         </button>
       </div>
-      <pre class="logs" aria-live="off">
+      {kept && olderNext !== null ? (
+        <button type="button" onClick={older}>
+          older (kept logs, every incarnation)
+        </button>
+      ) : null}
+      <pre
+        class="logs"
+        aria-live="off"
+        onScroll={(e) => {
+          if ((e.target as HTMLElement).scrollTop === 0) older();
+        }}
+      >
         {shown.map((l, i) => (
           <span key={i} class={l.stream}>
             <span class="muted">{l.time === null ? '' : l.time.slice(11, 19)}</span> {l.text}
@@ -357,6 +401,20 @@ export function AlertsPage({
         <button type="button" onClick={() => show(a.id)}>
           deliveries
         </button>
+        {a.container === null ? null : (
+          <a
+            href={`/logs?${new URLSearchParams({
+              engine: a.engine,
+              container: a.container.id,
+              since: new Date(Date.parse(a.openedAt) - 5 * 60_000).toISOString(),
+              ...(a.resolvedAt === null
+                ? {}
+                : { until: new Date(Date.parse(a.resolvedAt) + 60_000).toISOString() }),
+            }).toString()}`}
+          >
+            show the lines
+          </a>
+        )}
       </div>
       {deliveries[a.id] === undefined ? null : (
         <ul class="deliveries">

@@ -103,6 +103,7 @@ export class Monitor {
       now,
     });
     this.#engines = config.engines;
+    this.logs?.onLines((batch) => this.alerts.onLogLines(batch));
     // The last known state: what changed while the monitor was away is found by comparing.
     for (const item of this.history.liveContainers()) {
       if (config.engines.some((e) => e.name === item.engine)) this.state.upsert(item);

@@ -425,4 +425,55 @@ describe('monitor logs', () => {
       await monitor.stop();
     }
   });
+
+  it('a log rule opens one incident per container and pattern, folds further matches, resolves when quiet', async () => {
+    const data = newData();
+    const config = join(data, 'monitor.yaml');
+    writeFileSync(
+      config,
+      `version: 1\nalerts:\n  log:\n    - name: panics\n      pattern: "panic -recovered"\n      quiet: 3s\n      scope: { names: ["dg-logs-alert*"] }\n`,
+    );
+    const monitor = await startMonitor([
+      '--engine',
+      `local=${testEngine().host}`,
+      '--data',
+      data,
+      '--config',
+      config,
+    ]);
+    try {
+      await run(
+        'dg-logs-alert',
+        'echo "panic: first boom"; echo "panic recovered"; sleep 1; echo "panic: second boom"; echo "panic: third boom"; sleep 60',
+      );
+      await run('dg-logs-other', 'echo "panic: out of scope"; sleep 60');
+      interface AlertItem {
+        kind: string;
+        state: string;
+        count: number;
+        summary: string;
+        container: { name: string } | null;
+        details: { first: string; last: string };
+      }
+      const logAlerts = async (): Promise<AlertItem[]> =>
+        ((await (await fetch(`${monitor.url}/api/v1/alerts`)).json()) as AlertItem[]).filter(
+          (a) => a.kind === 'log',
+        );
+      await waitFor(async () => (await logAlerts())[0]?.count === 3, {
+        what: 'three matches in one incident',
+      });
+      const [alert] = await logAlerts();
+      assert.equal((await logAlerts()).length, 1, 'one incident, none for the container out of scope');
+      assert.equal(alert?.state, 'open');
+      assert.equal(alert?.container?.name, 'dg-logs-alert');
+      assert.match(alert?.summary ?? '', /dg-logs-alert on local logged "panics": panic: first boom/);
+      assert.equal(alert?.details.first, 'panic: first boom');
+      assert.equal(alert?.details.last, 'panic: third boom');
+      await waitFor(async () => (await logAlerts())[0]?.state === 'resolved', {
+        what: 'resolved when quiet',
+      });
+    } finally {
+      await monitor.stop();
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '../../clock.js';
 import type { Logger } from '../../log/logger.js';
+import type { Stored } from '../logs/log-store.js';
 import type { ContainerItem } from '../model/container.js';
 import type { DeliveryQueue } from '../notify/delivery.js';
 import type { EngineView, LiveState } from '../state/live-state.js';
@@ -60,6 +61,8 @@ export class AlertEngine {
   readonly #watches = new Map<string, Watch>();
   readonly #missing: { entry: string; test: (item: ContainerItem) => boolean }[];
   readonly #now: Clock;
+  /** Open log incidents: when their pattern last matched (they resolve after the quiet period). */
+  readonly #logMatches = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: {
@@ -185,7 +188,76 @@ export class AlertEngine {
   }
 
   /** Time-driven transitions: `for` elapsed, resolutions, held crashes, reminders. */
+  /**
+   * New lines in the kept logs against the `log` rules: the first match opens one incident per
+   * container and pattern (with that line), later ones are counted into it (with the last line);
+   * it resolves after the rule's quiet period without a match.
+   */
+  onLogLines(batch: readonly Stored[]): void {
+    if (this.#rules.logs.length === 0) return;
+    const now = this.#now();
+    for (const { source, line } of batch) {
+      if (line.stream === 'dockgate') continue;
+      const live = this.#state.container(source.engine, source.container);
+      const item = {
+        engine: source.engine,
+        name: source.name,
+        labels: live?.labels ?? {},
+        compose: source.project === null ? null : { project: source.project, service: source.service ?? '' },
+      };
+      for (const log of this.#rules.logs) {
+        if (!inScope(log.rule, item) || !log.query.test(line.text)) continue;
+        const target = `${source.engine}/${source.container}#${log.name}`;
+        const text = line.text.length > 500 ? `${line.text.slice(0, 500)}…` : line.text;
+        const open = this.#store.openFor('log', target);
+        if (open !== undefined) {
+          this.#logMatches.set(target, now);
+          this.#changed(
+            this.#store.update(open.id, {
+              count: open.count + 1,
+              details: { ...open.details, last: text, lastAt: line.time },
+            }),
+          );
+          continue;
+        }
+        const key = `log|${target}`;
+        const tracker = this.#trackers.get(key) ?? INACTIVE;
+        if (tracker.lastResolvedAt !== undefined && now - tracker.lastResolvedAt < log.rule.cooldownMs)
+          continue;
+        this.#trackers.set(key, { phase: 'firing', since: now, lastResolvedAt: tracker.lastResolvedAt });
+        this.#logMatches.set(target, now);
+        this.#open(
+          log.rule,
+          target,
+          source.engine,
+          { id: source.container, name: source.name },
+          `${source.name} on ${source.engine} logged "${log.name}": ${text}`,
+          { pattern: log.pattern, first: text, firstAt: line.time, last: text, lastAt: line.time },
+          now,
+        );
+      }
+    }
+  }
+
+  /** Log incidents quiet for their rule's period are resolved. */
+  #logQuiet(now: number): void {
+    if (this.#rules.logs.length === 0) return;
+    for (const { alert, target } of this.#store.openIncidents()) {
+      if (alert.kind !== 'log') continue;
+      for (const log of this.#rules.logs) {
+        if (!target.endsWith(`#${log.name}`)) continue;
+        // Open before a restart of the monitor: quiet counts from the restart.
+        const last = this.#logMatches.get(target) ?? this.#logMatches.set(target, now).get(target) ?? now;
+        if (now - last < log.rule.resolveForMs) continue;
+        this.#logMatches.delete(target);
+        this.#trackers.set(`log|${target}`, { phase: 'inactive', since: now, lastResolvedAt: now });
+        this.#resolveTarget('log', target, now);
+      }
+    }
+  }
+
   tick(now: number): void {
+    this.#logQuiet(now);
     for (const engine of this.#state.engines()) this.#engineRule(engine, now);
     for (const item of this.#state.containers()) {
       if (!this.#engineUp(item.engine)) continue; // held while its engine is down: no storm after

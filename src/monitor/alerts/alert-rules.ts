@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DockgateError } from '../../errors.js';
 import { parseDuration } from '../config/duration.js';
+import { compileQuery, type LogQuery } from '../logs/log-query.js';
 import type { ContainerItem } from '../model/container.js';
 
 export const ALERT_KINDS = [
@@ -12,6 +13,7 @@ export const ALERT_KINDS = [
   'missing',
   'cpu',
   'memory',
+  'log',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
@@ -75,6 +77,21 @@ export const alertsSchema = z
       .object({ ...common, above: z.union([z.number().positive(), z.string()]).optional() })
       .strict()
       .optional(),
+    /** Patterns in the kept logs (docs/alerts.md#log): one incident per container and pattern. */
+    log: z
+      .array(
+        z
+          .object({
+            ...common,
+            name: z.string().min(1).max(63).optional(),
+            /** The Logs page's syntax: words, "a phrase", -word, /regex/. */
+            pattern: z.string().min(1),
+            /** Resolved after this long without a match. */
+            quiet: z.string().optional(),
+          })
+          .strict(),
+      )
+      .optional(),
   })
   .strict();
 
@@ -97,8 +114,18 @@ export interface Rule {
   readonly repeatMs: number | undefined;
 }
 
+/** A `log` rule: a pattern over new lines, per scope. */
+export interface LogRule {
+  readonly name: string;
+  readonly pattern: string;
+  readonly query: LogQuery;
+  /** Scope, cooldown, repeat; `resolveForMs` is the quiet period. */
+  readonly rule: Rule;
+}
+
 export interface AlertRules {
   readonly rules: Readonly<Record<AlertKind, Rule>>;
+  readonly logs: readonly LogRule[];
   /** restart-loop: restarts in the window that make a loop, and how long it must then run stably. */
   readonly loop: { readonly restarts: number; readonly windowMs: number; readonly settleMs: number };
   /** missing: names (`web`) and label selectors (`label:app=db`) that must be running. */
@@ -115,6 +142,7 @@ export const ALERT_DEFAULTS = {
   loop: { restarts: 3, window: '10m', settle: '2m' },
   cpu: { above: 90, for: '5m' },
   memory: { above: '90%', for: '5m' },
+  log: { quiet: '10m' },
 } as const;
 
 /** What monitor.yaml's `alerts:` says, with every default filled in; errors name the key. */
@@ -161,7 +189,25 @@ export function compileAlertRules(file: AlertsFile | undefined): AlertRules {
       missing: rule('missing', missing.length > 0, f.missing, ALERT_DEFAULTS.for, '0s'),
       cpu: rule('cpu', false, f.cpu, ALERT_DEFAULTS.cpu.for, ALERT_DEFAULTS.cpu.for),
       memory: rule('memory', false, f.memory, ALERT_DEFAULTS.memory.for, ALERT_DEFAULTS.memory.for),
+      log: rule('log', (f.log ?? []).length > 0, undefined, '0s', ALERT_DEFAULTS.log.quiet),
     },
+    logs: (f.log ?? []).map((spec, i) => {
+      const at = `alerts.log[${i}]`;
+      let query: LogQuery;
+      try {
+        query = compileQuery(spec.pattern);
+      } catch (error) {
+        throw new DockgateError('DG_CONFIG_INVALID', `${at}.pattern: ${(error as Error).message}`);
+      }
+      if (query.all) throw new DockgateError('DG_CONFIG_INVALID', `${at}.pattern: matches every line`);
+      const base = rule('log', true, spec, '0s', ALERT_DEFAULTS.log.quiet);
+      return {
+        name: spec.name ?? spec.pattern,
+        pattern: spec.pattern,
+        query,
+        rule: { ...base, resolveForMs: duration(spec.quiet ?? ALERT_DEFAULTS.log.quiet, `${at}.quiet`) },
+      };
+    }),
     loop: {
       restarts: loop?.restarts ?? ALERT_DEFAULTS.loop.restarts,
       windowMs: duration(loop?.window ?? ALERT_DEFAULTS.loop.window, 'alerts.restart-loop.window'),

@@ -13,7 +13,7 @@ const RETRY_MS = [1_000, 2_000, 5_000, 10_000, 30_000] as const;
 
 /** What one container's reader is doing (a state, not flags). */
 type ReaderState =
-  | { readonly kind: 'reading'; readonly controller: AbortController }
+  | { readonly kind: 'reading'; readonly controller: AbortController; again: boolean }
   | { readonly kind: 'waiting'; readonly timer: NodeJS.Timeout; readonly attempt: number }
   | { readonly kind: 'done'; readonly startedAt: string | null }
   | { readonly kind: 'not-collected'; readonly driver: string };
@@ -94,7 +94,13 @@ export class LogCollector {
   #ensure(item: ContainerItem, now = false): void {
     if (this.#stopped || item.state === 'removed') return;
     const reader = this.#readers.get(item.id);
-    if (reader?.kind === 'reading' || reader?.kind === 'not-collected') return;
+    if (reader?.kind === 'not-collected') return;
+    if (reader?.kind === 'reading') {
+      // The container changed while it was read (it started, logged and exited before a read
+      // without follow reached its lines): once this read ends, one more from where it stopped.
+      reader.again = true;
+      return;
+    }
     // Read once more after a (re)start; a stopped container read to its end stays done.
     if (reader?.kind === 'done' && reader.startedAt === item.startedAt && !RUNNING.has(item.state)) return;
     if (reader?.kind === 'done' && reader.startedAt === item.startedAt && !now) return;
@@ -107,7 +113,8 @@ export class LogCollector {
 
   async #read(item: ContainerItem, attempt: number): Promise<void> {
     const controller = new AbortController();
-    this.#readers.set(item.id, { kind: 'reading', controller });
+    const reading: ReaderState & { kind: 'reading' } = { kind: 'reading', controller, again: false };
+    this.#readers.set(item.id, reading);
     const source = this.#store.source({
       engine: item.engine,
       container: item.id,
@@ -120,7 +127,13 @@ export class LogCollector {
     let outcome: 'ended' | 'failed' | 'gone' = 'ended';
     try {
       await this.#store.drained();
-      await this.#stream(source, follow, controller.signal);
+      // A message still partial when the stream ends is kept only when no read follows (the
+      // container is done): a later read takes it whole from its first part.
+      const final = (): boolean => {
+        const now = this.#state.container(item.engine, item.id);
+        return !reading.again && (now === undefined || !RUNNING.has(now.state));
+      };
+      await this.#stream(source, follow, controller.signal, final);
     } catch (error) {
       if (controller.signal.aborted || this.#stopped) return;
       if (error instanceof EngineError && error.status === 404) outcome = 'gone';
@@ -147,6 +160,10 @@ export class LogCollector {
       this.#share.forget(source.id);
       return;
     }
+    if (outcome === 'ended' && reading.again) {
+      void this.#read(current, 0);
+      return;
+    }
     if (outcome === 'ended' && !RUNNING.has(current.state)) {
       this.#readers.set(item.id, { kind: 'done', startedAt: current.startedAt });
       return;
@@ -165,7 +182,12 @@ export class LogCollector {
   }
 
   /** One request: from the resume point to the end (or, following, until the container stops). */
-  async #stream(source: SourceRow, follow: boolean, signal: AbortSignal): Promise<void> {
+  async #stream(
+    source: SourceRow,
+    follow: boolean,
+    signal: AbortSignal,
+    final: () => boolean,
+  ): Promise<void> {
     const resume: Resume | undefined = this.#store.sourceById(source.id)?.resume;
     const since = resume === undefined ? undefined : sinceParam(resume.ms, resume.sub);
     let skip = resume?.count ?? 0;
@@ -198,7 +220,8 @@ export class LogCollector {
       for (const line of assembler.frame(frame)) take(line);
       if (this.#store.pressed) await this.#store.drained();
     }
-    for (const line of assembler.end()) take(line);
+    const partial = assembler.end();
+    if (partial.length > 0 && final()) for (const line of partial) take(line);
   }
 
   /**

@@ -120,9 +120,8 @@ export class Monitor {
     // said in its own log, with the count.
     this.#shareTimer = setInterval(() => {
       for (const [source, n] of this.#share.tick())
-        this.logs?.mark(
+        this.logs?.markDropped(
           source,
-          this.#now(),
           `[dockgate] dropped ${n} lines: this container wrote more than its share of the ingest budget (${this.config.logs.budget} lines/s for all)`,
         );
     }, 1000);

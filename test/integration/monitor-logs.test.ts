@@ -306,7 +306,14 @@ describe('monitor logs', () => {
         timeout: 60_000,
       });
       const gap = await search(monitor, { container: id, stream: 'dockgate' });
-      assert.equal(gap.lines.length, 1);
+      assert.equal(
+        gap.lines.length,
+        1,
+        JSON.stringify([
+          (await search(monitor, { stream: 'dockgate' })).lines,
+          await (await fetch(`${monitor.url}/api/v1/logs/sources?container=${id}`)).json(),
+        ]),
+      );
       assert.match(
         (gap.lines[0] as Line).text,
         /gap: the engine no longer has this container's lines between .* rotated away/,

@@ -3,7 +3,7 @@
  * never wait on the history's writer, and its size is the logs' alone). Numbered migrations, as
  * the history's (store/migrations.ts): append only.
  *
- * A line's rowid is its engine time: `ms * 2048 + n` (n counts lines within one millisecond).
+ * A line's id is its engine time: `ms * 2048 + n` (n counts lines within one millisecond).
  * The full-text index returns rowids in order, so "newest first" is the index's own order and a
  * page stops after `limit` hits; a line collected late (after a restart) still sorts where it was
  * written; age retention is a range delete. 2^53 / 2048 ms is the year 2109.
@@ -34,19 +34,40 @@ export const LOG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX sources_name ON sources (name);
 
-  CREATE TABLE lines (
+  -- Lines not yet sealed into a chunk (the last seconds of each container): whole rows.
+  CREATE TABLE open_lines (
     id INTEGER PRIMARY KEY,
     source INTEGER NOT NULL,
-    -- 0 stdout, 1 stderr, 2 dockgate's own marker (a gap, dropped lines).
+    -- 0 stdout, 1 stderr, 2 dockgate's own note (a gap, dropped lines).
     stream INTEGER NOT NULL,
     -- Nanoseconds within the millisecond.
     sub INTEGER NOT NULL,
     text TEXT NOT NULL
   );
-  CREATE INDEX lines_source ON lines (source, id);
+  CREATE INDEX open_lines_source ON open_lines (source, id);
 
-  -- Words (letters, digits, _), no positions (detail=none: a third of the size; phrases are
-  -- checked on the candidates), no copy of the text (contentless, deletable).
+  -- Sealed lines: up to 128 of one container's lines, compressed together (log-chunks.ts).
+  CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY,
+    source INTEGER NOT NULL,
+    first INTEGER NOT NULL,
+    last INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    data BLOB NOT NULL
+  );
+  CREATE INDEX chunks_source ON chunks (source, last);
+  CREATE INDEX chunks_last ON chunks (last);
+  -- Where a sealed line is (the index gives line ids).
+  CREATE TABLE lines (
+    id INTEGER PRIMARY KEY,
+    source INTEGER NOT NULL,
+    chunk INTEGER NOT NULL
+  );
+
+  -- Words (letters, digits, _), no positions (detail=none: phrases are checked on the
+  -- candidates), no copy of the text (contentless). Deleted rows are tombstones that merges
+  -- reclaim (contentless_delete); 'delete' entries (the other way) doubled the index until merged.
   CREATE VIRTUAL TABLE lines_fts USING fts5 (
     text, content='', contentless_delete=1, detail=none,
     tokenize="unicode61 tokenchars '_'"

@@ -347,7 +347,12 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
   });
 
   app.get('/api/v1/containers/:engine/:id/logs', async (request, reply) => {
-    requireRole(request.principal, 'operator', 'logs');
+    // The engine's live tail: operator's, or `logs.role` when that is higher (one knob raises both).
+    requireRole(
+      request.principal,
+      rankOf(ctx.logsConfig.role) > rankOf('operator') ? ctx.logsConfig.role : 'operator',
+      'logs',
+    );
     const item = resolveContainer(ctx, request);
     const watcher = engineOf(ctx, item.engine);
     const q = request.query as Record<string, string | string[] | undefined>;

@@ -92,8 +92,16 @@ export class LogCollector {
 
   /** Starts a reader for a container unless one is reading, or the container has nothing new. */
   #ensure(item: ContainerItem, now = false): void {
-    if (this.#stopped || item.state === 'removed') return;
+    if (this.#stopped) return;
     const reader = this.#readers.get(item.id);
+    if (item.state === 'removed') {
+      // A read under way ends on its own (the engine closes the stream); nothing else is kept.
+      if (reader !== undefined && reader.kind !== 'reading') {
+        if (reader.kind === 'waiting') clearTimeout(reader.timer);
+        this.#readers.delete(item.id);
+      }
+      return;
+    }
     if (reader?.kind === 'not-collected') return;
     if (reader?.kind === 'reading') {
       // The container changed while it was read (it started, logged and exited before a read

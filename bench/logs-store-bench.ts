@@ -8,6 +8,7 @@
  *   node --import tsx bench/logs-store-bench.ts [--lines N] [--queries N]
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,8 +30,11 @@ const rand = (): number => {
   return seed / 0x7fffffff;
 };
 const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)] as T;
+// Ids are random: an LCG's hex digits repeat (its "id fragments" were in a thousand chunks).
 const hex = (n: number): string =>
-  Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
+  randomBytes(Math.ceil(n / 2))
+    .toString('hex')
+    .slice(0, n);
 const PATHS = ['/api/orders', '/api/users/42', '/healthz', '/static/app.js', '/api/cart', '/login'];
 const WORDS = ['started', 'connected', 'cache', 'miss', 'flushed', 'worker', 'ready', 'request', 'done'];
 

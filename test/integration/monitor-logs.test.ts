@@ -230,7 +230,8 @@ describe('monitor logs', () => {
         assert.match(((await response.json()) as { message: string }).message, message);
       }
       assert.equal((await fetch(`${monitor.url}/api/v1/logs?engine=nope`)).status, 404);
-      assert.equal((await fetch(`${monitor.url}/api/v1/logs/context?cursor=1`)).status, 404);
+      assert.equal((await fetch(`${monitor.url}/api/v1/logs/context?cursor=1-1`)).status, 404);
+      assert.equal((await fetch(`${monitor.url}/api/v1/logs/context?cursor=1`)).status, 400);
       await run('dg-logs-redos', `printf 'a%.0s' $(seq 1 5000); echo`);
       const response = await fetch(`${monitor.url}/api/v1/logs?q=${encodeURIComponent('/(a+)+b/')}`);
       assert.equal(response.status, 200);

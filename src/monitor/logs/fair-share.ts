@@ -1,17 +1,24 @@
+/** Seconds of a container's share it may save up: a burst, or reading back what it wrote while the monitor was away. */
+const BURST_S = 60;
+
 /**
  * The ingest budget (lines per second for the whole monitor) shared among the containers that
- * log, max-min fair: each second, every container may take what it asked for last second if the
+ * log, max-min fair: each second, every container's rate is what it asked for last second if the
  * budget allows, and what the quiet ones leave goes to the busy ones; a container never gets less
- * than an equal share. A container writing 50 000 lines/s thus takes what the others leave, never
- * their part; what it writes beyond is dropped and counted (the collector says so in its log).
+ * than an equal share. Each has a bucket of 60 s of its rate, full at first sight: a burst, or the
+ * lines written while the monitor was away (read back at once on restart), pass; a container
+ * writing 50 000 lines/s empties its bucket and then takes what the others leave, never their
+ * part. What it writes beyond is dropped and counted (the collector says so in its log).
  */
 export class FairShare {
   readonly #budget: number;
-  /** This second: lines admitted and dropped, per key. */
-  readonly #used = new Map<number, number>();
+  /** Lines each key may still take. */
+  readonly #tokens = new Map<number, number>();
+  /** This second: lines asked for (kept or not) and dropped, per key. */
+  readonly #asked = new Map<number, number>();
   readonly #dropped = new Map<number, number>();
-  /** This second's allowance per key, from last second's demand. */
-  #allowance = new Map<number, number>();
+  /** Each key's rate (lines/s), from last second's demand. */
+  #rate = new Map<number, number>();
 
   constructor(budgetPerSecond: number) {
     this.#budget = budgetPerSecond;
@@ -19,35 +26,41 @@ export class FairShare {
 
   /** One line of `key`: may it be kept? */
   admit(key: number): boolean {
-    const used = this.#used.get(key) ?? 0;
-    if (used < this.#limit(key)) {
-      this.#used.set(key, used + 1);
+    this.#asked.set(key, (this.#asked.get(key) ?? 0) + 1);
+    const tokens = this.#tokens.get(key) ?? (this.#budget / (this.#tokens.size + 1)) * BURST_S;
+    if (tokens >= 1) {
+      this.#tokens.set(key, tokens - 1);
       return true;
     }
+    this.#tokens.set(key, tokens);
     this.#dropped.set(key, (this.#dropped.get(key) ?? 0) + 1);
     return false;
   }
 
-  /** Ends a second: the lines dropped per key in it; allowances for the next from its demand. */
+  /** Ends a second: the lines dropped per key in it; each bucket refilled at its new rate. */
   tick(): Map<number, number> {
-    const demand = new Map<number, number>();
-    for (const [key, used] of this.#used) demand.set(key, used + (this.#dropped.get(key) ?? 0));
     const dropped = new Map(this.#dropped);
-    this.#allowance = waterFill(demand, this.#budget);
-    this.#used.clear();
+    this.#rate = waterFill(this.#asked, this.#budget);
+    const equal = this.#equal();
+    for (const [key, tokens] of this.#tokens) {
+      const rate = Math.max(this.#rate.get(key) ?? 0, equal);
+      this.#tokens.set(key, Math.min(rate * BURST_S, tokens + rate));
+    }
+    this.#asked.clear();
     this.#dropped.clear();
     return dropped;
   }
 
   forget(key: number): void {
-    this.#used.delete(key);
+    this.#tokens.delete(key);
+    this.#asked.delete(key);
     this.#dropped.delete(key);
-    this.#allowance.delete(key);
+    this.#rate.delete(key);
   }
 
-  #limit(key: number): number {
-    const equal = this.#budget / Math.max(1, this.#allowance.size + (this.#allowance.has(key) ? 0 : 1));
-    return Math.max(this.#allowance.get(key) ?? 0, equal);
+  /** An equal share of the budget among the containers seen. */
+  #equal(): number {
+    return this.#budget / Math.max(1, this.#tokens.size);
   }
 }
 

@@ -5,10 +5,13 @@ export type ChunkEntry = readonly [id: number, stream: number, sub: number, text
 
 /** At most this many lines in a chunk. */
 export const CHUNK_LINES = 128;
-/** A chunk's lines lie within this span of engine time (ms): a page's bounds find every chunk it needs. */
-export const CHUNK_SPAN_MS = 60_000;
-/** Open lines older than this (by the monitor's clock) are sealed even if fewer. */
-export const SEAL_AFTER_MS = 5_000;
+/**
+ * A chunk's lines lie within this span of engine time (ms): a search knows which chunks can hold
+ * lines before or after a point (log-store.ts).
+ */
+export const CHUNK_SPAN_MS = 5_000;
+/** Open lines older than this (by the monitor's clock) are sealed even if fewer: open lines are searched without the index. */
+export const SEAL_AFTER_MS = 1_000;
 
 /**
  * A run of one container's lines, compressed together (deflate): log lines repeat themselves

@@ -6,7 +6,16 @@ import { requireRole } from '../auth/principal.js';
 import type { LogsConfig } from '../config/monitor-config.js';
 import type { LiveState } from '../state/live-state.js';
 import { compileQuery, type LogQuery } from './log-query.js';
-import type { LogPage, LogSearch, LogStore, LogStream, SourceRow, StoredLine } from './log-store.js';
+import {
+  type LineKey,
+  type LogPage,
+  type LogSearch,
+  type LogStore,
+  type LogStream,
+  parseKey,
+  type SourceRow,
+  type StoredLine,
+} from './log-store.js';
 
 /** What the log routes read. */
 export interface LogRoutesContext {
@@ -25,7 +34,7 @@ const SCAN_BOUND = 200_000;
 /** A follower this far behind (bytes queued in its socket) is cut; it resumes with Last-Event-ID. */
 const MAX_BUFFERED = 4 * 1024 * 1024;
 const HEARTBEAT_MS = 15_000;
-const CURSOR = /^\d{1,16}$/;
+const CURSOR = /^\d{1,16}-\d{1,10}$/;
 
 /** A search as the query string asks it, with the sources its filters name. */
 interface Asked {
@@ -59,7 +68,7 @@ export async function registerLogRoutes(app: FastifyInstance, ctx: LogRoutesCont
       const last = (Array.isArray(header) ? header[0] : header) ?? single(q, 'lastEventId');
       if (last !== undefined && !CURSOR.test(last)) throw badQuery('Last-Event-ID: a cursor');
       reply.hijack();
-      follow(reply.raw, logs, asked, last === undefined ? undefined : Number(last));
+      follow(reply.raw, logs, asked, last === undefined ? undefined : parseKey(last));
       return reply;
     }
     if (format !== undefined) {
@@ -83,7 +92,7 @@ export async function registerLogRoutes(app: FastifyInstance, ctx: LogRoutesCont
     if (cursor === undefined || !CURSOR.test(cursor)) throw badQuery('cursor: a line cursor from a search');
     const linesText = single(q, 'lines') ?? '20';
     if (!/^\d{1,4}$/.test(linesText) || Number(linesText) > 1000) throw badQuery('lines: 0 to 1000');
-    const found = logs.context(Number(cursor), Number(linesText));
+    const found = logs.context(parseKey(cursor) as LineKey, Number(linesText));
     if (found === undefined) throw notFound(`no line at cursor ${cursor} (gone with retention?)`);
     return found;
   });
@@ -165,11 +174,12 @@ function parseSearch(q: Query, logs: LogStore, ctx: LogRoutesContext): Asked {
   };
 }
 
-function cursorParam(q: Query, name: string): number | undefined {
+function cursorParam(q: Query, name: string): LineKey | undefined {
   const text = single(q, name);
   if (text === undefined) return undefined;
-  if (!CURSOR.test(text)) throw badQuery(`${name}: a cursor (a search's next, or a line's cursor)`);
-  return Number(text);
+  const key = parseKey(text);
+  if (key === undefined) throw badQuery(`${name}: a cursor (a search's next, or a line's cursor)`);
+  return key;
 }
 
 /** Every match, oldest first unless asked otherwise, written as the socket takes it. */
@@ -204,7 +214,7 @@ async function exportAll(
     if (closed) return;
     if (text !== '' && !res.write(text)) await new Promise((r) => res.once('drain', r));
     if (page.next === null || closed) break;
-    cursor = Number(page.next);
+    cursor = parseKey(page.next);
     // Let other requests in between pages: an export of millions of lines is not one long task.
     await new Promise((r) => setImmediate(r));
   }
@@ -215,7 +225,7 @@ async function exportAll(
  * Live grep across the fleet: lines stored from now on that match, as server-sent events whose
  * id is the line's cursor; `Last-Event-ID` first sends what matched after it (up to 5 000 lines).
  */
-function follow(res: ServerResponse, logs: LogStore, asked: Asked, last: number | undefined): void {
+function follow(res: ServerResponse, logs: LogStore, asked: Asked, last: LineKey | undefined): void {
   res.writeHead(200, {
     'Content-Type': 'text/event-stream; charset=utf-8',
     'Cache-Control': 'no-cache, no-transform',

@@ -8,7 +8,6 @@ import {
   CHUNK_SPAN_MS,
   ChunkCache,
   type ChunkEntry,
-  decodeChunk,
   encodeChunk,
   SEAL_AFTER_MS,
   splitChunks,
@@ -26,7 +25,7 @@ export interface SourceMeta {
   readonly image: string | null;
 }
 
-/** Where collection of a source resumes: the last stored line's time and how many had it. */
+/** Where collection of a source resumes: the last line's engine time and how many had it. */
 export interface Resume {
   readonly ms: number;
   readonly sub: number;
@@ -56,14 +55,20 @@ export interface StoredLine {
   /** The engine's time, RFC 3339 with nanoseconds. */
   readonly time: string;
   readonly text: string;
-  /** Where this line is: `before`/`after` take it, and `/logs/context`. */
+  /** Where this line is (`<line>-<source>`): `before`/`after` take it, and `/logs/context`. */
   readonly cursor: string;
 }
 
-/** A line just stored, with its source (for listeners that filter by container, project, …). */
+/** A line just collected, with its source (for listeners that filter by container, project, …). */
 export interface Stored {
   readonly source: SourceRow;
   readonly line: StoredLine;
+}
+
+/** A line's place in the order of all lines: its id (engine time), then its source. */
+export interface LineKey {
+  readonly id: number;
+  readonly source: number;
 }
 
 export interface LogSearch {
@@ -74,8 +79,8 @@ export interface LogSearch {
   readonly sinceMs: number | undefined;
   readonly untilMs: number | undefined;
   readonly order: 'asc' | 'desc';
-  readonly before: number | undefined;
-  readonly after: number | undefined;
+  readonly before: LineKey | undefined;
+  readonly after: LineKey | undefined;
   readonly limit: number;
   /** Candidates looked at, at most (a /regex/ or an exclusion over millions of lines). */
   readonly scanBound: number;
@@ -94,14 +99,7 @@ export interface LogRetention {
   readonly sizeBytes: number;
 }
 
-interface Pending {
-  readonly source: number;
-  readonly stream: 0 | 1 | 2;
-  readonly ms: number;
-  readonly sub: number;
-  readonly text: string;
-}
-
+/** One line: its id (engine time, `ms × 2048 + n`, increasing within its source), its source. */
 interface Row {
   readonly id: number;
   readonly source: number;
@@ -110,49 +108,84 @@ interface Row {
   readonly text: string;
 }
 
+/** What a source has persisted: its resume point and counters as of its last sealed line. */
+interface Persisted {
+  resume: Resume | undefined;
+  lines: number;
+  bytes: number;
+  dropped: number;
+  gaps: number;
+}
+
+/** A line not yet sealed, with its source's state right after it (persisted when it is sealed). */
+interface OpenLine extends Row {
+  readonly after: Persisted;
+}
+
+/** A source as the store keeps it: the API's row, live counters, and what is persisted. */
+interface Source {
+  row: SourceRow;
+  /** The last line id given to this source. */
+  lastId: number;
+  persisted: Persisted;
+  open: OpenLine[];
+  /** When its oldest open line came (the monitor's clock). */
+  openSince: number;
+  /** When its last dropped line was written (engine time). */
+  lastDrop: number | undefined;
+}
+
 const STREAMS: readonly LogStream[] = ['stdout', 'stderr', 'dockgate'];
-/** Lines per millisecond slot in the rowid (see log-schema.ts). */
+/** Line ids per millisecond (see log-schema.ts). */
 const SLOT = 2048;
 const FLUSH_MS = 250;
-/** Queued lines beyond this make the collectors wait (backpressure to the engine, nothing lost). */
+/** Open lines beyond this make the collectors wait (a slow or full disk; nothing is lost). */
 const HIGH_WATER = 50_000;
-/** Lines fetched per step of a search. */
+/** Lines per step of a search. */
 const BATCH = 500;
+/** A source's chunks read per step of a search. */
+const CHUNKS_PER_STEP = 8;
+/** Chunk keys fetched per step of a search over all containers. */
+const KEYS_PER_STEP = 64;
 /** Chunks deleted per step of retention. */
-const PRUNE_CHUNKS = 100;
-/** Chunks read per source per step of a container's scan. */
-const CHUNKS_PER_STEP = 4;
-/** Up to this many lines, a container filter reads its lines in full rather than the index's candidates. */
-const BY_SOURCE_MAX = 100_000;
+const PRUNE_CHUNKS = 200;
+/**
+ * Up to this many lines, a container filter with words reads the containers' lines in full; above,
+ * the index's candidates (other containers' chunks are passed over without being decoded).
+ */
+const BY_SOURCE_MAX = 5_000;
 /** Per source: below this many bytes of text, the size limit takes from others first. */
 const FLOOR_SHARE = 200;
 const MIN_FLOOR = 1024 * 1024;
+/**
+ * How far above its first line a chunk's key can be: its span, and a few ids for keys taken by
+ * other sources' chunks ending on the same id.
+ */
+const KEY_WINDOW = CHUNK_SPAN_MS * SLOT + SLOT;
+
+const cmp = (a: LineKey, b: LineKey): number => a.id - b.id || a.source - b.source;
 
 /**
- * Every container's log lines in SQLite (`logs.db`) with a word index (FTS5). One writer: lines
- * are queued by the collectors and committed every 250 ms in one transaction, together with
- * each source's resume point — so a crash (SIGKILL) loses nothing that is not collected again.
- * Listeners (the live search, log alerts) hear of lines once they are stored.
+ * Every container's log lines (`logs.db`): lines are kept in memory as they come (searchable at
+ * once), and each container's are sealed — every 128 lines or 5 s — into a compressed chunk with
+ * one full-text index row (FTS5, words), in one transaction with the container's resume point.
+ * A crash loses only unsealed lines, and those are read again from the engine (the resume point
+ * is the last sealed line). Listeners (live search, log alerts) hear of lines every 250 ms.
  */
 export class LogStore {
   readonly #db: Db;
   readonly #log: Logger;
   readonly #now: Clock;
   #retention: LogRetention;
-  readonly #queue: Pending[] = [];
-  /** Sources whose counters or resume point moved since the last commit. */
-  readonly #dirty = new Set<number>();
-  readonly #sources = new Map<number, SourceRow>();
+  readonly #sources = new Map<number, Source>();
+  /** Lines collected since the listeners last heard. */
+  #fresh: Stored[] = [];
+  #openCount = 0;
   readonly #listeners = new Set<(lines: readonly Stored[]) => void>();
   readonly #waiters: (() => void)[] = [];
   readonly #timer: NodeJS.Timeout;
   readonly #s: ReturnType<typeof statements>;
-  /** Per source, its lines not yet sealed: how many, and since when (the monitor's clock). */
-  readonly #open = new Map<number, { n: number; since: number }>();
   readonly #cache = new ChunkCache();
-  /** When each source's last dropped line was written (engine time). */
-  readonly #lastDrop = new Map<number, number>();
-  #maxId: number;
   #error: string | undefined;
   #closed = false;
 
@@ -162,10 +195,7 @@ export class LogStore {
     this.#now = now;
     this.#retention = retention;
     this.#s = statements(this.#db);
-    this.#maxId = this.#highestId();
-    for (const r of this.#s.openCounts.all() as { source: number; n: number }[])
-      this.#open.set(r.source, { n: r.n, since: Date.now() });
-    for (const row of this.#s.allSources.all() as SourceDbRow[]) this.#sources.set(row.id, sourceRow(row));
+    for (const row of this.#s.allSources.all() as SourceDbRow[]) this.#remember(row);
     this.#timer = setInterval(() => this.flush(), FLUSH_MS);
     this.#timer.unref();
   }
@@ -181,14 +211,13 @@ export class LogStore {
       meta.image,
     ) as SourceDbRow;
     const known = this.#sources.get(row.id);
-    // Counters and the resume point of lines still queued are newer in memory.
-    const merged = known === undefined ? sourceRow(row) : { ...known, ...meta };
-    this.#sources.set(row.id, merged);
-    return merged;
+    if (known === undefined) return this.#remember(row).row;
+    known.row = { ...known.row, ...meta };
+    return known.row;
   }
 
   sourceById(id: number): SourceRow | undefined {
-    return this.#sources.get(id);
+    return this.#sources.get(id)?.row;
   }
 
   /** The sources the filters name (`container`: full id, id prefix of 4+, or exact name). */
@@ -200,7 +229,7 @@ export class LogStore {
   }): SourceRow[] {
     const out: SourceRow[] = [];
     const ref = filter.container;
-    for (const s of this.#sources.values()) {
+    for (const { row: s } of this.#sources.values()) {
       if (filter.engine !== undefined && s.engine !== filter.engine) continue;
       if (filter.project !== undefined && s.project !== filter.project) continue;
       if (filter.service !== undefined && s.service !== filter.service) continue;
@@ -217,13 +246,18 @@ export class LogStore {
   }
 
   sources(): SourceRow[] {
-    return [...this.#sources.values()];
+    return [...this.#sources.values()].map((s) => s.row);
   }
 
-  /** Queues one collected line; the source's resume point moves with it. */
+  /** One collected line: searchable at once, sealed soon; the source's resume point moves with it. */
   append(source: number, stream: 'stdout' | 'stderr', ms: number, sub: number, text: string): void {
-    this.#queue.push({ source, stream: stream === 'stdout' ? 0 : 1, ms, sub, text });
-    this.#advance(source, ms, sub, { lines: 1, bytes: Buffer.byteLength(text), dropped: 0 });
+    const s = this.#sources.get(source);
+    if (s === undefined) return;
+    this.#advance(s, ms, sub);
+    const r = s.row as Mutable<SourceRow>;
+    r.lines++;
+    r.bytes += Buffer.byteLength(text);
+    this.#push(s, stream === 'stdout' ? 0 : 1, ms, sub, text);
   }
 
   /**
@@ -231,8 +265,11 @@ export class LogStore {
    * a later read must not see it again (it would be counted twice, or kept after all).
    */
   drop(source: number, ms: number, sub: number): void {
-    this.#advance(source, ms, sub, { lines: 0, bytes: 0, dropped: 1 });
-    this.#lastDrop.set(source, ms);
+    const s = this.#sources.get(source);
+    if (s === undefined) return;
+    this.#advance(s, ms, sub);
+    (s.row as Mutable<SourceRow>).dropped++;
+    s.lastDrop = ms;
   }
 
   /**
@@ -240,43 +277,26 @@ export class LogStore {
    * source's lines keep the engine's order: its note must not sort after lines still to come).
    */
   markDropped(source: number, text: string): void {
-    const ms = this.#lastDrop.get(source) ?? this.#now();
-    this.#lastDrop.delete(source);
+    const s = this.#sources.get(source);
+    if (s === undefined) return;
+    const ms = s.lastDrop ?? this.#now();
+    s.lastDrop = undefined;
     this.mark(source, ms, text);
   }
 
-  #advance(
-    source: number,
-    ms: number,
-    sub: number,
-    add: { lines: number; bytes: number; dropped: number },
-  ): void {
+  /** dockgate's own line in a source's log: lines dropped, a gap. */
+  mark(source: number, ms: number, text: string, counts: { gap?: boolean } = {}): void {
     const s = this.#sources.get(source);
     if (s === undefined) return;
-    const same = s.resume !== undefined && s.resume.ms === ms && s.resume.sub === sub;
-    this.#sources.set(source, {
-      ...s,
-      resume: { ms, sub, count: same ? (s.resume?.count ?? 0) + 1 : 1 },
-      lines: s.lines + add.lines,
-      bytes: s.bytes + add.bytes,
-      dropped: s.dropped + add.dropped,
-    });
-    this.#dirty.add(source);
-  }
-
-  /** Queues dockgate's own line in a source's log: lines dropped, a gap, a driver that cannot be read. */
-  mark(source: number, ms: number, text: string, counts: { gap?: boolean } = {}): void {
-    this.#queue.push({ source, stream: 2, ms, sub: 0, text });
-    const s = this.#sources.get(source);
-    if (s !== undefined && counts.gap === true) this.#sources.set(source, { ...s, gaps: s.gaps + 1 });
-    this.#dirty.add(source);
+    if (counts.gap === true) (s.row as Mutable<SourceRow>).gaps++;
+    this.#push(s, 2, ms, 0, text);
   }
 
   /** Why a source is not collected (null: it is). */
   setNote(source: number, note: string | null): void {
     const s = this.#sources.get(source);
-    if (s === undefined || s.note === note) return;
-    this.#sources.set(source, { ...s, note });
+    if (s === undefined || s.row.note === note) return;
+    s.row = { ...s.row, note };
     try {
       this.#s.setNote.run(note, source);
     } catch (error) {
@@ -284,14 +304,14 @@ export class LogStore {
     }
   }
 
-  /** The collectors wait while the writer is this far behind (a slow or full disk). */
+  /** The collectors wait while this many lines are not sealed (a slow or full disk). */
   get pressed(): boolean {
-    return this.#queue.length >= HIGH_WATER;
+    return this.#openCount >= HIGH_WATER;
   }
 
-  /** Resolves once the queue is below its high-water mark again. */
+  /** Resolves once the open lines are below their high-water mark again. */
   async drained(): Promise<void> {
-    if (!this.pressed) return;
+    if (!this.pressed || this.#closed) return;
     await new Promise<void>((resolve) => this.#waiters.push(resolve));
   }
 
@@ -308,8 +328,8 @@ export class LogStore {
   } {
     const bytes = this.usedBytes();
     return this.#error === undefined
-      ? { ok: true, pending: this.#queue.length, bytes }
-      : { ok: false, error: this.#error, pending: this.#queue.length, bytes };
+      ? { ok: true, pending: this.#openCount, bytes }
+      : { ok: false, error: this.#error, pending: this.#openCount, bytes };
   }
 
   setRetention(retention: LogRetention): void {
@@ -317,102 +337,57 @@ export class LogStore {
   }
 
   /**
-   * Commits the queued lines (and their sources' counters and resume points) in one transaction;
-   * seals each container's open lines into a compressed chunk once there are 128 of them or the
-   * oldest is 5 s old.
+   * Tells the listeners of the lines collected since, and seals each source's open lines into
+   * chunks once there are 128 of them or the oldest is 1 s old (`all`: every open line, on close).
    */
-  flush(): void {
+  flush(all = false): void {
     if (this.#closed) return;
-    const now = Date.now();
-    const due = [...this.#open].filter(([, o]) => o.n >= CHUNK_LINES || now - o.since >= SEAL_AFTER_MS);
-    if (this.#queue.length === 0 && this.#dirty.size === 0 && due.length === 0) return;
-    const batch = this.#queue.splice(0, this.#queue.length);
-    const dirty = [...this.#dirty];
-    this.#dirty.clear();
-    const stored: Stored[] = [];
-    try {
-      this.#db.transaction(() => {
-        for (const line of batch) {
-          const id = this.#allocate(line.ms);
-          this.#s.insertOpen.run(id, line.source, line.stream, line.sub, line.text);
-          this.#s.insertFts.run(id, line.text);
-          const open = this.#open.get(line.source);
-          if (open === undefined) this.#open.set(line.source, { n: 1, since: now });
-          else open.n++;
-          const s = this.#sources.get(line.source);
-          if (s !== undefined && this.#listeners.size > 0)
-            stored.push({ source: s, line: present(s, { id, ...line }) });
-        }
-        for (const id of dirty) {
-          const s = this.#sources.get(id);
-          if (s === undefined) continue;
-          this.#s.saveSource.run(
-            s.resume?.ms ?? null,
-            s.resume?.sub ?? null,
-            s.resume?.count ?? 0,
-            s.lines,
-            s.bytes,
-            s.dropped,
-            s.gaps,
-            id,
-          );
-        }
-        for (const [source, open] of [...this.#open])
-          if (open.n >= CHUNK_LINES || now - open.since >= SEAL_AFTER_MS) this.#seal(source);
-      })();
-      if (this.#error !== undefined) this.#log.info('logs are being written again');
-      this.#error = undefined;
-    } catch (error) {
-      // Kept, in order, for the next try; the collectors wait meanwhile (pressed).
-      this.#queue.unshift(...batch);
-      for (const id of dirty) this.#dirty.add(id);
-      this.#maxId = this.#highestId();
-      this.#open.clear();
-      for (const r of this.#s.openCounts.all() as { source: number; n: number }[])
-        this.#open.set(r.source, { n: r.n, since: now });
-      this.#fail(error);
-      return;
-    }
-    if (!this.pressed) for (const wake of this.#waiters.splice(0)) wake();
-    if (stored.length > 0)
+    if (this.#fresh.length > 0) {
+      const fresh = this.#fresh;
+      this.#fresh = [];
       for (const listener of this.#listeners) {
         try {
-          listener(stored);
+          listener(fresh);
         } catch (error) {
           this.#log.warn({ err: (error as Error).message }, 'a log listener failed');
         }
       }
-  }
-
-  /** One source's open lines → chunks (inside the flush's transaction). */
-  #seal(source: number): void {
-    this.#open.delete(source);
-    const rows = this.#s.openOf.all(source) as Row[];
-    if (rows.length === 0) return;
-    for (const entries of splitChunks(
-      rows.map((r) => [r.id, r.stream, r.sub, r.text] as const),
-      SLOT,
-    )) {
-      const first = entries[0] as ChunkEntry;
-      const last = entries[entries.length - 1] as ChunkEntry;
-      const bytes = entries.reduce((n, e) => n + Buffer.byteLength(e[3]), 0);
-      const chunk = Number(
-        this.#s.insertChunk.run(source, first[0], last[0], entries.length, bytes, encodeChunk(entries))
-          .lastInsertRowid,
-      );
-      for (const entry of entries) {
-        this.#s.insertLine.run(entry[0], source, chunk);
-        this.#s.deleteOpen.run(entry[0]);
-      }
     }
+    const now = Date.now();
+    const due = [...this.#sources.values()].filter(
+      (s) => s.open.length > 0 && (all || s.open.length >= CHUNK_LINES || now - s.openSince >= SEAL_AFTER_MS),
+    );
+    if (due.length === 0) return;
+    try {
+      this.#db.transaction(() => {
+        for (const s of due) this.#seal(s);
+      })();
+    } catch (error) {
+      // The open lines stay (searchable) and are sealed at the next flush; past the high-water
+      // mark the collectors wait.
+      this.#fail(error);
+      return;
+    }
+    for (const s of due) {
+      this.#openCount -= s.open.length;
+      s.open = [];
+    }
+    if (this.#error !== undefined) this.#log.info('logs are being written again');
+    this.#error = undefined;
+    if (!this.pressed) for (const wake of this.#waiters.splice(0)) wake();
   }
 
   /** A page of lines matching the search, in order, from the cursor on. */
   search(o: LogSearch): LogPage {
+    const desc = o.order === 'desc';
     let lo = o.sinceMs === undefined ? 0 : o.sinceMs * SLOT;
     let hi = o.untilMs === undefined ? Number.MAX_SAFE_INTEGER : o.untilMs * SLOT + SLOT - 1;
-    if (o.after !== undefined) lo = Math.max(lo, o.after + 1);
-    if (o.before !== undefined) hi = Math.min(hi, o.before - 1);
+    // The bound is a line (exclusive); lines of other sources with the same id sort around it.
+    let bound: LineKey | undefined = desc ? o.before : o.after;
+    if (o.after !== undefined) lo = Math.max(lo, o.after.id);
+    if (o.before !== undefined) hi = Math.min(hi, o.before.id);
+    if (!desc && o.before !== undefined) hi = Math.min(hi, o.before.id - 1);
+    if (desc && o.after !== undefined) lo = Math.max(lo, o.after.id + 1);
     const wanted = o.sources === undefined ? undefined : new Set(o.sources);
     const stream = o.stream === undefined ? undefined : STREAMS.indexOf(o.stream);
     const lines: StoredLine[] = [];
@@ -421,38 +396,55 @@ export class LogStore {
     while (lo <= hi) {
       const rows = plan(lo, hi);
       if (rows.length === 0) return { lines, next: null, truncated: false };
+      let moved = false;
       for (const row of rows) {
+        if (bound !== undefined && (desc ? cmp(row, bound) >= 0 : cmp(row, bound) <= 0)) continue;
+        moved = true;
+        bound = row;
         scanned++;
-        if (o.order === 'desc') hi = row.id - 1;
-        else lo = row.id + 1;
-        if (wanted !== undefined && !wanted.has(row.source)) continue;
-        if (stream !== undefined && row.stream !== stream) continue;
-        if (!o.query.all && !o.query.test(row.text)) continue;
         const s = this.#sources.get(row.source);
-        if (s === undefined) continue;
-        lines.push(present(s, row));
-        if (lines.length >= o.limit) return { lines, next: String(row.id), truncated: false };
-        if (scanned >= o.scanBound) return { lines, next: String(row.id), truncated: true };
+        if (
+          s !== undefined &&
+          (wanted === undefined || wanted.has(row.source)) &&
+          (stream === undefined || row.stream === stream) &&
+          (o.query.all || o.query.test(row.text))
+        ) {
+          lines.push(present(s.row, row));
+          if (lines.length >= o.limit) return { lines, next: keyText(row), truncated: false };
+        }
+        if (scanned >= o.scanBound) return { lines, next: keyText(row), truncated: true };
       }
+      const last = rows[rows.length - 1] as Row;
+      // Same-id lines of other sources may follow the bound: the next step starts at its id.
+      if (desc) hi = moved ? (bound?.id ?? last.id) : last.id - 1;
+      else lo = moved ? (bound?.id ?? last.id) : last.id + 1;
     }
     return { lines, next: null, truncated: false };
   }
 
   /** `lines` lines before and after one line, in its container incarnation, oldest first. */
   context(
-    cursor: number,
+    at: LineKey,
     lines: number,
   ): { before: StoredLine[]; line: StoredLine; after: StoredLine[] } | undefined {
-    const [row] = this.#rowsById([cursor]);
-    if (row === undefined) return undefined;
-    const s = this.#sources.get(row.source);
+    const s = this.#sources.get(at.source);
     if (s === undefined) return undefined;
-    const before = this.#bySource([row.source], 0, row.id - 1, true, lines).reverse();
-    const after = this.#bySource([row.source], row.id + 1, Number.MAX_SAFE_INTEGER, false, lines);
+    const around = (desc: boolean): Row[] =>
+      this.#bySource([at.source], desc ? 0 : at.id, desc ? at.id : Number.MAX_SAFE_INTEGER, desc, lines + 1);
+    const older = around(true);
+    const line = older.find((r) => r.id === at.id);
+    if (line === undefined) return undefined;
     return {
-      before: before.map((r) => present(s, r)),
-      line: present(s, row),
-      after: after.map((r) => present(s, r)),
+      before: older
+        .filter((r) => r.id < at.id)
+        .slice(0, lines)
+        .reverse()
+        .map((r) => present(s.row, r)),
+      line: present(s.row, line),
+      after: around(false)
+        .filter((r) => r.id > at.id)
+        .slice(0, lines)
+        .map((r) => present(s.row, r)),
     };
   }
 
@@ -481,17 +473,15 @@ export class LogStore {
         deleted += this.#deleteChunks(chunks);
         if (chunks.length < PRUNE_CHUNKS) break;
       }
-      // Open lines that old (a container quiet since): deleted one by one.
-      deleted += this.#deleteOpen(this.#s.openOlder.all(cutoff) as Row[]);
       const floor = Math.max(MIN_FLOOR, Math.floor(this.#retention.sizeBytes / FLOOR_SHARE));
       while (this.usedBytes() > this.#retention.sizeBytes && Date.now() - started < budgetMs) {
         const victim = [...this.#sources.values()]
-          .filter((s) => s.bytes > floor)
-          .sort((a, b) => b.bytes - a.bytes)[0];
+          .filter((s) => s.persisted.bytes > floor)
+          .sort((a, b) => b.persisted.bytes - a.persisted.bytes)[0];
         const chunks =
           victim === undefined
             ? (this.#s.oldestChunks.all(Number.MAX_SAFE_INTEGER, PRUNE_CHUNKS) as ChunkRow[])
-            : (this.#s.oldestChunksOf.all(victim.id, PRUNE_CHUNKS) as ChunkRow[]);
+            : (this.#s.oldestChunksOf.all(victim.row.id, PRUNE_CHUNKS) as ChunkRow[]);
         const n = this.#deleteChunks(chunks);
         if (n === 0) break;
         deleted += n;
@@ -504,209 +494,250 @@ export class LogStore {
 
   close(): void {
     clearInterval(this.#timer);
-    this.flush();
+    this.flush(true);
     this.#closed = true;
     for (const wake of this.#waiters.splice(0)) wake();
-    this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    try {
+      this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // a full disk: the WAL stays, SQLite replays it at the next open
+    }
     this.#db.close();
+  }
+
+  #remember(row: SourceDbRow): Source {
+    const persisted: Persisted = {
+      resume:
+        row.resume_ms === null
+          ? undefined
+          : { ms: row.resume_ms, sub: row.resume_sub ?? 0, count: row.resume_count },
+      lines: row.lines,
+      bytes: row.bytes,
+      dropped: row.dropped,
+      gaps: row.gaps,
+    };
+    const s: Source = {
+      row: {
+        id: row.id,
+        engine: row.engine,
+        container: row.container,
+        name: row.name,
+        project: row.project,
+        service: row.service,
+        image: row.image,
+        note: row.note,
+        ...persisted,
+      },
+      lastId: row.last_id,
+      persisted: { ...persisted },
+      open: [],
+      openSince: 0,
+      lastDrop: undefined,
+    };
+    this.#sources.set(row.id, s);
+    return s;
+  }
+
+  #advance(s: Source, ms: number, sub: number): void {
+    const r = s.row as Mutable<SourceRow>;
+    const same = r.resume !== undefined && r.resume.ms === ms && r.resume.sub === sub;
+    r.resume = { ms, sub, count: same ? (r.resume?.count ?? 0) + 1 : 1 };
+  }
+
+  /** A line into its source's open lines, with a new id: increasing within the source, by engine time. */
+  #push(s: Source, stream: number, ms: number, sub: number, text: string): void {
+    const base = (ms > 0 ? ms : this.#now()) * SLOT;
+    const id = base > s.lastId ? base : s.lastId + 1;
+    s.lastId = id;
+    const r = s.row;
+    const line: OpenLine = {
+      id,
+      source: r.id,
+      stream,
+      sub,
+      text,
+      after: { resume: r.resume, lines: r.lines, bytes: r.bytes, dropped: r.dropped, gaps: r.gaps },
+    };
+    if (s.open.length === 0) s.openSince = Date.now();
+    s.open.push(line);
+    this.#openCount++;
+    if (this.#listeners.size > 0) this.#fresh.push({ source: r, line: present(r, line) });
+  }
+
+  /** One source's open lines → chunks, and its persisted state as of the last (in a transaction). */
+  #seal(s: Source): void {
+    for (const entries of splitChunks(
+      s.open.map((l) => [l.id, l.stream, l.sub, l.text] as const),
+      SLOT,
+    )) {
+      const first = entries[0] as ChunkEntry;
+      const last = entries[entries.length - 1] as ChunkEntry;
+      let key = last[0];
+      while (this.#s.chunkExists.get(key) !== undefined) key++;
+      const counted = entries.filter((e) => e[1] !== 2);
+      const bytes = counted.reduce((n, e) => n + Buffer.byteLength(e[3]), 0);
+      this.#s.insertChunk.run(key, s.row.id, first[0], counted.length, bytes, encodeChunk(entries));
+      this.#s.insertFts.run(key, entries.map((e) => e[3]).join('\n'));
+    }
+    const last = s.open[s.open.length - 1] as OpenLine;
+    s.persisted = { ...last.after };
+    const p = s.persisted;
+    this.#s.saveSource.run(
+      p.resume?.ms ?? null,
+      p.resume?.sub ?? null,
+      p.resume?.count ?? 0,
+      p.lines,
+      p.bytes,
+      p.dropped,
+      p.gaps,
+      s.lastId,
+      s.row.id,
+    );
   }
 
   #deleteChunks(chunks: readonly ChunkRow[]): number {
     if (chunks.length === 0) return 0;
-    const removed = new Map<number, { lines: number; bytes: number }>();
     let n = 0;
     this.#db.transaction(() => {
       for (const chunk of chunks) {
-        for (const [id] of decodeChunk(chunk.data)) {
-          this.#s.deleteFts.run(id);
-          this.#s.deleteLine.run(id);
-        }
-        this.#s.deleteChunk.run(chunk.id);
-        this.#cache.drop(chunk.id);
-        const r = removed.get(chunk.source) ?? { lines: 0, bytes: 0 };
-        r.lines += chunk.n;
-        r.bytes += chunk.bytes;
-        removed.set(chunk.source, r);
+        this.#s.deleteFts.run(chunk.key);
+        this.#s.deleteChunk.run(chunk.key);
+        this.#cache.drop(chunk.key);
         n += chunk.n;
+        const s = this.#sources.get(chunk.source);
+        if (s === undefined) continue;
+        const lines = chunk.n;
+        const r = s.row as Mutable<SourceRow>;
+        r.lines = Math.max(0, r.lines - lines);
+        r.bytes = Math.max(0, r.bytes - chunk.bytes);
+        s.persisted.lines = Math.max(0, s.persisted.lines - lines);
+        s.persisted.bytes = Math.max(0, s.persisted.bytes - chunk.bytes);
+        this.#s.saveCounts.run(s.persisted.lines, s.persisted.bytes, chunk.source);
       }
-      this.#uncount(removed);
     })();
     return n;
   }
 
-  #deleteOpen(rows: readonly Row[]): number {
-    if (rows.length === 0) return 0;
-    const removed = new Map<number, { lines: number; bytes: number }>();
-    this.#db.transaction(() => {
-      for (const row of rows) {
-        this.#s.deleteFts.run(row.id);
-        this.#s.deleteOpen.run(row.id);
-        const r = removed.get(row.source) ?? { lines: 0, bytes: 0 };
-        r.lines += 1;
-        r.bytes += Buffer.byteLength(row.text);
-        removed.set(row.source, r);
-      }
-      this.#uncount(removed);
-    })();
-    return rows.length;
-  }
-
-  #uncount(removed: ReadonlyMap<number, { lines: number; bytes: number }>): void {
-    for (const [id, r] of removed) {
-      const s = this.#sources.get(id);
-      if (s === undefined) continue;
-      const next = { ...s, lines: Math.max(0, s.lines - r.lines), bytes: Math.max(0, s.bytes - r.bytes) };
-      this.#sources.set(id, next);
-      this.#s.saveCounts.run(next.lines, next.bytes, id);
-    }
-  }
-
-  #highestId(): number {
-    const a = (this.#s.maxLine.get() as { m: number | null }).m ?? 0;
-    const b = (this.#s.maxOpen.get() as { m: number | null }).m ?? 0;
-    return Math.max(a, b);
-  }
-
-  /**
-   * The next id for a line of this millisecond: past every line stored, at once; a line
-   * collected late takes the next free number in its own millisecond's slot.
-   */
-  #allocate(ms: number): number {
-    const base = (ms > 0 ? ms : this.#now()) * SLOT;
-    let id: number;
-    if (base > this.#maxId) id = base;
-    else if (Math.floor(this.#maxId / SLOT) * SLOT === base) id = this.#maxId + 1;
-    else {
-      const a = (this.#s.maxLineIn.get(base, base + SLOT - 1) as { m: number | null }).m;
-      const b = (this.#s.maxOpenIn.get(base, base + SLOT - 1) as { m: number | null }).m;
-      const m = a === null && b === null ? null : Math.max(a ?? 0, b ?? 0);
-      id = m === null ? base : m + 1;
-      while (this.#s.lineExists.get(id) !== undefined || this.#s.openExists.get(id) !== undefined) id++;
-    }
-    if (id > this.#maxId) this.#maxId = id;
-    return id;
-  }
-
-  /** Whole rows for sealed lines' ids (their chunks decoded, cached). */
-  #sealed(rows: readonly SealedRow[]): Row[] {
+  /** A chunk's lines, decoded once and cached. */
+  #chunk(key: number, source: number, data?: Buffer): Row[] {
+    const entries = this.#cache.get(key, () => data ?? (this.#s.chunkData.get(key) as { data: Buffer }).data);
     const out: Row[] = [];
-    for (const r of rows) {
-      const chunk = this.#cache.get(r.chunk, () => (this.#s.chunkData.get(r.chunk) as { data: Buffer }).data);
-      const entry = chunk.get(r.id);
-      if (entry !== undefined)
-        out.push({ id: r.id, source: r.source, stream: entry[1], sub: entry[2], text: entry[3] });
-    }
+    for (const e of entries.values()) out.push({ id: e[0], source, stream: e[1], sub: e[2], text: e[3] });
     return out;
   }
 
-  #rowsById(ids: readonly number[]): Row[] {
-    const json = JSON.stringify(ids);
-    return [
-      ...this.#sealed(this.#s.linesIn.all(json) as SealedRow[]),
-      ...(this.#s.openIn.all(json) as Row[]),
-    ];
+  /** Open lines of these sources (all: undefined) within [lo, hi]. */
+  #openIn(sources: Iterable<number> | undefined, lo: number, hi: number): Row[] {
+    const out: Row[] = [];
+    const list =
+      sources === undefined
+        ? this.#sources.values()
+        : [...sources].map((id) => this.#sources.get(id)).filter((s) => s !== undefined);
+    for (const s of list) for (const l of s.open) if (l.id >= lo && l.id <= hi) out.push(l);
+    return out;
   }
 
   /**
-   * Lines of these sources within [lo, hi], in order. A source's lines have increasing ids (its
-   * lines come in engine order) and its open lines are newer than its chunks, so each source's
-   * read is a prefix of its lines; merged, they are cut where the shortest prefix ends, so no
-   * line of another source is passed over.
+   * Lines of these sources within [lo, hi], in order. A source's lines have increasing ids and
+   * its chunks do not overlap, so each source's read is a prefix of its lines; merged, they are
+   * cut where the shortest prefix ends, so no line of another source is passed over.
    */
   #bySource(sources: Iterable<number>, lo: number, hi: number, desc: boolean, limit: number): Row[] {
     const all: Row[] = [];
     let cut = desc ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
-    const span = CHUNK_SPAN_MS * SLOT + SLOT;
     for (const source of sources) {
-      const got: Row[] = [];
-      let more = false;
-      const readOpen = (): void => {
-        const open = (desc ? this.#s.openDesc : this.#s.openAsc).all(source, lo, hi, limit) as Row[];
-        got.push(...open);
-        if (open.length >= limit) more = true;
-      };
-      const readChunks = (): void => {
-        const chunks = (
-          desc
-            ? this.#s.chunksDesc.all(
-                source,
-                lo,
-                Math.min(hi + span, Number.MAX_SAFE_INTEGER),
-                hi,
-                CHUNKS_PER_STEP,
-              )
-            : this.#s.chunksAsc.all(source, lo, hi, CHUNKS_PER_STEP)
-        ) as { id: number }[];
-        for (const { id } of chunks) {
-          const entries = this.#cache.get(id, () => (this.#s.chunkData.get(id) as { data: Buffer }).data);
-          for (const e of entries.values())
-            if (e[0] >= lo && e[0] <= hi) got.push({ id: e[0], source, stream: e[1], sub: e[2], text: e[3] });
-        }
-        if (chunks.length >= CHUNKS_PER_STEP) more = true;
-      };
-      // Newest first: open lines, then chunks; oldest first: the other way round.
-      if (desc) {
-        readOpen();
-        if (!more) readChunks();
-      } else {
-        readChunks();
-        if (!more) readOpen();
-      }
-      if (more && got.length > 0) {
-        const ids = got.map((r) => r.id);
+      const got: Row[] = this.#openIn([source], lo, hi);
+      const chunks = (
+        desc
+          ? this.#s.chunksDesc.all(
+              source,
+              lo,
+              Math.min(hi + KEY_WINDOW, Number.MAX_SAFE_INTEGER),
+              hi,
+              CHUNKS_PER_STEP,
+            )
+          : this.#s.chunksAsc.all(source, lo, hi, CHUNKS_PER_STEP)
+      ) as { key: number }[];
+      const before = got.length;
+      for (const { key } of chunks)
+        for (const r of this.#chunk(key, source)) if (r.id >= lo && r.id <= hi) got.push(r);
+      // Oldest first, open lines (the newest) wait until the chunks are read.
+      if (chunks.length >= CHUNKS_PER_STEP && got.length > before) {
+        const ids = got.slice(before).map((r) => r.id);
         cut = desc ? Math.max(cut, Math.min(...ids)) : Math.min(cut, Math.max(...ids));
       }
       all.push(...got);
     }
     const kept = all.filter((r) => (desc ? r.id >= cut : r.id <= cut));
-    kept.sort((a, b) => (desc ? b.id - a.id : a.id - b.id));
+    kept.sort((a, b) => (desc ? cmp(b, a) : cmp(a, b)));
     return kept.slice(0, limit);
+  }
+
+  /**
+   * Chunks in key order (the index's candidates, or all), merged with the open lines. A chunk's
+   * key is at least its newest line's id and at most KEY_WINDOW above its oldest. Newest first,
+   * once chunks up to key K are read, every line above K is final (unread chunks hold lines
+   * below their keys, below K); oldest first, every line below K − KEY_WINDOW is. Chunks are read
+   * until some line in range is final, or there are none left.
+   */
+  #byChunks(o: LogSearch, wanted: ReadonlySet<number> | undefined): (lo: number, hi: number) => Row[] {
+    const desc = o.order === 'desc';
+    const match = o.query.match;
+    const keysOf = (from: number, to: number): number[] =>
+      (match === undefined
+        ? (desc ? this.#s.keysDesc : this.#s.keysAsc).pluck().all(from, to, KEYS_PER_STEP)
+        : (desc ? this.#s.ftsDesc : this.#s.ftsAsc).pluck().all(match, from, to, KEYS_PER_STEP)) as number[];
+    // Open lines are not in the index: with words asked, only those that match are candidates
+    // (tested once per search, not once per step).
+    let open: Row[] | undefined;
+    return (lo, hi) => {
+      open ??= this.#openIn(wanted, 0, Number.MAX_SAFE_INTEGER).filter(
+        (r) => match === undefined || o.query.test(r.text),
+      );
+      const rows: Row[] = open.filter((r) => r.id >= lo && r.id <= hi);
+      // Keys still to read: desc [lo, top], asc [bottom, hi + KEY_WINDOW].
+      let top = Math.min(hi + KEY_WINDOW, Number.MAX_SAFE_INTEGER);
+      let bottom = lo;
+      let cut = desc ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+      const finalIn = (c: number): boolean => rows.some((r) => (desc ? r.id >= c : r.id <= c));
+      for (;;) {
+        const keys = desc
+          ? keysOf(lo, top)
+          : keysOf(bottom, Math.min(hi + KEY_WINDOW, Number.MAX_SAFE_INTEGER));
+        for (const c of this.#s.chunksIn.all(JSON.stringify(keys)) as ChunkMeta[]) {
+          if (wanted !== undefined && !wanted.has(c.source)) continue;
+          if (c.first > hi || c.key < lo) continue;
+          for (const r of this.#chunk(c.key, c.source)) if (r.id >= lo && r.id <= hi) rows.push(r);
+        }
+        if (keys.length < KEYS_PER_STEP) {
+          cut = desc ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+          break;
+        }
+        const edge = keys[keys.length - 1] as number;
+        if (desc) top = edge - 1;
+        else bottom = edge + 1;
+        const candidate = desc ? edge : edge - KEY_WINDOW;
+        if (finalIn(candidate)) {
+          cut = candidate;
+          break;
+        }
+      }
+      const kept = rows.filter((r) => (desc ? r.id >= cut : r.id <= cut));
+      kept.sort((a, b) => (desc ? cmp(b, a) : cmp(a, b)));
+      return kept.slice(0, BATCH);
+    };
   }
 
   /** The candidates of a search, one batch at a time, in order, within [lo, hi]. */
   #plan(o: LogSearch, wanted: ReadonlySet<number> | undefined): (lo: number, hi: number) => Row[] {
     const desc = o.order === 'desc';
-    const order = (rows: Row[]): Row[] => rows.sort((a, b) => (desc ? b.id - a.id : a.id - b.id));
     if (wanted !== undefined) {
       // A few containers' lines are read in full and tested; a large set goes through the index.
-      const total = [...wanted].reduce((sum, id) => sum + (this.#sources.get(id)?.lines ?? 0), 0);
+      const total = [...wanted].reduce((sum, id) => sum + (this.#sources.get(id)?.row.lines ?? 0), 0);
       if (o.query.match === undefined || total <= BY_SOURCE_MAX)
         return (lo, hi) => this.#bySource(wanted, lo, hi, desc, BATCH);
     }
-    // The index's candidates (or every line in order); lines of unwanted sources are skipped
-    // before their chunk is decoded.
-    const keep = (rows: SealedRow[]): SealedRow[] =>
-      wanted === undefined ? rows : rows.filter((r) => wanted.has(r.source));
-    if (o.query.match === undefined)
-      return (lo, hi) => {
-        const sealed = (desc ? this.#s.rangeDesc : this.#s.rangeAsc).all(lo, hi, BATCH) as SealedRow[];
-        const open = (desc ? this.#s.openRangeDesc : this.#s.openRangeAsc).all(lo, hi, BATCH) as Row[];
-        const ids = [...sealed.map((r) => r.id), ...open.map((r) => r.id)].sort((a, b) =>
-          desc ? b - a : a - b,
-        );
-        if (ids.length === 0) return [];
-        // The batch ends at the BATCH-th id of both lists: the rest come in the next batch.
-        const end = ids[Math.min(ids.length, BATCH) - 1] as number;
-        const inBatch = (id: number): boolean => (desc ? id >= end : id <= end);
-        return moved(
-          order([
-            ...this.#sealed(keep(sealed.filter((r) => inBatch(r.id)))),
-            ...open.filter((r) => inBatch(r.id)),
-          ]),
-          end,
-        );
-      };
-    const match = o.query.match;
-    return (lo, hi) => {
-      const ids = (desc ? this.#s.ftsDesc : this.#s.ftsAsc).pluck().all(match, lo, hi, BATCH) as number[];
-      if (ids.length === 0) return [];
-      const json = JSON.stringify(ids);
-      const sealed = keep(this.#s.linesIn.all(json) as SealedRow[]);
-      return moved(
-        order([...this.#sealed(sealed), ...(this.#s.openIn.all(json) as Row[])]),
-        ids[ids.length - 1] as number,
-      );
-    };
+    return this.#byChunks(o, wanted);
   }
 
   #fail(error: unknown): void {
@@ -716,28 +747,21 @@ export class LogStore {
   }
 }
 
-/** A sealed line's place: its chunk. */
-interface SealedRow {
-  readonly id: number;
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+interface ChunkMeta {
+  readonly key: number;
   readonly source: number;
-  readonly chunk: number;
+  readonly first: number;
 }
 
 interface ChunkRow {
-  readonly id: number;
+  readonly key: number;
   readonly source: number;
+  readonly first: number;
   readonly n: number;
   readonly bytes: number;
   readonly data: Buffer;
-}
-
-/**
- * A batch's rows, ending with one at `end` — when every candidate up to `end` was filtered out
- * (another container's), a placeholder that matches nothing moves the search's bounds past them.
- */
-function moved(rows: Row[], end: number): Row[] {
-  if (rows[rows.length - 1]?.id !== end) rows.push({ id: end, source: -1, stream: -1, sub: 0, text: '' });
-  return rows;
 }
 
 interface SourceDbRow {
@@ -751,6 +775,7 @@ interface SourceDbRow {
   resume_ms: number | null;
   resume_sub: number | null;
   resume_count: number;
+  last_id: number;
   lines: number;
   bytes: number;
   dropped: number;
@@ -758,26 +783,18 @@ interface SourceDbRow {
   note: string | null;
 }
 
-function sourceRow(r: SourceDbRow): SourceRow {
-  return {
-    id: r.id,
-    engine: r.engine,
-    container: r.container,
-    name: r.name,
-    project: r.project,
-    service: r.service,
-    image: r.image,
-    resume:
-      r.resume_ms === null ? undefined : { ms: r.resume_ms, sub: r.resume_sub ?? 0, count: r.resume_count },
-    lines: r.lines,
-    bytes: r.bytes,
-    dropped: r.dropped,
-    gaps: r.gaps,
-    note: r.note,
-  };
+/** A cursor: `<line id>-<source>`. */
+export function keyText(key: LineKey): string {
+  return `${key.id}-${key.source}`;
 }
 
-function present(s: SourceRow, row: { id: number; stream: number; sub: number; text: string }): StoredLine {
+/** `<line id>-<source>` → the line's key; undefined when it is not one. */
+export function parseKey(text: string): LineKey | undefined {
+  const m = /^(\d{1,16})-(\d{1,10})$/.exec(text);
+  return m === null ? undefined : { id: Number(m[1]), source: Number(m[2]) };
+}
+
+function present(s: SourceRow, row: Row): StoredLine {
   return {
     engine: s.engine,
     id: s.container,
@@ -787,11 +804,12 @@ function present(s: SourceRow, row: { id: number; stream: number; sub: number; t
     stream: STREAMS[row.stream] ?? 'stdout',
     time: isoNanos(Math.floor(row.id / SLOT), row.sub),
     text: row.text,
-    cursor: String(row.id),
+    cursor: keyText(row),
   };
 }
 
 function statements(db: Db) {
+  const chunk = 'rowid AS key, source, first, n, bytes, data';
   return {
     allSources: db.prepare('SELECT * FROM sources'),
     upsertSource: db.prepare(
@@ -802,68 +820,36 @@ function statements(db: Db) {
     ),
     setNote: db.prepare('UPDATE sources SET note = ? WHERE id = ?'),
     saveSource: db.prepare(
-      'UPDATE sources SET resume_ms = ?, resume_sub = ?, resume_count = ?, lines = ?, bytes = ?, dropped = ?, gaps = ? WHERE id = ?',
+      'UPDATE sources SET resume_ms = ?, resume_sub = ?, resume_count = ?, lines = ?, bytes = ?, dropped = ?, gaps = ?, last_id = ? WHERE id = ?',
     ),
     saveCounts: db.prepare('UPDATE sources SET lines = ?, bytes = ? WHERE id = ?'),
-    insertOpen: db.prepare('INSERT INTO open_lines (id, source, stream, sub, text) VALUES (?, ?, ?, ?, ?)'),
-    insertFts: db.prepare('INSERT INTO lines_fts (rowid, text) VALUES (?, ?)'),
-    deleteFts: db.prepare('DELETE FROM lines_fts WHERE rowid = ?'),
-    openOf: db.prepare('SELECT id, source, stream, sub, text FROM open_lines WHERE source = ? ORDER BY id'),
-    openCounts: db.prepare('SELECT source, count(*) AS n FROM open_lines GROUP BY source'),
-    deleteOpen: db.prepare('DELETE FROM open_lines WHERE id = ?'),
+    chunkExists: db.prepare('SELECT 1 FROM chunks WHERE rowid = ?'),
     insertChunk: db.prepare(
-      'INSERT INTO chunks (source, first, last, n, bytes, data) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO chunks (rowid, source, first, n, bytes, data) VALUES (?, ?, ?, ?, ?, ?)',
     ),
-    insertLine: db.prepare('INSERT INTO lines (id, source, chunk) VALUES (?, ?, ?)'),
-    deleteLine: db.prepare('DELETE FROM lines WHERE id = ?'),
-    deleteChunk: db.prepare('DELETE FROM chunks WHERE id = ?'),
-    chunkData: db.prepare('SELECT data FROM chunks WHERE id = ?'),
-    maxLine: db.prepare('SELECT max(id) AS m FROM lines'),
-    maxOpen: db.prepare('SELECT max(id) AS m FROM open_lines'),
-    maxLineIn: db.prepare('SELECT max(id) AS m FROM lines WHERE id BETWEEN ? AND ?'),
-    maxOpenIn: db.prepare('SELECT max(id) AS m FROM open_lines WHERE id BETWEEN ? AND ?'),
-    lineExists: db.prepare('SELECT 1 FROM lines WHERE id = ?'),
-    openExists: db.prepare('SELECT 1 FROM open_lines WHERE id = ?'),
-    oldestChunks: db.prepare(
-      'SELECT id, source, n, bytes, data FROM chunks WHERE last < ? ORDER BY last LIMIT ?',
+    insertFts: db.prepare('INSERT INTO chunks_fts (rowid, text) VALUES (?, ?)'),
+    deleteFts: db.prepare('DELETE FROM chunks_fts WHERE rowid = ?'),
+    deleteChunk: db.prepare('DELETE FROM chunks WHERE rowid = ?'),
+    chunkData: db.prepare('SELECT data FROM chunks WHERE rowid = ?'),
+    chunksIn: db.prepare(
+      'SELECT rowid AS key, source, first FROM chunks WHERE rowid IN (SELECT value FROM json_each(?))',
     ),
-    oldestChunksOf: db.prepare(
-      'SELECT id, source, n, bytes, data FROM chunks WHERE source = ? ORDER BY last LIMIT ?',
-    ),
-    openOlder: db.prepare('SELECT id, source, stream, sub, text FROM open_lines WHERE id < ?'),
-    // Chunks holding lines within [lo, hi]: by `last` (indexed, bounded by hi + the longest span),
-    // those starting above hi passed over.
+    oldestChunks: db.prepare(`SELECT ${chunk} FROM chunks WHERE rowid < ? ORDER BY rowid LIMIT ?`),
+    oldestChunksOf: db.prepare(`SELECT ${chunk} FROM chunks WHERE source = ? ORDER BY rowid LIMIT ?`),
+    // A source's chunks holding lines within [lo, hi] (keys bounded by hi + the key window).
     chunksDesc: db.prepare(
-      'SELECT id FROM chunks WHERE source = ? AND last >= ? AND last <= ? AND first <= ? ORDER BY last DESC LIMIT ?',
+      'SELECT rowid AS key FROM chunks WHERE source = ? AND rowid >= ? AND rowid <= ? AND first <= ? ORDER BY rowid DESC LIMIT ?',
     ),
     chunksAsc: db.prepare(
-      'SELECT id FROM chunks WHERE source = ? AND last >= ? AND first <= ? ORDER BY last LIMIT ?',
+      'SELECT rowid AS key FROM chunks WHERE source = ? AND rowid >= ? AND first <= ? ORDER BY rowid LIMIT ?',
     ),
-    openDesc: db.prepare(
-      'SELECT id, source, stream, sub, text FROM open_lines WHERE source = ? AND id BETWEEN ? AND ? ORDER BY id DESC LIMIT ?',
-    ),
-    openAsc: db.prepare(
-      'SELECT id, source, stream, sub, text FROM open_lines WHERE source = ? AND id BETWEEN ? AND ? ORDER BY id LIMIT ?',
-    ),
-    rangeDesc: db.prepare(
-      'SELECT id, source, chunk FROM lines WHERE id BETWEEN ? AND ? ORDER BY id DESC LIMIT ?',
-    ),
-    rangeAsc: db.prepare('SELECT id, source, chunk FROM lines WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?'),
-    openRangeDesc: db.prepare(
-      'SELECT id, source, stream, sub, text FROM open_lines WHERE id BETWEEN ? AND ? ORDER BY id DESC LIMIT ?',
-    ),
-    openRangeAsc: db.prepare(
-      'SELECT id, source, stream, sub, text FROM open_lines WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?',
-    ),
+    keysDesc: db.prepare('SELECT rowid FROM chunks WHERE rowid BETWEEN ? AND ? ORDER BY rowid DESC LIMIT ?'),
+    keysAsc: db.prepare('SELECT rowid FROM chunks WHERE rowid BETWEEN ? AND ? ORDER BY rowid LIMIT ?'),
     ftsDesc: db.prepare(
-      'SELECT rowid FROM lines_fts WHERE lines_fts MATCH ? AND rowid BETWEEN ? AND ? ORDER BY rowid DESC LIMIT ?',
+      'SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid BETWEEN ? AND ? ORDER BY rowid DESC LIMIT ?',
     ),
     ftsAsc: db.prepare(
-      'SELECT rowid FROM lines_fts WHERE lines_fts MATCH ? AND rowid BETWEEN ? AND ? ORDER BY rowid LIMIT ?',
-    ),
-    linesIn: db.prepare('SELECT id, source, chunk FROM lines WHERE id IN (SELECT value FROM json_each(?))'),
-    openIn: db.prepare(
-      'SELECT id, source, stream, sub, text FROM open_lines WHERE id IN (SELECT value FROM json_each(?))',
+      'SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid BETWEEN ? AND ? ORDER BY rowid LIMIT ?',
     ),
   };
 }

@@ -103,7 +103,8 @@ export class Monitor {
       now,
     });
     this.#engines = config.engines;
-    this.logs?.onLines((batch) => this.alerts.onLogLines(batch));
+    // Log rules hear of every new line; without any, lines are not even presented.
+    if (config.alerts.logs.length > 0) this.logs?.onLines((batch) => this.alerts.onLogLines(batch));
     // The last known state: what changed while the monitor was away is found by comparing.
     for (const item of this.history.liveContainers()) {
       if (config.engines.some((e) => e.name === item.engine)) this.state.upsert(item);

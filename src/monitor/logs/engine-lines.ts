@@ -123,12 +123,24 @@ function truncateBytes(text: string, bytes: number): string {
 
 const STAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d) /;
 
+/** The last second parsed: a busy container's lines share it, and Date.parse is not free. */
+let lastSecond = '';
+let lastSecondMs = 0;
+
+function secondsOf(text: string): number {
+  if (text !== lastSecond) {
+    lastSecond = text;
+    lastSecondMs = Date.parse(text);
+  }
+  return lastSecondMs;
+}
+
 /** "2026-12-01T08:00:00.123456789Z text" → the line with its exact time. */
 export function parseStamped(stream: 'stdout' | 'stderr', line: string): EngineLine {
   const match = STAMP.exec(line);
   const text = line.replace(/\r$/, '');
   if (match === null) return { ts: '', ms: 0, sub: 0, stream, text };
-  const seconds = Date.parse(`${match[1]}${match[3]}`);
+  const seconds = secondsOf(`${match[1]}${match[3]}`);
   if (Number.isNaN(seconds)) return { ts: '', ms: 0, sub: 0, stream, text };
   const nanos = Number((match[2] ?? '').padEnd(9, '0'));
   return {

@@ -23,6 +23,8 @@ export interface LogQuery {
   readonly regex: boolean;
 }
 
+const NON_ASCII = /[^\t\n\r\x20-\x7e]/;
+
 /** The characters that make up a word: letters, digits and `_` (the index's tokenizer, log-schema.ts). */
 const WORD = /[\p{L}\p{N}_]+/gu;
 
@@ -81,7 +83,14 @@ export function compileQuery(q: string | undefined): LogQuery {
   const indexed = include.filter((t) => t.words.length > 0);
   const match =
     indexed.length === 0 ? undefined : indexed.flatMap((t) => t.words.map((w) => `"${w}"*`)).join(' AND ');
+  const needed = include.flatMap((t) => t.words);
   const test = (line: string): boolean => {
+    // Most lines are ASCII: there, folding is lower case, and a word the line does not even
+    // contain rules it out before the line is split into words.
+    if (needed.length > 0 && !NON_ASCII.test(line)) {
+      const lower = line.toLowerCase();
+      for (const w of needed) if (!lower.includes(w)) return false;
+    }
     const folded = fold(line);
     let lineWords: string[] | undefined;
     const has = (term: Term): boolean => {

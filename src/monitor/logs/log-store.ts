@@ -117,18 +117,13 @@ interface Persisted {
   gaps: number;
 }
 
-/** A line not yet sealed, with its source's state right after it (persisted when it is sealed). */
-interface OpenLine extends Row {
-  readonly after: Persisted;
-}
-
 /** A source as the store keeps it: the API's row, live counters, and what is persisted. */
 interface Source {
   row: SourceRow;
   /** The last line id given to this source. */
   lastId: number;
   persisted: Persisted;
-  open: OpenLine[];
+  open: Row[];
   /** When its oldest open line came (the monitor's clock). */
   openSince: number;
   /** When its last dropped line was written (engine time). */
@@ -149,11 +144,8 @@ const CHUNKS_PER_STEP = 8;
 const KEYS_PER_STEP = 64;
 /** Chunks deleted per step of retention. */
 const PRUNE_CHUNKS = 200;
-/**
- * Up to this many lines, a container filter with words reads the containers' lines in full; above,
- * the index's candidates (other containers' chunks are passed over without being decoded).
- */
-const BY_SOURCE_MAX = 5_000;
+/** Containers a search with words names by their index tokens; more are filtered chunk by chunk. */
+const MAX_SOURCE_TOKENS = 200;
 /** Per source: below this many bytes of text, the size limit takes from others first. */
 const FLOOR_SHARE = 200;
 const MIN_FLOOR = 1024 * 1024;
@@ -167,7 +159,7 @@ const cmp = (a: LineKey, b: LineKey): number => a.id - b.id || a.source - b.sour
 
 /**
  * Every container's log lines (`logs.db`): lines are kept in memory as they come (searchable at
- * once), and each container's are sealed — every 128 lines or 5 s — into a compressed chunk with
+ * once), and each container's are sealed — every 128 lines or 1 s — into a compressed chunk with
  * one full-text index row (FTS5, words), in one transaction with the container's resume point.
  * A crash loses only unsealed lines, and those are read again from the engine (the resume point
  * is the last sealed line). Listeners (live search, log alerts) hear of lines every 250 ms.
@@ -179,7 +171,7 @@ export class LogStore {
   #retention: LogRetention;
   readonly #sources = new Map<number, Source>();
   /** Lines collected since the listeners last heard. */
-  #fresh: Stored[] = [];
+  #fresh: { source: SourceRow; row: Row }[] = [];
   #openCount = 0;
   readonly #listeners = new Set<(lines: readonly Stored[]) => void>();
   readonly #waiters: (() => void)[] = [];
@@ -343,7 +335,8 @@ export class LogStore {
   flush(all = false): void {
     if (this.#closed) return;
     if (this.#fresh.length > 0) {
-      const fresh = this.#fresh;
+      // Presented once per flush, for the listeners (none: nothing is built).
+      const fresh = this.#fresh.map(({ source, row }) => ({ source, line: present(source, row) }));
       this.#fresh = [];
       for (const listener of this.#listeners) {
         try {
@@ -550,18 +543,11 @@ export class LogStore {
     const id = base > s.lastId ? base : s.lastId + 1;
     s.lastId = id;
     const r = s.row;
-    const line: OpenLine = {
-      id,
-      source: r.id,
-      stream,
-      sub,
-      text,
-      after: { resume: r.resume, lines: r.lines, bytes: r.bytes, dropped: r.dropped, gaps: r.gaps },
-    };
+    const line: Row = { id, source: r.id, stream, sub, text };
     if (s.open.length === 0) s.openSince = Date.now();
     s.open.push(line);
     this.#openCount++;
-    if (this.#listeners.size > 0) this.#fresh.push({ source: r, line: present(r, line) });
+    if (this.#listeners.size > 0) this.#fresh.push({ source: r, row: line });
   }
 
   /** One source's open lines → chunks, and its persisted state as of the last (in a transaction). */
@@ -577,10 +563,13 @@ export class LogStore {
       const counted = entries.filter((e) => e[1] !== 2);
       const bytes = counted.reduce((n, e) => n + Buffer.byteLength(e[3]), 0);
       this.#s.insertChunk.run(key, s.row.id, first[0], counted.length, bytes, encodeChunk(entries));
-      this.#s.insertFts.run(key, entries.map((e) => e[3]).join('\n'));
+      // The source's own token first: a search in some containers asks for it with its words.
+      this.#s.insertFts.run(key, `${sourceToken(s.row.id)}\n${entries.map((e) => e[3]).join('\n')}`);
     }
-    const last = s.open[s.open.length - 1] as OpenLine;
-    s.persisted = { ...last.after };
+    // Everything up to now is sealed or was dropped: the source's state now is what persists
+    // (its resume point past the dropped lines too).
+    const r = s.row;
+    s.persisted = { resume: r.resume, lines: r.lines, bytes: r.bytes, dropped: r.dropped, gaps: r.gaps };
     const p = s.persisted;
     this.#s.saveSource.run(
       p.resume?.ms ?? null,
@@ -728,14 +717,22 @@ export class LogStore {
     };
   }
 
-  /** The candidates of a search, one batch at a time, in order, within [lo, hi]. */
+  /**
+   * The candidates of a search, one batch at a time, in order, within [lo, hi]: without words, a
+   * container filter reads those containers' lines; with words, the index — asked for the
+   * containers' own tokens too, so a common word in one container of hundreds reads only its chunks.
+   */
   #plan(o: LogSearch, wanted: ReadonlySet<number> | undefined): (lo: number, hi: number) => Row[] {
     const desc = o.order === 'desc';
-    if (wanted !== undefined) {
-      // A few containers' lines are read in full and tested; a large set goes through the index.
-      const total = [...wanted].reduce((sum, id) => sum + (this.#sources.get(id)?.row.lines ?? 0), 0);
-      if (o.query.match === undefined || total <= BY_SOURCE_MAX)
-        return (lo, hi) => this.#bySource(wanted, lo, hi, desc, BATCH);
+    if (wanted !== undefined && o.query.match === undefined)
+      return (lo, hi) => this.#bySource(wanted, lo, hi, desc, BATCH);
+    if (wanted !== undefined && o.query.match !== undefined && wanted.size <= MAX_SOURCE_TOKENS) {
+      if (wanted.size === 0) return () => [];
+      const sources = [...wanted].map((id) => `"${sourceToken(id)}"`).join(' OR ');
+      return this.#byChunks(
+        { ...o, query: { ...o.query, match: `(${sources}) AND (${o.query.match})` } },
+        wanted,
+      );
     }
     return this.#byChunks(o, wanted);
   }
@@ -781,6 +778,11 @@ interface SourceDbRow {
   dropped: number;
   gaps: number;
   note: string | null;
+}
+
+/** A source's token in the index: each chunk's text starts with it. */
+function sourceToken(id: number): string {
+  return `dgsrc_${id}`;
 }
 
 /** A cursor: `<line id>-<source>`. */

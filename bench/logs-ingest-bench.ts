@@ -7,7 +7,7 @@
  * window, and at the end every container's lines in the store against the engine's json-file
  * (lost must be 0). Results: bench/results/logs-ingest-<date>.md.
  *
- *   node --import tsx bench/logs-ingest-bench.ts [--containers 100] [--rate 20000] [--seconds 300]
+ *   node --import tsx bench/logs-ingest-bench.ts [--containers 100] [--rate 20000] [--seconds 300] [--profile DIR]
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +24,8 @@ const COUNT = numberArg('--containers', 100);
 const RATE = numberArg('--rate', 20_000);
 const SECONDS = numberArg('--seconds', 300);
 const QUIET_S = numberArg('--quiet-window', 30);
+/** `--profile DIR`: the monitor runs with --cpu-prof, its profile written there when it stops. */
+const PROFILE = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
 
 function ticks(pid: number): number {
   try {
@@ -91,6 +93,7 @@ async function main(): Promise<void> {
   const url = `http://127.0.0.1:${port}`;
   const startMonitor = async (data: string): Promise<ChildProcess> => {
     const child = startDetached(process.execPath, [
+      ...(PROFILE === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`]),
       MAIN,
       'monitor',
       '--listen',

@@ -77,22 +77,34 @@ const sources = Array.from({ length: CONTAINERS }, (_, i) =>
 const raw = createWriteStream(rawFile);
 let rawBytes = 0;
 const ids: string[] = [];
-const started = performance.now();
+// Lines are made in batches beforehand: the ingest figure is the store's work alone.
+let storeMs = 0;
 const base = Date.now() - 86_400_000;
-for (let i = 0; i < LINES; i++) {
-  const text = line(i);
-  const source = sources[i % CONTAINERS] as (typeof sources)[number];
-  store.append(source.id, i % 7 === 0 ? 'stderr' : 'stdout', base + Math.floor(i / 20), i % 1000, text);
-  rawBytes += Buffer.byteLength(text) + 1;
-  if (!raw.write(`${text}\n`)) await new Promise<void>((r) => raw.once('drain', () => r()));
-  if (i % 5000 === 4999) store.flush();
-  if (i % 100_000 === 0 && i > 0) log(`${i} lines`);
-  if (ids.length < 100 && text.includes('"req"'))
-    ids.push((JSON.parse(text) as { req: string }).req.slice(4, 12));
+const BATCH_LINES = 100_000;
+for (let start = 0; start < LINES; start += BATCH_LINES) {
+  const batch: string[] = [];
+  for (let i = start; i < Math.min(LINES, start + BATCH_LINES); i++) batch.push(line(i));
+  const t0 = performance.now();
+  for (const [k, text] of batch.entries()) {
+    const i = start + k;
+    const source = sources[i % CONTAINERS] as (typeof sources)[number];
+    store.append(source.id, i % 7 === 0 ? 'stderr' : 'stdout', base + Math.floor(i / 20), i % 1000, text);
+    if (i % 5000 === 4999) store.flush();
+  }
+  storeMs += performance.now() - t0;
+  for (const text of batch) {
+    rawBytes += Buffer.byteLength(text) + 1;
+    if (!raw.write(`${text}\n`)) await new Promise<void>((r) => raw.once('drain', () => r()));
+    if (ids.length < 100 && text.includes('"req"'))
+      ids.push((JSON.parse(text) as { req: string }).req.slice(4, 12));
+  }
+  log(`${start + batch.length} lines`);
 }
+const t1 = performance.now();
 store.flush();
+storeMs += performance.now() - t1;
 await new Promise<void>((r) => raw.end(() => r()));
-const ingestS = (performance.now() - started) / 1000;
+const ingestS = storeMs / 1000;
 const dbBytes =
   statSync(join(dir, 'logs.db')).size +
   (statSync(join(dir, 'logs.db-wal'), { throwIfNoEntry: false })?.size ?? 0);
@@ -171,7 +183,7 @@ const report = `# Log store benchmark, ${date}
 ${LINES} lines from ${CONTAINERS} containers (60 % JSON access logs, 10 % stack-trace lines, 30 % short lines),
 written through LogStore in batches of 5 000 as the collectors do.
 
-- ingest: ${LINES} lines in ${ingestS.toFixed(1)} s = ${Math.round(LINES / ingestS)} lines/s (one writer, index included)
+- ingest: ${LINES} lines in ${ingestS.toFixed(1)} s of the store's work = ${Math.round(LINES / ingestS)} lines/s (one writer, index included; lines made beforehand)
 - raw text: ${(rawBytes / 1e6).toFixed(1)} MB; logs.db: ${(dbBytes / 1e6).toFixed(1)} MB = **${(dbBytes / rawBytes).toFixed(2)}× the raw text**, index included (goal ≤ 1.0×)
 - index alone on 200 000 lines (${(sampleBytes / 1e6).toFixed(1)} MB of text): word index ${(word / 1e6).toFixed(1)} MB (${(word / sampleBytes).toFixed(2)}×), trigram ${(trigram / 1e6).toFixed(1)} MB (${(trigram / sampleBytes).toFixed(2)}×) — the word index is kept
 

@@ -65,8 +65,19 @@ export class FrameSplitter {
 
 /** The frames of a multiplexed stream as they arrive. */
 export async function* demux(body: AsyncIterable<Buffer>): AsyncGenerator<OutputFrame> {
+  for await (const frames of demuxBatches(body)) yield* frames;
+}
+
+/**
+ * The frames of a multiplexed stream, a read at a time: a busy log's frames are handled
+ * together, without a promise per frame.
+ */
+export async function* demuxBatches(body: AsyncIterable<Buffer>): AsyncGenerator<OutputFrame[]> {
   const splitter = new FrameSplitter();
-  for await (const chunk of body) yield* splitter.push(chunk);
+  for await (const chunk of body) {
+    const frames = splitter.push(chunk);
+    if (frames.length > 0) yield frames;
+  }
   if (splitter.pending > 0) {
     throw new Error(`multiplexed stream ended inside a frame (${splitter.pending} bytes left)`);
   }

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { openSession, type Session } from '../session.js';
-import { closeBody, demux, jsonLines, type OutputFrame, rawFrames } from '../streams.js';
+import { closeBody, demuxBatches, jsonLines, type OutputFrame, rawFrames } from '../streams.js';
 import type { CallOptions, Transport } from '../transport.js';
 import type {
   ContainerCreateBody,
@@ -111,6 +111,11 @@ export class Containers {
    * container; stop it with the signal or by breaking out of the loop.
    */
   async *logs(container: string, options: LogsOptions = {}): AsyncGenerator<OutputFrame> {
+    for await (const frames of this.logBatches(container, options)) yield* frames;
+  }
+
+  /** The same frames, a read at a time (a busy log without a promise per line). */
+  async *logBatches(container: string, options: LogsOptions = {}): AsyncGenerator<OutputFrame[]> {
     const { signal, ...query } = options;
     const response = await this.#t.request('GET', `/containers/${id(container)}/logs`, {
       query: { stdout: true, stderr: true, ...query },
@@ -123,7 +128,8 @@ export class Containers {
       if (type.includes('multiplexed')) tty = false;
       else if (type.includes('raw-stream')) tty = true;
       else tty = (await this.inspect(container, {}, { signal })).Config.Tty ?? false;
-      yield* tty ? rawFrames(response.body) : demux(response.body);
+      if (tty) for await (const frame of rawFrames(response.body)) yield [frame];
+      else yield* demuxBatches(response.body);
     } finally {
       closeBody(response.body);
     }

@@ -216,7 +216,7 @@ export class LogCollector {
         this.#store.append(source.id, line.stream, line.ms, line.sub, line.text);
       else this.#store.drop(source.id, line.ms, line.sub);
     };
-    const frames = this.#watcher.client.containers.logs(source.container, {
+    const batches = this.#watcher.client.containers.logBatches(source.container, {
       follow,
       stdout: true,
       stderr: true,
@@ -224,8 +224,9 @@ export class LogCollector {
       since: since ?? String(Math.floor((this.#now() - this.#firstLookMs) / 1000)),
       signal,
     });
-    for await (const frame of frames) {
-      for (const line of assembler.frame(frame)) take(line);
+    // A read at a time: a busy container's lines are taken without a promise each.
+    for await (const frames of batches) {
+      for (const frame of frames) for (const line of assembler.frame(frame)) take(line);
       if (this.#store.pressed) await this.#store.drained();
     }
     const partial = assembler.end();

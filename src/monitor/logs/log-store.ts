@@ -8,6 +8,7 @@ import {
   CHUNK_SPAN_MS,
   ChunkCache,
   type ChunkEntry,
+  chunkText,
   encodeChunk,
   SEAL_AFTER_MS,
   splitChunks,
@@ -562,9 +563,10 @@ export class LogStore {
       while (this.#s.chunkExists.get(key) !== undefined) key++;
       const counted = entries.filter((e) => e[1] !== 2);
       const bytes = counted.reduce((n, e) => n + Buffer.byteLength(e[3]), 0);
-      this.#s.insertChunk.run(key, s.row.id, first[0], counted.length, bytes, encodeChunk(entries));
+      const texts = chunkText(entries);
+      this.#s.insertChunk.run(key, s.row.id, first[0], counted.length, bytes, encodeChunk(entries, texts));
       // The source's own token first: a search in some containers asks for it with its words.
-      this.#s.insertFts.run(key, `${sourceToken(s.row.id)}\n${entries.map((e) => e[3]).join('\n')}`);
+      this.#s.insertFts.run(key, `${sourceToken(s.row.id)}\n${texts}`);
     }
     // Everything up to now is sealed or was dropped: the source's state now is what persists
     // (its resume point past the dropped lines too).

@@ -14,7 +14,7 @@ export const CHUNK_SPAN_MS = 5_000;
 export const SEAL_AFTER_MS = 1_000;
 
 /**
- * A run of one container's lines, compressed together (deflate at its fastest level: sealing is
+ * A run of one container's lines, compressed together (deflate at level 3: as small as the default here, faster; sealing is
  * most of the monitor's work at 20 000 lines/s). Log lines repeat themselves (keys, paths, stack
  * frames): alone a short line barely compresses, 128 together come to a fraction of their size
  * (bench/results/logs-store-*.md). The layout: one JSON line of ids (as steps from the first),
@@ -29,7 +29,7 @@ export function encodeChunk(entries: readonly ChunkEntry[], texts = chunkText(en
     return step;
   });
   const head = JSON.stringify([steps, entries.map((e) => e[1]).join(''), entries.map((e) => e[2])]);
-  return deflateRawSync(`${head}\n${texts}`, { level: 1 });
+  return deflateRawSync(`${head}\n${texts}`, { level: 3 });
 }
 
 /** The texts of a chunk's lines, one per line (also what the index reads). */

@@ -25,7 +25,9 @@ const RATE = numberArg('--rate', 20_000);
 const SECONDS = numberArg('--seconds', 300);
 const QUIET_S = numberArg('--quiet-window', 30);
 /** `--profile DIR`: the monitor runs with --cpu-prof, its profile written there when it stops. */
-const PROFILE = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
+const PROFILE = process.argv.includes('--profile')
+  ? process.argv[process.argv.indexOf('--profile') + 1]
+  : undefined;
 
 function ticks(pid: number): number {
   try {

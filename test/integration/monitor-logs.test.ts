@@ -426,8 +426,9 @@ describe('monitor logs', () => {
         'Last-Event-ID': first.id,
       });
       await waitFor(() => resumed.events.length === 1, { what: 'the missed line' });
-      assert.equal((resumed.events[0]?.data as Line).text, 'followtag two');
-      assert.equal((resumed.events[0]?.data as Line).id, id);
+      const missed = resumed.events[0]?.data as Line;
+      assert.equal(missed.text, 'followtag two');
+      assert.equal(missed.id, id);
       await resumed.close();
     } finally {
       await monitor.stop();

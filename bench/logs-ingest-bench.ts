@@ -10,7 +10,7 @@
  *   node --import tsx bench/logs-ingest-bench.ts [--containers 100] [--rate 20000] [--seconds 300] [--profile DIR]
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,7 +18,8 @@ import { DockerClient } from '../src/client/index.js';
 import { startPrivateEngine } from '../test/helpers/private-engine.js';
 import { ensureTestImage } from '../test/helpers/test-image.js';
 import { log, MAIN, numberArg, root } from './lib/cli.js';
-import { processTable, processTree, startDetached, stop, treeRss, waitForPort } from './lib/processes.js';
+import { cpuGroups, engineProcesses } from './lib/engine-cpu.js';
+import { startDetached, stop, treeRss, waitForPort } from './lib/processes.js';
 
 const COUNT = numberArg('--containers', 100);
 const RATE = numberArg('--rate', 20_000);
@@ -28,39 +29,6 @@ const QUIET_S = numberArg('--quiet-window', 30);
 const PROFILE = process.argv.includes('--profile')
   ? process.argv[process.argv.indexOf('--profile') + 1]
   : undefined;
-
-function ticks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return 0;
-  }
-}
-
-/** dockerd, containerd and the shims (not the containers' own processes). */
-function engineProcesses(dockerdPid: number): number[] {
-  const table = processTable();
-  const out = processTree(
-    dockerdPid,
-    table,
-    (entry) => entry.pid === dockerdPid || entry.name.startsWith('containerd'),
-  ).map((entry) => entry.pid);
-  for (const { pid, name } of table.byPid.values())
-    if (name.startsWith('containerd-shim') && !out.includes(pid)) out.push(pid);
-  return out;
-}
-
-/** CPU of each group of processes over `seconds`, in percent of one core. */
-async function cpuGroups(groups: (() => number[])[], seconds: number): Promise<number[]> {
-  const total = (): number[] => groups.map((pids) => pids().reduce((sum, pid) => sum + ticks(pid), 0));
-  const before = total();
-  const started = performance.now();
-  await sleep(seconds * 1000);
-  const elapsed = (performance.now() - started) / 1000;
-  return total().map((after, i) => (after - (before[i] as number)) / elapsed);
-}
 
 /** A writer of `perSecond` lines/s for `seconds`: bursts every 100 ms; 60 % JSON, 10 % stack, 30 % short. */
 function writer(perSecond: number, seconds: number): string {
@@ -156,7 +124,8 @@ async function main(): Promise<void> {
     await sleep(5000);
     const [writersAlone = 0] = await cpuGroups([enginePids], 30);
     log(`writers alone: dockerd ${writersAlone.toFixed(1)} %`);
-    const monitor = await startMonitor(mkdtempSync(join(work, 'ingest-')));
+    const ingestData = mkdtempSync(join(work, 'ingest-'));
+    const monitor = await startMonitor(ingestData);
     // Caught up first (the lines since the writers started), then the window.
     await sleep(20_000);
     let rssMax = 0;
@@ -189,8 +158,10 @@ async function main(): Promise<void> {
     const sources = (await (await fetch(`${url}/api/v1/logs/sources`)).json()) as {
       id: string;
       lines: number;
+      bytes: number;
       dropped: number;
     }[];
+    const textBytes = sources.reduce((n, s) => n + s.bytes, 0);
     for (const id of writers) {
       const file = join(engine.dir, 'data', 'containers', id, `${id}-json.log`);
       const n = readFileSync(file, 'utf8')
@@ -204,6 +175,8 @@ async function main(): Promise<void> {
     const lost = engineLines - stored - dropped;
     log(`engine ${engineLines} lines, stored ${stored}, dropped ${dropped}, lost ${lost}`);
     await stop(monitor);
+    // The store as sealed at this rate (chunks fill by time here, not by count as in the store bench).
+    const dbBytes = statSync(join(ingestData, 'logs.db')).size;
     await removeAll(writers);
 
     const date = new Date().toISOString().slice(0, 10);
@@ -224,6 +197,7 @@ one core (two cores here); dockerd's figure is dockerd + containerd + shims, not
 - lines written: ${engineLines} (${(engineLines / (SECONDS + 40)).toFixed(0)} lines/s over the writers' ${SECONDS + 40} s)
 - stored ${stored}, dropped (over the budget) ${dropped}, **lost ${lost}** (goal 0)
 - monitor RSS, highest: ${(rssMax / 1048576).toFixed(0)} MB (goal < 250 MB)
+- logs.db ${(dbBytes / 1e6).toFixed(0)} MB for ${(textBytes / 1e6).toFixed(0)} MB of text: ${(dbBytes / textBytes).toFixed(2)}× (chunks sealed as the lines come)
 `;
     const out = join(root, 'bench', 'results', `logs-ingest-${date}.md`);
     writeFileSync(out, report);

@@ -21,55 +21,12 @@ import { SseReader } from '../test/helpers/monitor-process.js';
 import { startPrivateEngine } from '../test/helpers/private-engine.js';
 import { ensureTestImage } from '../test/helpers/test-image.js';
 import { log, MAIN, numberArg, root, startServe } from './lib/cli.js';
-import { processTable, processTree, startDetached, stop, treeRss, waitForPort } from './lib/processes.js';
+import { cpuGroups, cpuOver, engineProcesses } from './lib/engine-cpu.js';
+import { startDetached, stop, treeRss, waitForPort } from './lib/processes.js';
 
 const COUNT = numberArg('--containers', 200);
 const WINDOW_S = numberArg('--window', 60);
 const KILLS = 20;
-
-/** Clock ticks (user + system) of one process. */
-function ticks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return 0;
-  }
-}
-
-/** dockerd, containerd and the shims: every process of dockerd's tree except the containers' own. */
-function engineProcesses(dockerdPid: number): number[] {
-  const table = processTable();
-  const out = processTree(
-    dockerdPid,
-    table,
-    (entry) => entry.pid === dockerdPid || entry.name.startsWith('containerd'),
-  ).map((entry) => entry.pid);
-  // Shims are reparented to init on some setups: find them by name.
-  for (const { pid, name } of table.byPid.values())
-    if (name.startsWith('containerd-shim') && !out.includes(pid)) out.push(pid);
-  return out;
-}
-
-/** CPU of `pids` (sum) over `seconds`, in percent of one core. */
-async function cpuOver(pids: () => number[], seconds: number): Promise<number> {
-  const before = pids().reduce((sum, pid) => sum + ticks(pid), 0);
-  const started = performance.now();
-  await sleep(seconds * 1000);
-  const after = pids().reduce((sum, pid) => sum + ticks(pid), 0);
-  return ((after - before) / 100 / ((performance.now() - started) / 1000)) * 100;
-}
-
-/** Several process groups over one window, each in percent of one core. */
-async function cpuGroups(groups: (() => number[])[], seconds: number): Promise<number[]> {
-  const total = (): number[] => groups.map((pids) => pids().reduce((sum, pid) => sum + ticks(pid), 0));
-  const before = total();
-  const started = performance.now();
-  await sleep(seconds * 1000);
-  const elapsed = (performance.now() - started) / 1000;
-  return total().map((after, i) => (after - (before[i] as number)) / elapsed);
-}
 
 function get(url: string): Promise<{ ms: number; body: string }> {
   return new Promise((resolve, reject) => {

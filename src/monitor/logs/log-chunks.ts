@@ -10,7 +10,11 @@ export const CHUNK_LINES = 128;
  * lines before or after a point (log-store.ts).
  */
 export const CHUNK_SPAN_MS = 5_000;
-/** Open lines older than this (by the monitor's clock) are sealed even if fewer: open lines are searched without the index. */
+/**
+ * Open lines older than this (by the monitor's clock) are sealed even if fewer: open lines are
+ * searched without the index. (250 ms was measured too: 15.4 % against 20.3 % CPU at 50
+ * containers, but 27.7 % against 26.5 % at 100 — within this machine's noise — for smaller chunks.)
+ */
 export const SEAL_AFTER_MS = 1_000;
 
 /**

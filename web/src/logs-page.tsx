@@ -52,14 +52,22 @@ export function LogsPage() {
   useEffect(() => {
     history.replaceState(null, '', `/logs${query === '' ? '' : `?${query}`}`);
     setError(undefined);
+    // An answer to a search typed over is dropped: it must not replace the newer one's lines.
+    let current = true;
     getJson<Page>(`/api/v1/logs?${query}`).then(
       (page) => {
+        if (!current) return;
         setLines(page.lines);
         setNext(page.next);
         setTook(page.took_ms);
       },
-      (e: Error) => setError(e.message),
+      (e: Error) => {
+        if (current) setError(e.message);
+      },
     );
+    return () => {
+      current = false;
+    };
   }, [query]);
 
   useEffect(() => {

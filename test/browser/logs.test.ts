@@ -31,7 +31,7 @@ after(async () => {
 });
 
 describe('the Logs page (a real browser)', () => {
-  it('search across two engines, context, live follow', async () => {
+  it('search across two engines among other lines (logs_page_stale_answer_regression), context, live follow', async () => {
     const data = mkdtempSync(join(tmpdir(), 'dockgate-logs-page-'));
     const monitor = await startMonitor([
       '--engine',

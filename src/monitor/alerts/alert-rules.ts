@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DockgateError } from '../../errors.js';
 import { parseDuration } from '../config/duration.js';
+import { parseSize } from '../config/size.js';
 import { compileQuery, type LogQuery } from '../logs/log-query.js';
 import type { ContainerItem } from '../model/container.js';
 
@@ -258,26 +259,17 @@ export function globRegex(glob: string, at = 'glob'): RegExp {
 }
 
 function memoryThreshold(value: number | string): AlertRules['memoryAbove'] {
-  if (typeof value === 'number') return { bytes: value };
+  if (typeof value === 'number' || /^\d+(\.\d+)?$/.test(value)) return { bytes: Number(value) };
   const percent = /^(\d+(?:\.\d+)?)%$/.exec(value);
   if (percent !== null) return { fraction: Number(percent[1]) / 100 };
-  const bytes = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$/i.exec(value);
-  if (bytes === null)
+  try {
+    return { bytes: parseSize(value, 'alerts.memory.above') };
+  } catch {
     throw new DockgateError(
       'DG_CONFIG_INVALID',
       `alerts.memory.above: "${value}" is a percent of the limit (90%) or a size (512MiB)`,
     );
-  const unit = (bytes[2] ?? 'B').toLowerCase();
-  const factor: Record<string, number> = {
-    b: 1,
-    kib: 1024,
-    mib: 1024 ** 2,
-    gib: 1024 ** 3,
-    kb: 1000,
-    mb: 1000 ** 2,
-    gb: 1000 ** 3,
-  };
-  return { bytes: Number(bytes[1]) * (factor[unit] ?? 1) };
+  }
 }
 
 function duration(text: string, at: string): number {

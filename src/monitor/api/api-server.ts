@@ -43,7 +43,7 @@ import {
   registerWebSockets,
   type TerminalContext,
 } from '../terminal/terminal-routes.js';
-import type { EventStream } from './event-stream.js';
+import { type EventStream, HEARTBEAT_MS, openEvents } from './event-stream.js';
 import {
   badQuery,
   boolParam,
@@ -381,14 +381,9 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
     // follow: server-sent events, one `log` event per line, until the client goes or the log ends.
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache',
-      'X-Accel-Buffering': 'no',
-    });
-    res.write(': logs\n\n');
+    openEvents(res, 'logs');
     res.on('close', () => controller.abort());
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), 15_000);
+    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
     try {
       for await (const line of lines) {
         if (!res.write(`event: log\ndata: ${JSON.stringify(line)}\n\n`))

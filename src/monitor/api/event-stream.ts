@@ -11,7 +11,22 @@ interface Sent {
 const RING = 20_000;
 /** A client this far behind (bytes queued in its socket) is cut; it resumes from the ring. */
 const MAX_BUFFERED = 4 * 1024 * 1024;
-const HEARTBEAT_MS = 15_000;
+/** A comment this often keeps proxies from closing a quiet stream. */
+export const HEARTBEAT_MS = 15_000;
+
+/**
+ * Takes over `res` as a server-sent event stream (every stream of the monitor's: no proxy
+ * buffering, no transform), its first text a comment naming it; the client retries after 2 s.
+ */
+export function openEvents(res: ServerResponse, name: string): void {
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache, no-transform',
+    Connection: 'keep-alive',
+    'X-Accel-Buffering': 'no',
+  });
+  res.write(`retry: 2000\n: ${name}\n\n`);
+}
 
 /**
  * `GET /api/v1/stream`: server-sent events to every client. Each event has an id
@@ -54,13 +69,7 @@ export class EventStream {
     lastEventId: string | undefined,
     snapshot: () => readonly [string, unknown][],
   ): void {
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    res.write(`retry: 2000\n: dockgate monitor stream ${this.#boot}\n\n`);
+    openEvents(res, `dockgate monitor stream ${this.#boot}`);
     const resumed = lastEventId === undefined ? undefined : this.#since(lastEventId);
     if (resumed === undefined) {
       if (lastEventId !== undefined)

@@ -17,8 +17,6 @@ export class FairShare {
   /** This second: lines asked for (kept or not) and dropped, per key. */
   readonly #asked = new Map<number, number>();
   readonly #dropped = new Map<number, number>();
-  /** Each key's rate (lines/s), from last second's demand. */
-  #rate = new Map<number, number>();
 
   constructor(budgetPerSecond: number) {
     this.#budget = budgetPerSecond;
@@ -40,10 +38,11 @@ export class FairShare {
   /** Ends a second: the lines dropped per key in it; each bucket refilled at its new rate. */
   tick(): Map<number, number> {
     const dropped = new Map(this.#dropped);
-    this.#rate = waterFill(this.#asked, this.#budget);
+    // Each key's rate (lines/s) from last second's demand.
+    const rates = waterFill(this.#asked, this.#budget);
     const equal = this.#equal();
     for (const [key, tokens] of this.#tokens) {
-      const rate = Math.max(this.#rate.get(key) ?? 0, equal);
+      const rate = Math.max(rates.get(key) ?? 0, equal);
       this.#tokens.set(key, Math.min(rate * BURST_S, tokens + rate));
     }
     this.#asked.clear();
@@ -55,7 +54,6 @@ export class FairShare {
     this.#tokens.delete(key);
     this.#asked.delete(key);
     this.#dropped.delete(key);
-    this.#rate.delete(key);
   }
 
   /** An equal share of the budget among the containers seen. */

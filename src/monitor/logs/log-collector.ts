@@ -83,13 +83,6 @@ export class LogCollector {
     this.#readers.clear();
   }
 
-  /** Readers reading now (for /metrics and the docs' cost figures). */
-  get reading(): number {
-    let n = 0;
-    for (const r of this.#readers.values()) if (r.kind === 'reading') n++;
-    return n;
-  }
-
   /** Starts a reader for a container unless one is reading, or the container has nothing new. */
   #ensure(item: ContainerItem, now = false): void {
     if (this.#stopped) return;

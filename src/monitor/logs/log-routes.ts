@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Clock } from '../../clock.js';
+import { HEARTBEAT_MS, openEvents } from '../api/event-stream.js';
 import { badQuery, boolParam, notFound, single, timeParam } from '../api/request-params.js';
 import { requireRole } from '../auth/principal.js';
 import type { LogsConfig } from '../config/monitor-config.js';
@@ -15,6 +16,7 @@ import {
   parseKey,
   type SourceRow,
   type StoredLine,
+  sourceMatches,
 } from './log-store.js';
 
 /** What the log routes read. */
@@ -33,7 +35,6 @@ const MAX_LIMIT = 5_000;
 const SCAN_BOUND = 200_000;
 /** A follower this far behind (bytes queued in its socket) is cut; it resumes with Last-Event-ID. */
 const MAX_BUFFERED = 4 * 1024 * 1024;
-const HEARTBEAT_MS = 15_000;
 const CURSOR = /^\d{1,16}-\d{1,10}$/;
 
 /** A search as the query string asks it, with the sources its filters name. */
@@ -145,22 +146,12 @@ function parseSearch(q: Query, logs: LogStore, ctx: LogRoutesContext): Asked {
   const untilText = single(q, 'until');
   const sinceMs = sinceText === undefined ? undefined : timeParam(sinceText, 'since', now);
   const untilMs = untilText === undefined ? undefined : timeParam(untilText, 'until', now);
-  const filtered =
-    engine !== undefined || container !== undefined || project !== undefined || service !== undefined;
-  const filter = (s: SourceRow): boolean =>
-    (engine === undefined || s.engine === engine) &&
-    (project === undefined || s.project === project) &&
-    (service === undefined || s.service === service) &&
-    (container === undefined ||
-      s.name === container ||
-      s.container === container ||
-      (container.length >= 4 && /^[0-9a-f]+$/.test(container) && s.container.startsWith(container)));
+  const sources = { engine, container, project, service };
+  const filtered = Object.values(sources).some((v) => v !== undefined);
   return {
     search: {
       query,
-      sources: filtered
-        ? logs.findSources({ engine, container, project, service }).map((s) => s.id)
-        : undefined,
+      sources: filtered ? logs.findSources(sources).map((s) => s.id) : undefined,
       stream: stream as LogStream | undefined,
       sinceMs,
       untilMs,
@@ -170,7 +161,7 @@ function parseSearch(q: Query, logs: LogStore, ctx: LogRoutesContext): Asked {
       limit: Number(limitText),
       scanBound: SCAN_BOUND,
     },
-    filter,
+    filter: (s) => sourceMatches(s, sources),
   };
 }
 
@@ -226,13 +217,7 @@ async function exportAll(
  * id is the line's cursor; `Last-Event-ID` first sends what matched after it (up to 5 000 lines).
  */
 function follow(res: ServerResponse, logs: LogStore, asked: Asked, last: LineKey | undefined): void {
-  res.writeHead(200, {
-    'Content-Type': 'text/event-stream; charset=utf-8',
-    'Cache-Control': 'no-cache, no-transform',
-    Connection: 'keep-alive',
-    'X-Accel-Buffering': 'no',
-  });
-  res.write('retry: 2000\n: dockgate logs follow\n\n');
+  openEvents(res, 'dockgate logs follow');
   const send = (line: StoredLine): void => {
     res.write(`id: ${line.cursor}\nevent: line\ndata: ${JSON.stringify(line)}\n\n`);
   };

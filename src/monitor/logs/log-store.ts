@@ -169,7 +169,7 @@ export class LogStore {
   readonly #db: Db;
   readonly #log: Logger;
   readonly #now: Clock;
-  #retention: LogRetention;
+  readonly #retention: LogRetention;
   readonly #sources = new Map<number, Source>();
   /** Lines collected since the listeners last heard. */
   #fresh: { source: SourceRow; row: Row }[] = [];
@@ -213,33 +213,11 @@ export class LogStore {
     return this.#sources.get(id)?.row;
   }
 
-  /** The sources the filters name (`container`: full id, id prefix of 4+, or exact name). */
-  findSources(filter: {
-    engine?: string | undefined;
-    container?: string | undefined;
-    project?: string | undefined;
-    service?: string | undefined;
-  }): SourceRow[] {
+  /** The sources the filters name (see `sourceMatches`). */
+  findSources(filter: SourceFilter): SourceRow[] {
     const out: SourceRow[] = [];
-    const ref = filter.container;
-    for (const { row: s } of this.#sources.values()) {
-      if (filter.engine !== undefined && s.engine !== filter.engine) continue;
-      if (filter.project !== undefined && s.project !== filter.project) continue;
-      if (filter.service !== undefined && s.service !== filter.service) continue;
-      if (
-        ref !== undefined &&
-        s.name !== ref &&
-        s.container !== ref &&
-        !(ref.length >= 4 && /^[0-9a-f]+$/.test(ref) && s.container.startsWith(ref))
-      )
-        continue;
-      out.push(s);
-    }
+    for (const { row } of this.#sources.values()) if (sourceMatches(row, filter)) out.push(row);
     return out;
-  }
-
-  sources(): SourceRow[] {
-    return [...this.#sources.values()].map((s) => s.row);
   }
 
   /** One collected line: searchable at once, sealed soon; the source's resume point moves with it. */
@@ -323,10 +301,6 @@ export class LogStore {
     return this.#error === undefined
       ? { ok: true, pending: this.#openCount, bytes }
       : { ok: false, error: this.#error, pending: this.#openCount, bytes };
-  }
-
-  setRetention(retention: LogRetention): void {
-    this.#retention = retention;
   }
 
   /**
@@ -652,7 +626,8 @@ export class LogStore {
       const before = got.length;
       for (const { key } of chunks)
         for (const r of this.#chunk(key, source)) if (r.id >= lo && r.id <= hi) got.push(r);
-      // Oldest first, open lines (the newest) wait until the chunks are read.
+      // More chunks may follow: lines beyond the last one read wait for the next step (oldest
+      // first, that holds back this source's open lines, its newest, too).
       if (chunks.length >= CHUNKS_PER_STEP && got.length > before) {
         const ids = got.slice(before).map((r) => r.id);
         cut = desc ? Math.max(cut, Math.min(...ids)) : Math.min(cut, Math.max(...ids));
@@ -780,6 +755,28 @@ interface SourceDbRow {
   dropped: number;
   gaps: number;
   note: string | null;
+}
+
+/** The filters a search names its containers by. */
+export interface SourceFilter {
+  readonly engine?: string | undefined;
+  readonly container?: string | undefined;
+  readonly project?: string | undefined;
+  readonly service?: string | undefined;
+}
+
+/** A source within the filters: `container` is a full id, an id prefix of 4 or more, or an exact name. */
+export function sourceMatches(s: SourceRow, f: SourceFilter): boolean {
+  const ref = f.container;
+  return (
+    (f.engine === undefined || s.engine === f.engine) &&
+    (f.project === undefined || s.project === f.project) &&
+    (f.service === undefined || s.service === f.service) &&
+    (ref === undefined ||
+      s.name === ref ||
+      s.container === ref ||
+      (ref.length >= 4 && /^[0-9a-f]+$/.test(ref) && s.container.startsWith(ref)))
+  );
 }
 
 /** A source's token in the index: each chunk's text starts with it. */

@@ -12,6 +12,8 @@ export interface RunningContainer {
 /** Events that change which containers run, or their names. */
 const CHANGING = ['start', 'die', 'destroy', 'rename', 'pause', 'unpause'];
 const RESUBSCRIBE_MAX_MS = 5_000;
+/** Deaths remembered for waits that start just after one (cleared whole past this many). */
+const DIED_KEPT = 4_096;
 
 /**
  * The engine's running containers, kept by one `/events` subscription instead of a list call
@@ -22,6 +24,10 @@ const RESUBSCRIBE_MAX_MS = 5_000;
 export class RunningSet {
   readonly #engine: DockerClient;
   readonly #running = new Map<string, RunningContainer>();
+  /** Who waits for a container to stop (a followed log), by id. */
+  readonly #stopWaiters = new Map<string, Set<() => void>>();
+  /** When each container last died (ms), for a wait that starts just after the event. */
+  readonly #diedAt = new Map<string, number>();
   #ready = false;
   #controller: AbortController | undefined;
 
@@ -35,8 +41,43 @@ export class RunningSet {
     return this.#ready ? [...this.#running.values()] : undefined;
   }
 
+  /**
+   * Settles once container `id` stops (`die`, `destroy`) after `notBefore` (ms, taken before the
+   * inspect that said it runs). While the subscription is down nothing is known; when it is back,
+   * a waiter whose container is no longer listed is told.
+   */
+  whenStopped(id: string, notBefore: number): { readonly stopped: Promise<void>; cancel(): void } {
+    this.#start();
+    if ((this.#diedAt.get(id) ?? -1) >= notBefore) return { stopped: Promise.resolve(), cancel() {} };
+    let waiters = this.#stopWaiters.get(id);
+    if (waiters === undefined) {
+      waiters = new Set();
+      this.#stopWaiters.set(id, waiters);
+    }
+    const set = waiters;
+    let waiter: () => void = () => {};
+    const stopped = new Promise<void>((resolve) => {
+      waiter = resolve;
+      set.add(resolve);
+    });
+    return {
+      stopped,
+      cancel: () => {
+        set.delete(waiter);
+        if (set.size === 0 && this.#stopWaiters.get(id) === set) this.#stopWaiters.delete(id);
+      },
+    };
+  }
+
   close(): void {
     this.#controller?.abort();
+    for (const id of [...this.#stopWaiters.keys()]) this.#stopped(id);
+  }
+
+  #stopped(id: string): void {
+    const waiters = this.#stopWaiters.get(id);
+    this.#stopWaiters.delete(id);
+    for (const resolve of waiters ?? []) resolve();
   }
 
   #start(): void {
@@ -75,6 +116,8 @@ export class RunningSet {
         listed = true;
         for (const event of pending.splice(0)) this.#apply(event);
         this.#ready = true;
+        // Stops missed while the subscription was down.
+        for (const id of [...this.#stopWaiters.keys()]) if (!this.#running.has(id)) this.#stopped(id);
         delay = 250;
         await events;
       } catch {
@@ -118,6 +161,9 @@ export class RunningSet {
       case 'die':
       case 'destroy':
         this.#running.delete(id);
+        if (this.#diedAt.size >= DIED_KEPT) this.#diedAt.clear();
+        this.#diedAt.set(id, Date.now());
+        this.#stopped(id);
         break;
       case 'rename': {
         const known = this.#running.get(id);

@@ -48,10 +48,10 @@ export class StatsEndpoint {
   readonly #located = new Map<string, Located | null>();
   readonly #set: RunningSet;
 
-  constructor(engine: DockerClient, reader: CgroupReader = new CgroupReader()) {
+  constructor(engine: DockerClient, reader: CgroupReader = new CgroupReader(), running = new RunningSet(engine)) {
     this.#engine = engine;
     this.#reader = reader;
-    this.#set = new RunningSet(engine);
+    this.#set = running;
   }
 
   /** `filters` is the Engine API's filters JSON (ownership adds the owner label). */
@@ -88,10 +88,6 @@ export class StatsEndpoint {
   }
 
   /** Stops following the engine's events. */
-  close(): void {
-    this.#set.close();
-  }
-
   /**
    * The running containers the caller may see: from the events-kept set, filtered here by label
    * and id (the filters ownership adds); any other filter, or a set not followed live, asks the

@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+
 /**
  * What the bridge asks before forwarding a request, and what it is told. The gateway moves
  * bytes; the gate (policy/gatekeeper.ts) decides. A ruling can be immediate (the common case,
@@ -61,13 +63,14 @@ export interface Refuse {
 
 /**
  * The gateway answers by itself (its own endpoints, e.g. `GET /dockgate/v1/stats`): in order, like
- * a refusal, with this body; the connection closes after it.
+ * a refusal, with this body; the connection closes after it. A stream body (a followed log) is
+ * sent chunked, as fast as the client takes it, and is destroyed if the client goes away.
  */
 export interface Answer {
   readonly kind: 'answer';
   readonly status: number;
   readonly contentType: string;
-  readonly body: Buffer;
+  readonly body: Buffer | Readable;
   readonly audit: AuditFields | undefined;
 }
 

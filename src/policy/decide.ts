@@ -102,6 +102,7 @@ const UNINSPECTABLE =
 /** Routes acting on one object, and the kind whose owner is checked. */
 const OWNED_PARAM: Record<string, OwnedKind> = {
   '/containers/': 'container',
+  '/dockgate/v1/containers/': 'container',
   '/exec/': 'exec',
   '/volumes/': 'volume',
   '/networks/': 'network',

@@ -1,3 +1,5 @@
+import { AGENT_LOGS_ROUTE, LogsEndpoint } from '../agent/logs-endpoint.js';
+import { RunningSet } from '../agent/running-set.js';
 import { StatsEndpoint } from '../agent/stats-endpoint.js';
 import { hashToken } from '../auth/tokens.js';
 import type { DockerClient } from '../client/docker-client.js';
@@ -75,6 +77,8 @@ export class Gatekeeper implements Gate {
   readonly #onOpen: (delta: 1 | -1) => void;
   readonly #targets: TargetInspector;
   readonly #statsEndpoint: StatsEndpoint;
+  readonly #logsEndpoint: LogsEndpoint;
+  readonly #running: RunningSet;
   readonly #heads: HeadMemo;
   /**
    * Asked when a token is unknown: re-reads the token file if it changed since it was read, and
@@ -90,14 +94,17 @@ export class Gatekeeper implements Gate {
     this.#learner = options.learner;
     this.#onOpen = options.onOpen ?? (() => {});
     this.#targets = new TargetInspector(options.engine, options.log, options.targets);
-    this.#statsEndpoint = new StatsEndpoint(options.engine);
+    // One events subscription says which containers run, for the stats and the followed logs.
+    this.#running = new RunningSet(options.engine);
+    this.#statsEndpoint = new StatsEndpoint(options.engine, undefined, this.#running);
+    this.#logsEndpoint = new LogsEndpoint(options.engine, this.#running);
     this.#heads = new HeadMemo(options.learner !== undefined);
   }
 
   /** Stops the target inspector's events subscription. */
   close(): void {
     this.#targets.close();
-    this.#statsEndpoint.close();
+    this.#running.close();
   }
 
   get policy(): Policy {
@@ -182,7 +189,7 @@ export class Gatekeeper implements Gate {
       return this.#stats(request, caller, head, outcome);
     const { ownerChecks, targetChecks } = outcome.effects;
     if (ownerChecks.length === 0 && targetChecks.length === 0)
-      return this.#forward(request, caller, head, outcome, outcome.wouldDeny);
+      return this.#pass(request, caller, head, outcome, outcome.wouldDeny);
     if (ownerChecks.length === 0) {
       // Every target already known: decide now, without a promise (the proxy path's fast case).
       const found = this.#targetsNow(targetChecks, caller.profile);
@@ -259,8 +266,7 @@ export class Gatekeeper implements Gate {
         wouldDeny ??= denial;
       }
     }
-    if (outcome.effects.targetChecks.length === 0)
-      return this.#forward(request, caller, head, outcome, wouldDeny);
+    if (outcome.effects.targetChecks.length === 0) return this.#pass(request, caller, head, outcome, wouldDeny);
     const found = await this.#checkTargets(outcome.effects.targetChecks, caller.profile);
     return this.#afterTargets(request, caller, head, outcome, wouldDeny, found, body);
   }
@@ -302,6 +308,38 @@ export class Gatekeeper implements Gate {
       body: Buffer.from(`${JSON.stringify(body)}\n`),
       audit: line,
     };
+  }
+
+  /** Allowed, owners checked: forwarded to the engine, or answered by the gateway's own endpoint. */
+  #pass(
+    request: GateRequest,
+    caller: Caller,
+    head: Extract<HeadOutcome, { kind: 'allow' }>,
+    outcome: Extract<BodyOutcome, { kind: 'allow' }>,
+    wouldDeny: Denial | undefined,
+  ): Ruling | Promise<Ruling> {
+    if (head.route?.route.name === AGENT_LOGS_ROUTE) return this.#agentLogs(request, caller, head, wouldDeny);
+    return this.#forward(request, caller, head, outcome, wouldDeny);
+  }
+
+  /**
+   * `GET /dockgate/v1/containers/{id}/logs`: the container's log read from its files here
+   * (agent/logs-endpoint.ts), once the caller may read that container's logs.
+   */
+  async #agentLogs(
+    request: GateRequest,
+    caller: Caller,
+    head: Extract<HeadOutcome, { kind: 'allow' }>,
+    wouldDeny: Denial | undefined,
+  ): Promise<Ruling> {
+    const target = head.normalised.canonicalTarget;
+    const query = new URLSearchParams(target.includes('?') ? target.slice(target.indexOf('?') + 1) : '');
+    const answer = await this.#logsEndpoint.answer(head.route?.params.id ?? '', query);
+    const line =
+      wouldDeny === undefined
+        ? audit(request, caller, head.normalised.path, 'allow', head.rule.name, undefined, undefined, AGENT_LOGS_ROUTE)
+        : audit(request, caller, head.normalised.path, 'would_deny', wouldDeny.rule, wouldDeny.reason, wouldDeny.code);
+    return { kind: 'answer', status: answer.status, contentType: answer.contentType, body: answer.body, audit: line };
   }
 
   /** The first target that holds an escape (or cannot be checked) refuses; lookups run in order. */

@@ -90,6 +90,8 @@ const READ_ONLY_RULES = [
   'GET,HEAD /volumes/*',
   // The gateway's own bulk stats (the monitor's agent): the same facts as each container's /stats.
   'GET /dockgate/v1/stats',
+  // A container's log read from its files on the host: the same lines as its /logs.
+  'GET /dockgate/v1/containers/*/logs',
 ].map((allow) => ({ allow }));
 
 const MANAGE_RULES = ['start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait'].map((verb) => ({

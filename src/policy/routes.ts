@@ -3,7 +3,7 @@
  * learn mode's recorded routes, which body inspection applies). `{name}` of images and plugins
  * may hold slashes ("library/busybox"), so it spans segments; every other `{…}` is one segment.
  * Derived from the Engine API specs v1.41–v1.55 (paths only), plus dockerd's /grpc and /session,
- * and the gateway's own `/dockgate/v1/stats`.
+ * and the gateway's own `/dockgate/v1/stats` and `/dockgate/v1/containers/{id}/logs`.
  */
 const TEMPLATES: readonly string[] = [
   'GET /_ping',
@@ -119,6 +119,7 @@ const TEMPLATES: readonly string[] = [
   'POST /grpc',
   // dockgate's own: every running container's stats in one answer (src/agent/stats-endpoint.ts).
   'GET /dockgate/v1/stats',
+  'GET /dockgate/v1/containers/{id}/logs',
 ];
 
 export interface Route {

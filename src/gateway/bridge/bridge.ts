@@ -1,10 +1,11 @@
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { EngineEndpoint } from '../../engine/endpoint.js';
 import type { Logger } from '../../log/logger.js';
 import type { AccessLog } from '../access-log.js';
 import type { EnginePool } from '../engine-pool.js';
 import type { ConnectionInfo, Gate } from '../gate.js';
-import { errorResponse, localResponse } from '../http/error-response.js';
+import { errorResponse, localResponse, streamHead } from '../http/error-response.js';
 import { EngineLink } from './engine-link.js';
 import { asAnswer, type Exchange, type OwedAnswer } from './exchange.js';
 import { Outbox } from './outbox.js';
@@ -63,6 +64,8 @@ export class Bridge {
   #clientPause = 0;
   #enginePause = 0;
   #endAfterFlush: { destroy: boolean } | undefined;
+  /** The gateway's own answer being streamed, if any (the connection's last exchange). */
+  #answering: Readable | undefined;
 
   constructor(client: Socket, clientLabel: string, conn: ConnectionInfo, ctx: BridgeContext) {
     this.client = client;
@@ -91,6 +94,7 @@ export class Bridge {
       this.flushRuns();
     });
     client.on('end', () => {
+      this.#endAnswer(); // the client is done: as the engine, stop a log it follows
       this.request.onEnd();
       this.flushRuns();
     });
@@ -102,7 +106,20 @@ export class Bridge {
   /** Graceful shutdown: finish the exchanges under way, take no new ones, then close. */
   drain(): void {
     this.draining = true;
+    // A streamed answer of the gateway's own (a followed log) ends here, as a follow through a
+    // stopping engine would.
+    this.#endAnswer();
     this.closeIfIdle();
+  }
+
+  /** Ends a streamed answer of the gateway's own early, cleanly (the last chunk is sent). */
+  #endAnswer(): void {
+    const answering = this.#answering;
+    if (answering === undefined) return;
+    this.#answering = undefined;
+    answering.destroy();
+    this.client.write('0\r\n\r\n');
+    this.endClient(true);
   }
 
   /** Immediate shutdown (the grace period is over). */
@@ -172,6 +189,8 @@ export class Bridge {
 
   #onClientClose(): void {
     this.closed = true;
+    this.#answering?.destroy();
+    this.#answering = undefined;
     // An engine connection at a clean boundary goes to the next client; one with work under way
     // is closed, which cancels that work (a build, a logs -f, a pull).
     this.engine.release(this.reusable());
@@ -240,13 +259,47 @@ export class Bridge {
     if (owed === undefined || this.closed) return;
     this.#owed = undefined;
     this.flushClient();
+    const body = owed.answer?.body;
+    if (body !== undefined && !Buffer.isBuffer(body)) {
+      this.#sendStream(owed.status, owed.answer?.contentType ?? 'application/octet-stream', body, owed.id);
+      return;
+    }
     this.client.write(
-      owed.answer === undefined
+      owed.answer === undefined || body === undefined
         ? errorResponse(owed.status, owed.message, owed.id)
-        : localResponse(owed.status, owed.answer.contentType, owed.answer.body, owed.id),
+        : localResponse(owed.status, owed.answer.contentType, body, owed.id),
     );
     this.engine.destroy();
     this.endClient(true);
+  }
+
+  /**
+   * The gateway's own streamed answer (a followed log): chunked, paused while the client's
+   * socket is full, ended with the last chunk; cut short (no last chunk: the client sees an
+   * error) if it fails, destroyed if the client goes away or the gateway drains.
+   */
+  #sendStream(status: number, contentType: string, body: Readable, id: string): void {
+    const client = this.client;
+    this.engine.destroy();
+    this.#answering = body;
+    client.write(streamHead(status, contentType, id));
+    body.on('data', (chunk: Buffer) => {
+      if (chunk.length === 0) return;
+      client.write(`${chunk.length.toString(16)}\r\n`);
+      client.write(chunk);
+      if (!client.write('\r\n')) body.pause();
+    });
+    client.on('drain', () => body.resume());
+    body.once('end', () => {
+      this.#answering = undefined;
+      client.write('0\r\n\r\n');
+      this.endClient(true);
+    });
+    body.once('error', (error) => {
+      this.#answering = undefined;
+      this.ctx.log.warn({ req: id, err: error.message }, 'streamed answer failed');
+      client.destroy();
+    });
   }
 
   closeIfIdle(): void {

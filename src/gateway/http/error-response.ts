@@ -29,3 +29,15 @@ export function localResponse(status: number, contentType: string, body: Buffer,
     `X-Dockgate-Request-Id: ${requestId}\r\n\r\n`;
   return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }
+
+/** The head of a streamed answer of the gateway's own: chunked, and the connection closes after. */
+export function streamHead(status: number, contentType: string, requestId: string): Buffer {
+  return Buffer.from(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'OK'}\r\n` +
+      `Content-Type: ${contentType}\r\n` +
+      'Transfer-Encoding: chunked\r\n' +
+      'Connection: close\r\n' +
+      `X-Dockgate-Request-Id: ${requestId}\r\n\r\n`,
+    'latin1',
+  );
+}

@@ -1,15 +1,10 @@
 import { stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { DockerClient } from '../client/docker-client.js';
 import { EngineError } from '../client/errors.js';
-import {
-  FILE_LOG_DRIVERS,
-  type FileLogEntry,
-  type FileLogFormat,
-  unixParamTime,
-} from '../engine/log-files/file-entry.js';
+import { type FileLogEntry, unixParamTime } from '../engine/log-files/file-entry.js';
 import { readLogFiles } from '../engine/log-files/log-file-reader.js';
+import { containerDir, type LogInspect, logLocation } from '../engine/log-files/log-location.js';
 import type { RunningSet } from './running-set.js';
 
 /** The route's name in the policy (routes.ts) and its path prefix. */
@@ -29,15 +24,6 @@ interface LogsQuery {
   readonly until: string | undefined;
 }
 
-interface Inspected {
-  Id: string;
-  LogPath?: string;
-  HostnamePath?: string;
-  ResolvConfPath?: string;
-  Config?: { Tty?: boolean };
-  State?: { Running?: boolean };
-  HostConfig?: { LogConfig?: { Type?: string } };
-}
 
 const MOUNT_HINT =
   'run the gateway on the engine host as root (in a container: -v /var/lib/docker/containers:/var/lib/docker/containers:ro, the engine\'s own path)';
@@ -64,25 +50,25 @@ export class LogsEndpoint {
     const query = parseQuery(params);
     if (typeof query === 'string') return failure(400, query);
     const asked = Date.now();
-    let inspect: Inspected;
+    let inspect: LogInspect;
     try {
-      inspect = await this.#engine.json<Inspected>('GET', `/containers/${encodeURIComponent(ref)}/json`);
+      inspect = await this.#engine.json<LogInspect>('GET', `/containers/${encodeURIComponent(ref)}/json`);
     } catch (error) {
       if (error instanceof EngineError) return failure(error.status, error.engineMessage);
       return failure(502, `dockgate: the engine could not be asked for the container: ${(error as Error).message}`);
     }
-    const driver = inspect.HostConfig?.LogConfig?.Type ?? '';
-    if (!FILE_LOG_DRIVERS.has(driver))
+    const location = logLocation(inspect);
+    if (location === undefined)
+      return failure(501, "dockgate: the engine did not say where this container's log is");
+    if (location.kind === 'not-a-file')
       return failure(
         501,
-        `dockgate: container ${inspect.Id.slice(0, 12)} logs with driver ${driver || 'unknown'}: not a file the gateway reads (json-file, local); ask the engine`,
+        `dockgate: container ${inspect.Id.slice(0, 12)} logs with driver ${location.driver}: not a file the gateway reads (json-file, local); ask the engine`,
       );
-    const format = driver as FileLogFormat;
-    const path = logFile(inspect, format);
-    if (path === undefined) return failure(501, 'dockgate: the engine did not say where this container\'s log is');
+    const { path, format } = location;
     // The container's directory must be readable here; its log file may not exist yet.
-    const dir = await stat(dirname(format === 'local' ? dirname(path) : path)).catch(() => undefined);
-    if (dir === undefined) return failure(501, `dockgate: cannot read ${dirname(path)} here: ${MOUNT_HINT}`);
+    if ((await stat(containerDir(location)).catch(() => undefined)) === undefined)
+      return failure(501, `dockgate: cannot read ${containerDir(location)} here: ${MOUNT_HINT}`);
     if ((await stat(path).catch(() => undefined)) === undefined)
       return stream(inspect, query, emptyLog(), () => {});
     const waiting =
@@ -102,23 +88,6 @@ export class LogsEndpoint {
       waiting?.cancel();
     });
   }
-}
-
-/**
- * Where dockerd writes the container's log: `LogPath` for json-file; for local,
- * `<container dir>/local-logs/container.log` (LogPath is empty then). Both must sit in the
- * container's own directory, named by its full id — a path elsewhere is not read.
- */
-function logFile(inspect: Inspected, format: FileLogFormat): string | undefined {
-  if (format === 'json-file') {
-    const path = inspect.LogPath ?? '';
-    return path !== '' && basename(dirname(path)) === inspect.Id && basename(path) === `${inspect.Id}-json.log`
-      ? path
-      : undefined;
-  }
-  const known = inspect.HostnamePath || inspect.ResolvConfPath || '';
-  const dir = dirname(known);
-  return known !== '' && basename(dir) === inspect.Id ? join(dir, 'local-logs', 'container.log') : undefined;
 }
 
 const TRUE = new Set(['1', 'true', 'True', 'TRUE', 't', 'T']);
@@ -172,7 +141,7 @@ const STREAM_TYPE = { stdout: 1, stderr: 2 } as const;
  * and ends, rather than holding its file until the next line.
  */
 function stream(
-  inspect: Inspected,
+  inspect: LogInspect,
   query: LogsQuery,
   entries: AsyncGenerator<FileLogEntry[]>,
   stop: () => void,

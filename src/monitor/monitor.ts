@@ -16,6 +16,7 @@ import { type EngineConfig, enginesFromFile, type MonitorConfig } from './config
 import { EngineWatcher } from './engines/engine-watcher.js';
 import { FairShare } from './logs/fair-share.js';
 import { LogCollector } from './logs/log-collector.js';
+import { LogPaths } from './logs/log-paths.js';
 import { LogStore } from './logs/log-store.js';
 import { DeliveryQueue } from './notify/delivery.js';
 import { type Notifier, notifierFor } from './notify/notifiers.js';
@@ -305,6 +306,7 @@ export class Monitor {
             state: this.state,
             store: this.logs,
             share: this.#share,
+            paths: new LogPaths(watcher, engine.logs, this.#log),
             log: this.#log,
             firstLookMs: this.config.logs.retention.ageMs,
             now: this.#now,

@@ -39,6 +39,12 @@ export type LogsOptions = Omit<QueryOf<'ContainerLogs'>, 'follow' | 'since' | 'u
   readonly since?: number | string;
   readonly until?: number | string;
   readonly signal?: AbortSignal;
+  /**
+   * Read through a dockgate gateway's file reader (`GET /dockgate/v1/containers/{id}/logs`):
+   * the same frames from the json-file/local files on the engine's host, without dockerd
+   * decoding them. Only on a gateway; answers 501 for other drivers or unreadable files.
+   */
+  readonly agent?: boolean;
 };
 
 /** `docker container …`: every container call of the Engine API. */
@@ -116,11 +122,13 @@ export class Containers {
 
   /** The same frames, a read at a time (a busy log without a promise per line). */
   async *logBatches(container: string, options: LogsOptions = {}): AsyncGenerator<OutputFrame[]> {
-    const { signal, ...query } = options;
-    const response = await this.#t.request('GET', `/containers/${id(container)}/logs`, {
+    const { signal, agent, ...query } = options;
+    const path = agent === true ? `/dockgate/v1/containers/${id(container)}/logs` : `/containers/${id(container)}/logs`;
+    const response = await this.#t.request('GET', path, {
       query: { stdout: true, stderr: true, ...query },
       signal,
       stream: true,
+      versioned: agent !== true,
     });
     try {
       const type = String(response.headers['content-type'] ?? '');

@@ -1,6 +1,7 @@
-import { createReadStream, type FSWatcher, watch } from 'node:fs';
+import { type FSWatcher, watch } from 'node:fs';
 import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { type FileLogEntry, type FileLogFormat, shiftTime } from './file-entry.js';
 import { type FileFormat, fileFormat } from './file-formats.js';
@@ -38,11 +39,15 @@ const ORDER_MARGIN_MS = 2_000;
 /** A follow looks at the file this often even without a change notice (a missed inotify event). */
 const POLL_MS = 1_000;
 
+/** A rotated file, open: a rename while it is read (the next rotation) does not change what is read. */
 interface OlderFile {
-  readonly path: string;
+  readonly handle: FileHandle;
   readonly gz: boolean;
   readonly first: Buffer | undefined;
 }
+
+/** Attempts at a listing of rotated files that no rotation changed while it was taken. */
+const LISTING_ATTEMPTS = 20;
 
 export async function* readLogFiles(read: LogFileRead): AsyncGenerator<FileLogEntry[]> {
   const format = fileFormat(read.format);
@@ -61,12 +66,16 @@ export async function* readLogFiles(read: LogFileRead): AsyncGenerator<FileLogEn
     // Older files first: only those that can hold entries at or after `since`.
     const chain = await olderFiles(read.path, format, await firstRecord(handle, format));
     const start = await startOf(chain, handle, format, read.since);
-    for (const file of chain.slice(start)) {
-      for await (const batch of wholeFile(file, format)) {
-        const kept = filter.keep(batch);
-        if (kept.length > 0) yield kept;
-        if (filter.ended) return;
+    try {
+      for (const file of chain.slice(start)) {
+        for await (const batch of wholeFile(file, format)) {
+          const kept = filter.keep(batch);
+          if (kept.length > 0) yield kept;
+          if (filter.ended) return;
+        }
       }
+    } finally {
+      await closeAll(chain);
     }
     let offset =
       start === chain.length && read.since !== undefined && format.name === 'json-file'
@@ -103,12 +112,16 @@ export async function* readLogFiles(read: LogFileRead): AsyncGenerator<FileLogEn
           handle = next;
           offset = 0;
           decoder.reset();
-          for (const file of newer) {
-            for await (const batch of wholeFile(file, format)) {
-              const kept = filter.keep(batch);
-              if (kept.length > 0) yield kept;
-              if (filter.ended) return;
+          try {
+            for (const file of newer) {
+              for await (const batch of wholeFile(file, format)) {
+                const kept = filter.keep(batch);
+                if (kept.length > 0) yield kept;
+                if (filter.ended) return;
+              }
             }
+          } finally {
+            await closeAll(newer);
           }
           continue;
         }
@@ -154,8 +167,47 @@ class TimeFilter {
   }
 }
 
-/** Rotated files of `path`, oldest first (`.3.gz`, `.2`, `.1`), the live one left out. */
+/**
+ * Rotated files of `path`, open, oldest first (`.3.gz`, `.2`, `.1`), the live one left out.
+ * dockerd renames every rotated file at each rotation, so the listing is taken again until no
+ * name moved while the files were opened.
+ */
 async function olderFiles(path: string, format: FileFormat, live: Buffer | undefined): Promise<OlderFile[]> {
+  let files: OlderFile[] = [];
+  for (let attempt = 0; attempt < LISTING_ATTEMPTS; attempt++) {
+    const names = await rotatedNames(path);
+    const opened: (OlderFile & { readonly name: string; readonly ino: number })[] = [];
+    for (const name of names) {
+      const handle = await open(join(dirname(path), name), 'r').catch(() => undefined);
+      if (handle === undefined) continue; // moved or removed meanwhile: the check below retries
+      const gz = name.endsWith('.gz');
+      const first = await peekFile(handle, gz, format).catch(() => undefined);
+      opened.push({ handle, gz, first, name, ino: (await handle.stat()).ino });
+    }
+    const again = await rotatedNames(path);
+    const moved =
+      again.join('/') !== names.join('/') ||
+      opened.length !== names.length ||
+      (
+        await Promise.all(
+          opened.map(async (file) => (await stat(join(dirname(path), file.name)).catch(() => undefined))?.ino),
+        )
+      ).some((ino, i) => ino !== opened[i]?.ino);
+    files = opened;
+    if (!moved || attempt === LISTING_ATTEMPTS - 1) break;
+    await closeAll(opened);
+  }
+  // The live file renamed since it was opened: it is read through its handle, not twice.
+  const at = live === undefined ? -1 : files.findIndex((file) => file.first?.equals(live) === true);
+  if (at !== -1) {
+    await closeAll(files.slice(at));
+    files = files.slice(0, at);
+  }
+  return files.filter((file) => file.first !== undefined);
+}
+
+/** `x.log.N` and `x.log.N.gz` beside `x.log`, the highest N (the oldest) first. */
+async function rotatedNames(path: string): Promise<string[]> {
   const base = basename(path);
   const names = await readdir(dirname(path)).catch(() => [] as string[]);
   const numbered: { n: number; name: string }[] = [];
@@ -164,18 +216,11 @@ async function olderFiles(path: string, format: FileFormat, live: Buffer | undef
     const match = /^(\d+)(\.gz)?$/.exec(name.slice(base.length + 1));
     if (match !== null) numbered.push({ n: Number(match[1]), name });
   }
-  numbered.sort((a, b) => b.n - a.n);
-  const files: OlderFile[] = [];
-  for (const { name } of numbered) {
-    const file = join(dirname(path), name);
-    const gz = name.endsWith('.gz');
-    const first = await peekFile(file, gz, format).catch(() => undefined);
-    if (first === undefined) continue; // gone meanwhile (rotated further, compressed)
-    // The live file renamed since it was opened: it is read through its handle, not twice.
-    if (live !== undefined && first.equals(live)) break;
-    files.push({ path: file, gz, first });
-  }
-  return files;
+  return numbered.sort((a, b) => b.n - a.n).map((entry) => entry.name);
+}
+
+async function closeAll(files: readonly OlderFile[]): Promise<void> {
+  await Promise.all(files.map((file) => file.handle.close().catch(() => {})));
 }
 
 /** Index in `chain` (+ the live file last) of the newest file starting before `since`. */
@@ -212,11 +257,15 @@ async function newerFiles(
   const mine = await firstRecord(old, format);
   const rotated = await olderFiles(path, format, await firstRecord(live, format));
   const at = mine === undefined ? -1 : rotated.findIndex((file) => file.first?.equals(mine) === true);
-  if (at !== -1) return rotated.slice(at + 1);
-  return rotated.filter((file) => {
-    const time = file.first === undefined ? undefined : format.recordTime(file.first);
-    return lastTime === undefined || (time !== undefined && time > lastTime);
-  });
+  const newer =
+    at !== -1
+      ? rotated.slice(at + 1)
+      : rotated.filter((file) => {
+          const time = file.first === undefined ? undefined : format.recordTime(file.first);
+          return lastTime === undefined || (time !== undefined && time > lastTime);
+        });
+  await closeAll(rotated.filter((file) => !newer.includes(file)));
+  return newer;
 }
 
 async function replaced(handle: FileHandle, path: string): Promise<boolean> {
@@ -237,10 +286,11 @@ async function firstRecord(handle: FileHandle, format: FileFormat): Promise<Buff
 }
 
 /** The first whole record of a rotated file (decompressed as needed). */
-async function peekFile(path: string, gz: boolean, format: FileFormat): Promise<Buffer | undefined> {
+async function peekFile(handle: FileHandle, gz: boolean, format: FileFormat): Promise<Buffer | undefined> {
+  if (!gz) return firstRecord(handle, format);
   let bytes = Buffer.alloc(0);
-  const source = createReadStream(path, { highWaterMark: 64 * 1024 });
-  const stream = gz ? source.pipe(createGunzip()) : source;
+  const source = Readable.from(chunksOf(handle, 64 * 1024));
+  const stream = source.pipe(createGunzip());
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       bytes = Buffer.concat([bytes, chunk]);
@@ -257,7 +307,7 @@ async function peekFile(path: string, gz: boolean, format: FileFormat): Promise<
 
 async function* wholeFile(file: OlderFile, format: FileFormat): AsyncGenerator<FileLogEntry[]> {
   const decoder = format.decoder();
-  const source = createReadStream(file.path, { highWaterMark: CHUNK });
+  const source = Readable.from(chunksOf(file.handle, CHUNK));
   const stream = file.gz ? source.pipe(createGunzip()) : source;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -265,12 +315,20 @@ async function* wholeFile(file: OlderFile, format: FileFormat): AsyncGenerator<F
       decoder.decode(chunk, out);
       if (out.length > 0) yield out;
     }
-  } catch (error) {
-    // Removed while read (rotated past max-file): what was read stands, the rest is gone.
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   } finally {
     source.destroy();
     stream.destroy();
+  }
+}
+
+/** A file's bytes from its start, through its handle (which stays open: its owner closes it). */
+async function* chunksOf(handle: FileHandle, size: number): AsyncGenerator<Buffer> {
+  for (let position = 0; ; ) {
+    const buffer = Buffer.allocUnsafe(size);
+    const { bytesRead } = await handle.read(buffer, 0, size, position);
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    yield buffer.subarray(0, bytesRead);
   }
 }
 

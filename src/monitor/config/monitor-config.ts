@@ -77,6 +77,7 @@ const engineSchema = z
       .optional(),
     labels: z.record(z.string(), z.string()).optional(),
     stats: z.enum(['auto', 'gateway', 'cgroup', 'engine']).optional(),
+    logs: z.enum(['auto', 'gateway', 'files', 'engine']).optional(),
   })
   .strict()
   .refine((e) => e.token === undefined || e.tokenEnv === undefined, 'give token or tokenEnv, not both');
@@ -137,9 +138,17 @@ export interface EngineConfig {
   readonly labels: Readonly<Record<string, string>>;
   /** Which stats path to use; `auto` tries the gateway's endpoint, then cgroups, then the engine. */
   readonly stats: 'auto' | 'gateway' | 'cgroup' | 'engine';
+  /**
+   * Which path the kept logs are read through (docs/logs.md, "Cost"): `auto` tries the gateway's
+   * file reader, then the log files on this host, then the engine.
+   */
+  readonly logs: LogPathSetting;
   /** Where it was given: a reload of the config file replaces only the file's engines. */
   readonly source: 'flag' | 'file' | 'default';
 }
+
+/** Which path a container's kept log is read through; `auto` takes the first that works. */
+export type LogPathSetting = 'auto' | 'gateway' | 'files' | 'engine';
 
 export interface ListenConfig {
   readonly url: string;
@@ -230,7 +239,7 @@ export function loadMonitorConfig(
   for (const [i, spec] of (file?.engines ?? []).entries()) engines.push(engineFromFile(spec, i, base, env));
   if (engines.length === 0) {
     const { endpoint } = resolveEngine({}, env);
-    engines.push({ name: 'local', endpoint, token: undefined, labels: {}, stats: 'auto', source: 'default' });
+    engines.push({ name: 'local', endpoint, token: undefined, labels: {}, stats: 'auto', logs: 'auto', source: 'default' });
   }
   const seen = new Set<string>();
   for (const engine of engines) {
@@ -355,6 +364,7 @@ function engineFromFlag(spec: string, env: NodeJS.ProcessEnv): EngineConfig {
     token: undefined,
     labels: {},
     stats: 'auto',
+    logs: 'auto',
     source: 'flag',
   };
 }
@@ -396,6 +406,7 @@ function engineFromFile(
     token,
     labels: spec.labels ?? {},
     stats: spec.stats ?? 'auto',
+    logs: spec.logs ?? 'auto',
     source: 'file',
   };
 }

@@ -6,6 +6,7 @@ import type { ContainerItem } from '../model/container.js';
 import type { LiveState } from '../state/live-state.js';
 import { compareTime, type EngineLine, LineAssembler, sinceParam } from './engine-lines.js';
 import type { FairShare } from './fair-share.js';
+import type { LogPaths } from './log-paths.js';
 import type { LogStore, Resume, SourceRow } from './log-store.js';
 
 /** A reader that failed waits this long, doubling, before it reads again. */
@@ -33,6 +34,7 @@ export class LogCollector {
   readonly #state: LiveState;
   readonly #store: LogStore;
   readonly #share: FairShare;
+  readonly #paths: LogPaths;
   readonly #log: Logger;
   readonly #now: Clock;
   /** How far back a container seen for the first time is read (the retention's age). */
@@ -46,6 +48,7 @@ export class LogCollector {
     state: LiveState;
     store: LogStore;
     share: FairShare;
+    paths: LogPaths;
     log: Logger;
     firstLookMs: number;
     now?: Clock;
@@ -54,6 +57,7 @@ export class LogCollector {
     this.#state = options.state;
     this.#store = options.store;
     this.#share = options.share;
+    this.#paths = options.paths;
     this.#log = options.log;
     this.#firstLookMs = options.firstLookMs;
     this.#now = options.now ?? systemClock;
@@ -134,7 +138,12 @@ export class LogCollector {
         const now = this.#state.container(item.engine, item.id);
         return !reading.again && (now === undefined || !RUNNING.has(now.state));
       };
-      await this.#stream(source, follow, controller.signal, final);
+      const watch = this.#whenStopped(item);
+      try {
+        await this.#stream(source, follow, controller.signal, final, watch.stopped);
+      } finally {
+        watch.cancel();
+      }
     } catch (error) {
       if (controller.signal.aborted || this.#stopped) return;
       if (error instanceof EngineError && error.status === 404) outcome = 'gone';
@@ -188,6 +197,7 @@ export class LogCollector {
     follow: boolean,
     signal: AbortSignal,
     final: () => boolean,
+    stopped: Promise<void>,
   ): Promise<void> {
     const resume: Resume | undefined = this.#store.sourceById(source.id)?.resume;
     const since = resume === undefined ? undefined : sinceParam(resume.ms, resume.sub);
@@ -209,13 +219,11 @@ export class LogCollector {
         this.#store.append(source.id, line.stream, line.ms, line.sub, line.text);
       else this.#store.drop(source.id, line.ms, line.sub);
     };
-    const batches = this.#watcher.client.containers.logBatches(source.container, {
+    const batches = this.#paths.batches(source.container, {
       follow,
-      stdout: true,
-      stderr: true,
-      timestamps: true,
       since: since ?? String(Math.floor((this.#now() - this.#firstLookMs) / 1000)),
       signal,
+      stopped,
     });
     // A read at a time: a busy container's lines are taken without a promise each.
     for await (const frames of batches) {
@@ -224,6 +232,25 @@ export class LogCollector {
     }
     const partial = assembler.end();
     if (partial.length > 0 && final()) for (const line of partial) take(line);
+  }
+
+  /**
+   * Settles when the container is seen stopped (or started again) after this read began: a
+   * follow of its files ends there, as the engine's stream does. `cancel` when the read is over.
+   */
+  #whenStopped(item: ContainerItem): { readonly stopped: Promise<void>; cancel(): void } {
+    let cancel = (): void => {};
+    const stopped = new Promise<void>((resolve) => {
+      const unsubscribe = this.#state.subscribe((change) => {
+        if (change.kind !== 'container' || change.item.engine !== item.engine || change.item.id !== item.id) return;
+        if (!RUNNING.has(change.item.state) || change.item.startedAt !== item.startedAt) {
+          unsubscribe();
+          resolve();
+        }
+      });
+      cancel = unsubscribe;
+    });
+    return { stopped, cancel };
   }
 
   /**

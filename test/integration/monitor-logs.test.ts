@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { logLines } from '../../src/monitor/actions/container-logs.js';
 import { RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { EngineRelay } from '../helpers/engine-relay.js';
+import { startGateway } from '../helpers/gateway.js';
 import { type MonitorProcess, monitorToken, SseReader, startMonitor } from '../helpers/monitor-process.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -120,6 +121,13 @@ async function assertSameAsEngine(
   const texts = stored.map((l) => l.text);
   assert.equal(new Set(texts).size, texts.length, 'no line twice');
   assert.deepEqual(texts, engine, 'every line, in the engine order');
+}
+
+/** A monitor config watching one engine, its logs read through the path given. */
+function engineConfig(name: string, url: string, logs: 'engine' | 'gateway' | 'files'): string {
+  const file = join(newData(), 'monitor.yaml');
+  writeFileSync(file, `version: 1\nengines:\n  - name: ${name}\n    url: ${url}\n    logs: ${logs}\n`);
+  return file;
 }
 
 after(async () => {
@@ -264,10 +272,40 @@ describe('monitor logs', () => {
     }
   });
 
+  it("through a gateway's file reader: the gateway stopped and started again while a container logs across rotations: no line missing, none twice", async () => {
+    let gateway = await startGateway({ profile: 'read-only' });
+    const port = gateway.port;
+    const monitor = await startMonitor(['--engine', `gw=tcp://127.0.0.1:${port}`, '--data', newData()]);
+    try {
+      const id = await run('dg-logs-agent', writer('agenttag', 3000), {
+        LogConfig: { Type: 'json-file', Config: { 'max-size': '32k', 'max-file': '100' } },
+      });
+      await waitFor(async () => (await search(monitor, { q: 'agenttag' })).lines.length > 0, { what: 'lines' });
+      assert.ok(
+        gateway.logs.some((l) => l.route === 'GET /dockgate/v1/containers/{id}/logs' && l.decision === 'allow'),
+        'read through the gateway',
+      );
+      await gateway.stop();
+      await new Promise((r) => setTimeout(r, 1500));
+      gateway = await startGateway({ profile: 'read-only', listen: [`tcp://127.0.0.1:${port}`] });
+      await exited(id);
+      await assertSameAsEngine(monitor, id, 'agenttag', 3000);
+      assert.equal(
+        gateway.logs.some((l) => l.route === 'GET /containers/{id}/logs'),
+        false,
+        'never through the engine',
+      );
+    } finally {
+      await monitor.stop();
+      await gateway.stop();
+    }
+  });
+
   it('an engine cut while a container logs, restored: no line missing, none twice', async () => {
     const relay = new EngineRelay();
     await relay.start();
-    const monitor = await startMonitor(['--engine', `cut=${relay.url}`, '--data', newData()]);
+    // Through the engine (a local engine's files would be read straight past the cut).
+    const monitor = await startMonitor(['--config', engineConfig('cut', relay.url, 'engine'), '--data', newData()]);
     try {
       const id = await run('dg-logs-cut', writer('cuttag', 2000));
       await waitFor(async () => (await search(monitor, { q: 'cuttag' })).lines.length > 0, { what: 'lines' });
@@ -285,7 +323,7 @@ describe('monitor logs', () => {
   it('lines the engine rotated away before they were read are a gap, said in the log and counted', async () => {
     const relay = new EngineRelay();
     await relay.start();
-    const monitor = await startMonitor(['--engine', `rot=${relay.url}`, '--data', newData()]);
+    const monitor = await startMonitor(['--config', engineConfig('rot', relay.url, 'engine'), '--data', newData()]);
     try {
       // 1 MiB files, two kept: 3 MB written while the monitor cannot read rotates the start away.
       const id = await run(

@@ -5,9 +5,12 @@
  * stack-trace lines, short lines), for `--seconds` (300): dockerd's CPU with the writers alone,
  * then with the monitor collecting (caught up from the start), the monitor's CPU and RSS over the
  * window, and at the end every container's lines in the store against the engine's json-file
- * (lost must be 0). Results: bench/results/logs-ingest-<date>.md.
+ * (lost must be 0). `--path` says which way the monitor reads the logs (docs/logs.md, "Cost"):
+ * `engine` (a follow stream per container from dockerd), `files` (the json-files, the monitor on
+ * the engine's host) or `gateway` (a dockgate gateway on the host reads the files; its CPU is
+ * reported too). Results: bench/results/logs-ingest-<path>-<date>.md.
  *
- *   node --import tsx bench/logs-ingest-bench.ts [--containers 100] [--rate 20000] [--seconds 300] [--profile DIR]
+ *   node --import tsx bench/logs-ingest-bench.ts [--path engine|files|gateway] [--containers 100] [--rate 20000] [--seconds 300] [--profile DIR]
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -29,6 +32,13 @@ const QUIET_S = numberArg('--quiet-window', 30);
 const PROFILE = process.argv.includes('--profile')
   ? process.argv[process.argv.indexOf('--profile') + 1]
   : undefined;
+const PATHS = ['engine', 'files', 'gateway'] as const;
+const pathArg = process.argv.includes('--path') ? process.argv[process.argv.indexOf('--path') + 1] : 'engine';
+const PATH: (typeof PATHS)[number] = (() => {
+  const found = PATHS.find((p) => p === pathArg);
+  if (found === undefined) throw new Error('--path engine|files|gateway');
+  return found;
+})();
 
 /** A writer of `perSecond` lines/s for `seconds`: bursts every 100 ms; 60 % JSON, 10 % stack, 30 % short. */
 function writer(perSecond: number, seconds: number): string {
@@ -60,7 +70,30 @@ async function main(): Promise<void> {
   const client = new DockerClient({ engine: engine.host });
   const processes: ChildProcess[] = [];
   const port = 24400;
+  const gatewayPort = 24401;
   const url = `http://127.0.0.1:${port}`;
+  // Through a gateway: one gateway process for the whole run, as on a host.
+  let gateway: ChildProcess | undefined;
+  if (PATH === 'gateway') {
+    gateway = startDetached(process.execPath, [
+      MAIN,
+      'serve',
+      '--listen',
+      `tcp://127.0.0.1:${gatewayPort}`,
+      '--upstream',
+      engine.host,
+      '--profile',
+      'read-only',
+      '--log-level',
+      'warn',
+    ]);
+    processes.push(gateway);
+    await waitForPort(gatewayPort, 30_000);
+  }
+  const gatewayPids = (): number[] => (gateway?.pid === undefined ? [] : [gateway.pid]);
+  const config = join(work, 'monitor.yaml');
+  const engineUrl = PATH === 'gateway' ? `tcp://127.0.0.1:${gatewayPort}` : engine.host;
+  writeFileSync(config, `version: 1\nengines:\n  - name: e\n    url: ${engineUrl}\n    logs: ${PATH}\n`);
   const startMonitor = async (data: string): Promise<ChildProcess> => {
     const child = startDetached(process.execPath, [
       ...(PROFILE === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`]),
@@ -70,8 +103,8 @@ async function main(): Promise<void> {
       url,
       '--data',
       data,
-      '--engine',
-      `e=${engine.host}`,
+      '--config',
+      config,
       '--log-level',
       'warn',
     ]);
@@ -108,8 +141,8 @@ async function main(): Promise<void> {
     const [quietAlone = 0] = await cpuGroups([enginePids], QUIET_S);
     const quietMonitor = await startMonitor(mkdtempSync(join(work, 'quiet-')));
     await sleep(10_000);
-    const [quietFollowed = 0, quietMonitorCpu = 0] = await cpuGroups(
-      [enginePids, () => [quietMonitor.pid as number]],
+    const [quietFollowed = 0, quietMonitorCpu = 0, quietGatewayCpu = 0] = await cpuGroups(
+      [enginePids, () => [quietMonitor.pid as number], gatewayPids],
       QUIET_S,
     );
     log(
@@ -133,13 +166,13 @@ async function main(): Promise<void> {
       rssMax = Math.max(rssMax, treeRss(monitor.pid as number));
     }, 2000);
     const window = Math.max(30, SECONDS - 40);
-    const [withMonitor = 0, monitorCpu = 0] = await cpuGroups(
-      [enginePids, () => [monitor.pid as number]],
+    const [withMonitor = 0, monitorCpu = 0, gatewayCpu = 0] = await cpuGroups(
+      [enginePids, () => [monitor.pid as number], gatewayPids],
       window,
     );
     clearInterval(rssTimer);
     log(
-      `with the monitor: dockerd ${withMonitor.toFixed(1)} %, monitor ${monitorCpu.toFixed(1)} %, RSS ${(rssMax / 1048576).toFixed(0)} MB`,
+      `with the monitor: dockerd ${withMonitor.toFixed(1)} %, monitor ${monitorCpu.toFixed(1)} %, gateway ${gatewayCpu.toFixed(1)} %, RSS ${(rssMax / 1048576).toFixed(0)} MB`,
     );
     // The writers end; every line the engine has must be in the store.
     let done = 0;
@@ -180,26 +213,34 @@ async function main(): Promise<void> {
     await removeAll(writers);
 
     const date = new Date().toISOString().slice(0, 10);
-    const report = `# Log ingest benchmark, ${date}
+    const how = {
+      engine: 'one follow stream per container from dockerd (`logs: engine`)',
+      files: "the containers' json-files read by the monitor on the engine's host (`logs: files`)",
+      gateway:
+        'a dockgate gateway on the host reading the json-files, one stream per container (`logs: gateway`)',
+    }[PATH];
+    const gatewayCell = (value: number, digits: number): string =>
+      PATH === 'gateway' ? ` ${value.toFixed(digits)} % |` : ' — |';
+    const report = `# Log ingest benchmark, path \`${PATH}\`, ${date}
 
-\`node --import tsx bench/logs-ingest-bench.ts --containers ${COUNT} --rate ${RATE} --seconds ${SECONDS}\`: one private
-dockerd 20.10 (json-file), busybox writers (bursts every 100 ms: 60 % JSON access logs, 10 % stack-trace
-lines, 30 % short lines), the built monitor with its defaults (one follow stream per container). CPU in % of
-one core (two cores here); dockerd's figure is dockerd + containerd + shims, not the containers.
+\`node --import tsx bench/logs-ingest-bench.ts --path ${PATH} --containers ${COUNT} --rate ${RATE} --seconds ${SECONDS}\`:
+one private dockerd 20.10 (json-file), busybox writers (bursts every 100 ms: 60 % JSON access logs, 10 %
+stack-trace lines, 30 % short lines), the built monitor with its defaults, reading through ${how}. CPU in %
+of one core (two cores here); dockerd's figure is dockerd + containerd + shims, not the containers.
 
-| | dockerd | monitor | goal |
-| --- | --- | --- | --- |
-| quiet fleet (${COUNT} sleeping), no monitor | ${quietAlone.toFixed(2)} % | — | |
-| quiet fleet, ${COUNT} idle follow streams | ${quietFollowed.toFixed(2)} % | ${quietMonitorCpu.toFixed(2)} % | dockerd: nothing measurable |
-| writers, no monitor | ${writersAlone.toFixed(1)} % | — | |
-| writers, monitor collecting (${window} s window) | ${withMonitor.toFixed(1)} % (added ${(withMonitor - writersAlone).toFixed(1)} %) | ${monitorCpu.toFixed(1)} % | added ≤ 10 %, monitor ≤ 25 % |
+| | dockerd | monitor | gateway | goal |
+| --- | --- | --- | --- | --- |
+| quiet fleet (${COUNT} sleeping), no monitor | ${quietAlone.toFixed(2)} % | — | — | |
+| quiet fleet, ${COUNT} idle followed logs | ${quietFollowed.toFixed(2)} % | ${quietMonitorCpu.toFixed(2)} % |${gatewayCell(quietGatewayCpu, 2)} dockerd: nothing measurable |
+| writers, no monitor | ${writersAlone.toFixed(1)} % | — | — | |
+| writers, monitor collecting (${window} s window) | ${withMonitor.toFixed(1)} % (added ${(withMonitor - writersAlone).toFixed(1)} %) | ${monitorCpu.toFixed(1)} % |${gatewayCell(gatewayCpu, 1)} added ≤ 10 %, monitor ≤ 25 % |
 
 - lines written: ${engineLines} (${(engineLines / (SECONDS + 40)).toFixed(0)} lines/s over the writers' ${SECONDS + 40} s)
 - stored ${stored}, dropped (over the budget) ${dropped}, **lost ${lost}** (goal 0)
 - monitor RSS, highest: ${(rssMax / 1048576).toFixed(0)} MB (goal < 250 MB)
 - logs.db ${(dbBytes / 1e6).toFixed(0)} MB for ${(textBytes / 1e6).toFixed(0)} MB of text: ${(dbBytes / textBytes).toFixed(2)}× (chunks sealed as the lines come)
 `;
-    const out = join(root, 'bench', 'results', `logs-ingest-${date}.md`);
+    const out = join(root, 'bench', 'results', `logs-ingest-${PATH}-${date}.md`);
     writeFileSync(out, report);
     process.stdout.write(report);
   } finally {

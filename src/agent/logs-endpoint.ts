@@ -24,9 +24,8 @@ interface LogsQuery {
   readonly until: string | undefined;
 }
 
-
 const MOUNT_HINT =
-  'run the gateway on the engine host as root (in a container: -v /var/lib/docker/containers:/var/lib/docker/containers:ro, the engine\'s own path)';
+  "run the gateway on the engine host as root (in a container: -v /var/lib/docker/containers:/var/lib/docker/containers:ro, the engine's own path)";
 
 /**
  * `GET /dockgate/v1/containers/{id}/logs`: a container's log read from the files its logging
@@ -55,7 +54,10 @@ export class LogsEndpoint {
       inspect = await this.#engine.json<LogInspect>('GET', `/containers/${encodeURIComponent(ref)}/json`);
     } catch (error) {
       if (error instanceof EngineError) return failure(error.status, error.engineMessage);
-      return failure(502, `dockgate: the engine could not be asked for the container: ${(error as Error).message}`);
+      return failure(
+        502,
+        `dockgate: the engine could not be asked for the container: ${(error as Error).message}`,
+      );
     }
     const location = logLocation(inspect);
     if (location === undefined)
@@ -72,7 +74,9 @@ export class LogsEndpoint {
     if ((await stat(path).catch(() => undefined)) === undefined)
       return stream(inspect, query, emptyLog(), () => {});
     const waiting =
-      query.follow && inspect.State?.Running === true ? this.#running.whenStopped(inspect.Id, asked) : undefined;
+      query.follow && inspect.State?.Running === true
+        ? this.#running.whenStopped(inspect.Id, asked)
+        : undefined;
     const controller = new AbortController();
     const entries = readLogFiles({
       path,
@@ -107,7 +111,8 @@ function parseQuery(params: URLSearchParams): LogsQuery | string {
   };
   const since = time('since');
   const until = time('until');
-  if (since === null || until === null) return 'since and until are Unix seconds (1733577600 or 1733577600.123456789)';
+  if (since === null || until === null)
+    return 'since and until are Unix seconds (1733577600 or 1733577600.123456789)';
   const query = {
     stdout: flag('stdout'),
     stderr: flag('stderr'),

@@ -48,7 +48,11 @@ export class StatsEndpoint {
   readonly #located = new Map<string, Located | null>();
   readonly #set: RunningSet;
 
-  constructor(engine: DockerClient, reader: CgroupReader = new CgroupReader(), running = new RunningSet(engine)) {
+  constructor(
+    engine: DockerClient,
+    reader: CgroupReader = new CgroupReader(),
+    running = new RunningSet(engine),
+  ) {
     this.#engine = engine;
     this.#reader = reader;
     this.#set = running;

@@ -266,7 +266,8 @@ export class Gatekeeper implements Gate {
         wouldDeny ??= denial;
       }
     }
-    if (outcome.effects.targetChecks.length === 0) return this.#pass(request, caller, head, outcome, wouldDeny);
+    if (outcome.effects.targetChecks.length === 0)
+      return this.#pass(request, caller, head, outcome, wouldDeny);
     const found = await this.#checkTargets(outcome.effects.targetChecks, caller.profile);
     return this.#afterTargets(request, caller, head, outcome, wouldDeny, found, body);
   }
@@ -332,14 +333,29 @@ export class Gatekeeper implements Gate {
     head: Extract<HeadOutcome, { kind: 'allow' }>,
     wouldDeny: Denial | undefined,
   ): Promise<Ruling> {
+    // A followed log holds a file and a watcher: it counts against the caller's concurrency as a
+    // forwarded request does, until the answer ends.
+    const release = this.#slot(request, caller, head);
+    if (typeof release !== 'function') return release;
     const target = head.normalised.canonicalTarget;
     const query = new URLSearchParams(target.includes('?') ? target.slice(target.indexOf('?') + 1) : '');
-    const answer = await this.#logsEndpoint.answer(head.route?.params.id ?? '', query);
-    const line =
-      wouldDeny === undefined
-        ? audit(request, caller, head.normalised.path, 'allow', head.rule.name, undefined, undefined, AGENT_LOGS_ROUTE)
-        : audit(request, caller, head.normalised.path, 'would_deny', wouldDeny.rule, wouldDeny.reason, wouldDeny.code);
-    return { kind: 'answer', status: answer.status, contentType: answer.contentType, body: answer.body, audit: line };
+    let answer: Awaited<ReturnType<LogsEndpoint['answer']>>;
+    try {
+      answer = await this.#logsEndpoint.answer(head.route?.params.id ?? '', query);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    if (Buffer.isBuffer(answer.body)) release();
+    else answer.body.once('close', release);
+    const line = passedAudit(request, caller, head, wouldDeny);
+    return {
+      kind: 'answer',
+      status: answer.status,
+      contentType: answer.contentType,
+      body: answer.body,
+      audit: line,
+    };
   }
 
   /** The first target that holds an escape (or cannot be checked) refuses; lookups run in order. */
@@ -377,22 +393,8 @@ export class Gatekeeper implements Gate {
     wouldDeny: Denial | undefined,
     targets?: TargetOutcome,
   ): Ruling {
-    const release = this.#limits.enter(
-      caller.name,
-      caller.identity?.concurrency ?? caller.profile.concurrency,
-    );
-    if (release === undefined) {
-      return this.#refuse(
-        request,
-        caller,
-        {
-          ...refusal('DG_RATE_LIMITED'),
-          reason: `too many requests in flight for ${caller.name}`,
-          rule: 'concurrency',
-        },
-        head.normalised.path,
-      );
-    }
+    const release = this.#slot(request, caller, head);
+    if (typeof release !== 'function') return release;
     this.#learner?.record(
       caller.name,
       caller.profile.name,
@@ -415,27 +417,7 @@ export class Gatekeeper implements Gate {
       );
     }
     const effects = outcome.effects;
-    const line =
-      wouldDeny === undefined
-        ? audit(
-            request,
-            caller,
-            head.normalised.path,
-            'allow',
-            head.rule.name,
-            undefined,
-            undefined,
-            head.route?.route.name,
-          )
-        : audit(
-            request,
-            caller,
-            head.normalised.path,
-            'would_deny',
-            wouldDeny.rule,
-            wouldDeny.reason,
-            wouldDeny.code,
-          );
+    const line = passedAudit(request, caller, head, wouldDeny);
     const forward: Forward = {
       kind: 'forward',
       audit:
@@ -449,6 +431,25 @@ export class Gatekeeper implements Gate {
       },
     };
     return forward;
+  }
+
+  /** A slot of the caller's concurrency (its release), or the refusal when none is free. */
+  #slot(
+    request: GateRequest,
+    caller: Caller,
+    head: Extract<HeadOutcome, { kind: 'allow' }>,
+  ): (() => void) | Refuse {
+    const release = this.#limits.enter(
+      caller.name,
+      caller.identity?.concurrency ?? caller.profile.concurrency,
+    );
+    if (release !== undefined) return release;
+    const denial: Denial = {
+      ...refusal('DG_RATE_LIMITED'),
+      reason: `too many requests in flight for ${caller.name}`,
+      rule: 'concurrency',
+    };
+    return this.#refuse(request, caller, denial, head.normalised.path);
   }
 
   #refuse(
@@ -582,6 +583,19 @@ function resolveCaller(policy: Policy, authorization: readonly string[], conn: C
 
 function unauthorised(reason: string): Denial {
   return { ...refusal('DG_UNAUTHENTICATED'), reason, rule: 'authentication' };
+}
+
+/** The audit line of a request let through: allowed, or one warn/audit mode would have denied. */
+function passedAudit(
+  request: GateRequest,
+  caller: Caller,
+  head: Extract<HeadOutcome, { kind: 'allow' }>,
+  wouldDeny: Denial | undefined,
+): AuditFields {
+  const path = head.normalised.path;
+  return wouldDeny === undefined
+    ? audit(request, caller, path, 'allow', head.rule.name, undefined, undefined, head.route?.route.name)
+    : audit(request, caller, path, 'would_deny', wouldDeny.rule, wouldDeny.reason, wouldDeny.code);
 }
 
 function audit(

@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { makeTestPki } from '../helpers/certs.js';
 import { dockgateImage } from '../helpers/dockgate-image.js';
-import { testEngine } from '../helpers/engine.js';
+import { testClient, testEngine } from '../helpers/engine.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -331,9 +331,17 @@ describe('examples: the monitor', () => {
       'monitor/key.pem',
     ])
       chownSync(join(certs, f), 10001, 10001);
+    // The agent's log files are the test engine's (its own DockerRootDir), at the same path.
+    const root = (await testClient().json<{ DockerRootDir: string }>('GET', '/info')).DockerRootDir;
     const gateway = testCopy('multi-host', 'gateway.docker-compose.yml', (_n, s) => {
       s.command = String(s.command).replace('tls://0.0.0.0:2376', `tls://127.0.0.1:${port}`);
-      s.volumes = (s.volumes ?? []).map((v) => (v.includes(':/certs') ? `${certs}:/certs:ro` : v));
+      s.volumes = (s.volumes ?? []).map((v) =>
+        v.includes(':/certs')
+          ? `${certs}:/certs:ro`
+          : v.startsWith('/var/lib/docker/containers:')
+            ? `${root}/containers:${root}/containers:ro`
+            : v,
+      );
     });
     await compose(gateway, 'up', '-d');
     const config = join(certs, 'monitor.yaml');

@@ -10,7 +10,8 @@ import { readLogFiles } from '../../src/engine/log-files/log-file-reader.js';
 import { type LogInspect, logLocation } from '../../src/engine/log-files/log-location.js';
 import { createContainer, RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { ask } from '../helpers/raw-http.js';
+import { ask, RawConnection } from '../helpers/raw-http.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * Issue 25's agent path: a container's log read from the files its driver writes (json-file,
@@ -25,7 +26,8 @@ const created: string[] = [];
 const MIXED =
   'echo hello; echo err >&2; head -c 40000 /dev/zero | tr "\\0" x; echo; printf "no end"; sleep 0.1; echo; i=0; while [ $i -lt 300 ]; do echo "line $i"; echo "e$i" >&2; i=$((i+1)); done';
 /** The same without the long line (dockerd 20.10's reader of `local` drops a long line's end). */
-const SHORT = 'echo hello; echo err >&2; i=0; while [ $i -lt 300 ]; do echo "line $i"; echo "e$i" >&2; i=$((i+1)); done';
+const SHORT =
+  'echo hello; echo err >&2; i=0; while [ $i -lt 300 ]; do echo "line $i"; echo "e$i" >&2; i=$((i+1)); done';
 
 async function finished(script: string, log: Record<string, unknown>, tty = false): Promise<string> {
   const id = await createContainer(client, ['sh', '-c', script], {
@@ -46,7 +48,10 @@ async function location(id: string): Promise<{ path: string; format: 'json-file'
 /** The engine's answer as `stream time text` entries (timestamps on). */
 async function engineEntries(id: string, since?: string): Promise<string[]> {
   const out: string[] = [];
-  for await (const frame of client.containers.logs(id, { timestamps: true, ...(since === undefined ? {} : { since }) }))
+  for await (const frame of client.containers.logs(id, {
+    timestamps: true,
+    ...(since === undefined ? {} : { since }),
+  }))
     out.push(`${frame.stream} ${frame.data.toString()}`);
   return out;
 }
@@ -212,6 +217,37 @@ describe('GET /dockgate/v1/containers/{id}/logs', () => {
 
   it('is not a write: POST is refused', async () => {
     assert.equal((await ask(gateway.port, 'POST', `/dockgate/v1/containers/${logged}/logs`)).status, 405);
+  });
+});
+
+describe('GET /dockgate/v1/containers/{id}/logs held open', () => {
+  it('agent_logs_client_gone_regression: a follow whose caller went away lets go of its file and its slot', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dockgate-agent-logs-'));
+    const config = join(dir, 'one.yaml');
+    writeFileSync(config, 'version: 1\nprofiles:\n  one:\n    extends: read-only\n    concurrency: 1\n');
+    const gateway = await startGateway({ profile: 'one', config });
+    const quiet = await createContainer(client, ['sh', '-c', 'echo started; sleep 300']);
+    created.push(quiet);
+    try {
+      const path = `/dockgate/v1/containers/${quiet}/logs?stdout=1&follow=1`;
+      for (let round = 0; round < 3; round++) {
+        const connection = await RawConnection.open({ port: gateway.port });
+        connection.write(`GET ${path} HTTP/1.1\r\nHost: d\r\n\r\n`);
+        await waitFor(() => connection.text.includes('started'), { what: 'the first line' });
+        // The one slot is held while the follow lasts.
+        assert.equal((await ask(gateway.port, 'GET', path)).status, 429);
+        connection.socket.destroy();
+        await waitFor(
+          async () =>
+            (await ask(gateway.port, 'GET', `/dockgate/v1/containers/${quiet}/logs?stdout=1`)).status === 200,
+          {
+            what: 'the slot given back',
+          },
+        );
+      }
+    } finally {
+      await gateway.stop();
+    }
   });
 });
 

@@ -280,9 +280,13 @@ describe('monitor logs', () => {
       const id = await run('dg-logs-agent', writer('agenttag', 3000), {
         LogConfig: { Type: 'json-file', Config: { 'max-size': '32k', 'max-file': '100' } },
       });
-      await waitFor(async () => (await search(monitor, { q: 'agenttag' })).lines.length > 0, { what: 'lines' });
+      await waitFor(async () => (await search(monitor, { q: 'agenttag' })).lines.length > 0, {
+        what: 'lines',
+      });
       assert.ok(
-        gateway.logs.some((l) => l.route === 'GET /dockgate/v1/containers/{id}/logs' && l.decision === 'allow'),
+        gateway.logs.some(
+          (l) => l.route === 'GET /dockgate/v1/containers/{id}/logs' && l.decision === 'allow',
+        ),
         'read through the gateway',
       );
       await gateway.stop();
@@ -305,7 +309,12 @@ describe('monitor logs', () => {
     const relay = new EngineRelay();
     await relay.start();
     // Through the engine (a local engine's files would be read straight past the cut).
-    const monitor = await startMonitor(['--config', engineConfig('cut', relay.url, 'engine'), '--data', newData()]);
+    const monitor = await startMonitor([
+      '--config',
+      engineConfig('cut', relay.url, 'engine'),
+      '--data',
+      newData(),
+    ]);
     try {
       const id = await run('dg-logs-cut', writer('cuttag', 2000));
       await waitFor(async () => (await search(monitor, { q: 'cuttag' })).lines.length > 0, { what: 'lines' });
@@ -323,7 +332,12 @@ describe('monitor logs', () => {
   it('lines the engine rotated away before they were read are a gap, said in the log and counted', async () => {
     const relay = new EngineRelay();
     await relay.start();
-    const monitor = await startMonitor(['--config', engineConfig('rot', relay.url, 'engine'), '--data', newData()]);
+    const monitor = await startMonitor([
+      '--config',
+      engineConfig('rot', relay.url, 'engine'),
+      '--data',
+      newData(),
+    ]);
     try {
       // 1 MiB files, two kept: 3 MB written while the monitor cannot read rotates the start away.
       const id = await run(

@@ -438,7 +438,7 @@ export function AlertsPage({
   );
 }
 
-/** Every engine: reachability, versions, how stats are read. */
+/** Every engine: reachability, versions, how stats and logs are read. */
 export function EnginesPage({ engines }: { engines: ReadonlyMap<string, EngineView> }) {
   return (
     <article>
@@ -455,6 +455,9 @@ export function EnginesPage({ engines }: { engines: ReadonlyMap<string, EngineVi
             <th scope="col">Containers</th>
             <th scope="col" class="wide">
               Stats
+            </th>
+            <th scope="col" class="wide">
+              Logs
             </th>
           </tr>
         </thead>
@@ -478,6 +481,7 @@ export function EnginesPage({ engines }: { engines: ReadonlyMap<string, EngineVi
                 {e.statsPath ?? '—'}
                 {e.gateway === true ? ' (through a dockgate gateway)' : ''}
               </td>
+              <td class="wide">{e.logsPath ?? '—'}</td>
             </tr>
           ))}
         </tbody>

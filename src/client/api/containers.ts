@@ -123,7 +123,8 @@ export class Containers {
   /** The same frames, a read at a time (a busy log without a promise per line). */
   async *logBatches(container: string, options: LogsOptions = {}): AsyncGenerator<OutputFrame[]> {
     const { signal, agent, ...query } = options;
-    const path = agent === true ? `/dockgate/v1/containers/${id(container)}/logs` : `/containers/${id(container)}/logs`;
+    const path =
+      agent === true ? `/dockgate/v1/containers/${id(container)}/logs` : `/containers/${id(container)}/logs`;
     const response = await this.#t.request('GET', path, {
       query: { stdout: true, stderr: true, ...query },
       signal,

@@ -190,7 +190,9 @@ async function olderFiles(path: string, format: FileFormat, live: Buffer | undef
       opened.length !== names.length ||
       (
         await Promise.all(
-          opened.map(async (file) => (await stat(join(dirname(path), file.name)).catch(() => undefined))?.ino),
+          opened.map(
+            async (file) => (await stat(join(dirname(path), file.name)).catch(() => undefined))?.ino,
+          ),
         )
       ).some((ino, i) => ino !== opened[i]?.ino);
     files = opened;

@@ -191,6 +191,7 @@ export class Bridge {
     this.closed = true;
     this.#answering?.destroy();
     this.#answering = undefined;
+    this.sendOwed(); // an answer still owed is dropped (and a stream of it destroyed)
     // An engine connection at a clean boundary goes to the next client; one with work under way
     // is closed, which cancels that work (a build, a logs -f, a pull).
     this.engine.release(this.reusable());
@@ -256,7 +257,14 @@ export class Bridge {
   /** Sends the answer owed, if any, and closes: called once the answers before it are through. */
   sendOwed(): void {
     const owed = this.#owed;
-    if (owed === undefined || this.closed) return;
+    if (owed === undefined) return;
+    if (this.closed) {
+      // Never sent: a streamed answer of the gateway's own lets go of what it holds (a log file).
+      this.#owed = undefined;
+      const body = owed.answer?.body;
+      if (body !== undefined && !Buffer.isBuffer(body)) body.destroy();
+      return;
+    }
     this.#owed = undefined;
     this.flushClient();
     const body = owed.answer?.body;

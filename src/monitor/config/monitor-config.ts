@@ -239,7 +239,15 @@ export function loadMonitorConfig(
   for (const [i, spec] of (file?.engines ?? []).entries()) engines.push(engineFromFile(spec, i, base, env));
   if (engines.length === 0) {
     const { endpoint } = resolveEngine({}, env);
-    engines.push({ name: 'local', endpoint, token: undefined, labels: {}, stats: 'auto', logs: 'auto', source: 'default' });
+    engines.push({
+      name: 'local',
+      endpoint,
+      token: undefined,
+      labels: {},
+      stats: 'auto',
+      logs: 'auto',
+      source: 'default',
+    });
   }
   const seen = new Set<string>();
   for (const engine of engines) {

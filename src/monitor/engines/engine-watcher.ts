@@ -139,6 +139,13 @@ export class EngineWatcher {
     this.#o.state.setEngine(this.#view);
   }
 
+  /** The log collector chose how it reads this engine's containers' logs. */
+  setLogsPath(path: NonNullable<EngineView['logsPath']>): void {
+    if (this.#view.logsPath === path) return;
+    this.#view = { ...this.#view, logsPath: path };
+    this.#o.state.setEngine(this.#view);
+  }
+
   /** Status changes from outside the loop (the stats collector's slow calls). */
   markDegraded(reason: string): void {
     this.#degraded(reason);

@@ -242,7 +242,8 @@ export class LogCollector {
     let cancel = (): void => {};
     const stopped = new Promise<void>((resolve) => {
       const unsubscribe = this.#state.subscribe((change) => {
-        if (change.kind !== 'container' || change.item.engine !== item.engine || change.item.id !== item.id) return;
+        if (change.kind !== 'container' || change.item.engine !== item.engine || change.item.id !== item.id)
+          return;
         if (!RUNNING.has(change.item.state) || change.item.startedAt !== item.startedAt) {
           unsubscribe();
           resolve();

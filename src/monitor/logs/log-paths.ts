@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { EngineError } from '../../client/errors.js';
 import type { LogsOptions } from '../../client/api/containers.js';
+import { EngineError } from '../../client/errors.js';
 import type { OutputFrame } from '../../client/streams.js';
 import { unixParamTime } from '../../engine/log-files/file-entry.js';
 import { readLogFiles } from '../../engine/log-files/log-file-reader.js';
@@ -99,14 +99,20 @@ export class LogPaths {
     if (error.status === 400 || (error.status >= 500 && error.status !== 501)) throw error;
     this.#gateway = false;
     const level = this.#setting === 'gateway' ? 'warn' : 'info';
-    this.#log[level]({ engine: this.#watcher.name, path, reason: message }, 'logs: not read through the gateway');
+    this.#log[level](
+      { engine: this.#watcher.name, path, reason: message },
+      'logs: not read through the gateway',
+    );
     return undefined;
   }
 
   /** The local files, if the container logs to one this process can read. */
   async #fromFiles(container: string, read: LogRead): Promise<AsyncGenerator<OutputFrame[]> | undefined> {
-    const inspect = (await this.#watcher.client.containers.inspect(container, {}, { signal: read.signal })) as
-      LogInspect;
+    const inspect = (await this.#watcher.client.containers.inspect(
+      container,
+      {},
+      { signal: read.signal },
+    )) as LogInspect;
     const location = logLocation(inspect);
     if (location === undefined || location.kind === 'not-a-file') return undefined;
     if ((await stat(containerDir(location)).catch(() => undefined)) === undefined) {
@@ -140,8 +146,10 @@ export class LogPaths {
   #chosen(path: LogPath): void {
     if (path === 'gateway') this.#gateway = true;
     if (path === 'files') this.#files = true;
+    // The engine's path is the one its file-logging containers take (others always ask the engine).
+    this.#watcher.setLogsPath(this.#gateway === true ? 'gateway' : this.#files === true ? 'files' : path);
     if (this.#told.has(path)) return;
     this.#told.add(path);
-    this.#log.info({ engine: this.#watcher.name, path }, 'logs: reading containers\' logs');
+    this.#log.info({ engine: this.#watcher.name, path }, "logs: reading containers' logs");
   }
 }

@@ -16,6 +16,8 @@ export interface EngineView {
   readonly labels: Readonly<Record<string, string>>;
   /** How stats are read: a dockgate gateway's endpoint, cgroup files here, or the engine's stats API. */
   readonly statsPath?: 'gateway' | 'cgroup' | 'engine';
+  /** How the kept logs are read: a dockgate gateway's file reader, log files here, or the engine. */
+  readonly logsPath?: 'gateway' | 'files' | 'engine';
   /** The engine is reached through a dockgate gateway (it answered its stats endpoint). */
   readonly gateway?: boolean;
 }

@@ -137,6 +137,8 @@ function failure(status: number, message: string): LogsAnswer {
 async function* emptyLog(): AsyncGenerator<FileLogEntry[]> {}
 
 const STREAM_TYPE = { stdout: 1, stderr: 2 } as const;
+/** `2026-12-07T13:27:13.123456789Z`: the API's times are all this long. */
+const TIME_LENGTH = 30;
 
 /**
  * The entries as the engine sends them: raw bytes for a TTY container, else each message in an
@@ -152,23 +154,30 @@ function stream(
   stop: () => void,
 ): Extract<LogsAnswer, { status: 200 }> {
   const tty = inspect.Config?.Tty === true;
+  const wanted = (entry: FileLogEntry): boolean => (entry.stream === 'stdout' ? query.stdout : query.stderr);
+  const stamp = query.timestamps ? TIME_LENGTH + 1 : 0;
   async function* frames(): AsyncGenerator<Buffer> {
     for await (const batch of entries) {
-      const parts: Buffer[] = [];
+      // One buffer per read of the file, written in place: no allocation per line.
+      let size = 0;
+      for (const entry of batch) if (wanted(entry)) size += (tty ? 0 : 8) + stamp + entry.text.length;
+      if (size === 0) continue;
+      const out = Buffer.allocUnsafe(size);
+      let at = 0;
       for (const entry of batch) {
-        if (entry.stream === 'stdout' ? !query.stdout : !query.stderr) continue;
-        const stamp = query.timestamps ? Buffer.from(`${entry.time} `) : undefined;
-        const size = (stamp?.length ?? 0) + entry.text.length;
+        if (!wanted(entry)) continue;
         if (!tty) {
-          const head = Buffer.alloc(8);
-          head[0] = STREAM_TYPE[entry.stream];
-          head.writeUInt32BE(size, 4);
-          parts.push(head);
+          out.writeUInt32BE(STREAM_TYPE[entry.stream] << 24, at);
+          out.writeUInt32BE(stamp + entry.text.length, at + 4);
+          at += 8;
         }
-        if (stamp !== undefined) parts.push(stamp);
-        parts.push(entry.text);
+        if (stamp > 0) {
+          at += out.write(entry.time, at, 'latin1');
+          out[at++] = 0x20;
+        }
+        at += entry.text.copy(out, at);
       }
-      if (parts.length > 0) yield Buffer.concat(parts);
+      yield out;
     }
   }
   return {

@@ -38,6 +38,8 @@ const PEEK_LIMIT = 1024 * 1024;
 const ORDER_MARGIN_MS = 2_000;
 /** A follow looks at the file this often even without a change notice (a missed inotify event). */
 const POLL_MS = 1_000;
+/** The shortest time between two reads of a followed file: lines written meanwhile come in one read. */
+const FOLLOW_PACE_MS = 100;
 
 /** A rotated file, open: a rename while it is read (the next rotation) does not change what is read. */
 interface OlderFile {
@@ -84,9 +86,12 @@ export async function* readLogFiles(read: LogFileRead): AsyncGenerator<FileLogEn
     const decoder = format.decoder();
     const buffer = Buffer.allocUnsafe(CHUNK);
     let rotated = false;
+    let checkedAt = Date.now();
+    let readAt = 0;
     for (;;) {
       if (read.signal?.aborted === true) return;
       const stoppedBefore = stopped;
+      readAt = Date.now();
       const { bytesRead } = await handle.read(buffer, 0, CHUNK, offset);
       if (bytesRead > 0) {
         offset += bytesRead;
@@ -97,8 +102,12 @@ export async function* readLogFiles(read: LogFileRead): AsyncGenerator<FileLogEn
         if (filter.ended) return;
         continue;
       }
-      // At the end of the file: renamed away (rotated), truncated, or just not written yet.
-      if (await replaced(handle, read.path)) {
+      // At the end of the file: renamed away (rotated), truncated, or just not written yet. A
+      // follow looks (two stats) when the directory saw a rename, or once a poll interval.
+      const look =
+        !read.follow || stoppedBefore || rotated || wake.takeRenamed() || Date.now() - checkedAt >= POLL_MS;
+      if (look) checkedAt = Date.now();
+      if (look && (await replaced(handle, read.path))) {
         // dockerd may have written to it between that read and the rename: read it once more.
         if (!rotated) {
           rotated = true;
@@ -125,13 +134,17 @@ export async function* readLogFiles(read: LogFileRead): AsyncGenerator<FileLogEn
           }
           continue;
         }
-      } else if ((await handle.stat()).size < offset) {
+      } else if (look && (await handle.stat()).size < offset) {
         offset = 0; // truncated in place (`truncate -s 0` on the log): start over
         decoder.reset();
         continue;
       }
       if (!read.follow || stoppedBefore) return;
       if (!stopped) await wake.wait(POLL_MS);
+      // A busy log is read at most every FOLLOW_PACE_MS: dockerd writes each message on its own,
+      // and a read per write cost the gateway half a core at 13 000 lines/s (bench/results).
+      const early = FOLLOW_PACE_MS - (Date.now() - readAt);
+      if (early > 0 && !stopped) await wake.pause(early);
     }
   } finally {
     wake.close();
@@ -362,7 +375,9 @@ async function seekTime(handle: FileHandle, format: FileFormat, target: string):
 class Waker {
   #watcher: FSWatcher | undefined;
   #resolve: (() => void) | undefined;
+  #paused: (() => void) | undefined;
   #changed = false;
+  #renamed = false;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = (): void => this.wake();
 
@@ -370,7 +385,8 @@ class Waker {
     this.#signal = signal;
     signal?.addEventListener('abort', this.#onAbort, { once: true });
     try {
-      this.#watcher = watch(dir, { persistent: false }, () => {
+      this.#watcher = watch(dir, { persistent: false }, (event) => {
+        if (event === 'rename') this.#renamed = true;
         this.#changed = true;
         this.wake();
       });
@@ -397,6 +413,29 @@ class Waker {
     });
   }
 
+  /** Whether a file of the directory was created, renamed or removed since last asked. */
+  takeRenamed(): boolean {
+    const renamed = this.#renamed;
+    this.#renamed = false;
+    return renamed;
+  }
+
+  /** Waits `ms` whatever changes meanwhile (ended early only by an abort or close). */
+  pause(ms: number): Promise<void> {
+    if (this.#signal?.aborted === true) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const end = (): void => {
+        clearTimeout(timer);
+        this.#signal?.removeEventListener('abort', end);
+        this.#paused = undefined;
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      this.#signal?.addEventListener('abort', end, { once: true });
+      this.#paused = end;
+    });
+  }
+
   wake(): void {
     const resolve = this.#resolve;
     this.#resolve = undefined;
@@ -410,6 +449,7 @@ class Waker {
   close(): void {
     this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#watcher?.close();
+    this.#paused?.();
     this.wake();
   }
 }

@@ -28,7 +28,7 @@ const COUNT = numberArg('--containers', 100);
 const RATE = numberArg('--rate', 20_000);
 const SECONDS = numberArg('--seconds', 300);
 const QUIET_S = numberArg('--quiet-window', 30);
-/** `--profile DIR`: the monitor runs with --cpu-prof, its profile written there when it stops. */
+/** `--profile DIR`: the monitor (and gateway) run with --cpu-prof, profiles written there when they stop. */
 const PROFILE = process.argv.includes('--profile')
   ? process.argv[process.argv.indexOf('--profile') + 1]
   : undefined;
@@ -76,6 +76,7 @@ async function main(): Promise<void> {
   let gateway: ChildProcess | undefined;
   if (PATH === 'gateway') {
     gateway = startDetached(process.execPath, [
+      ...(PROFILE === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`]),
       MAIN,
       'serve',
       '--listen',

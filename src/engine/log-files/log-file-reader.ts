@@ -27,8 +27,8 @@ export interface LogFileRead {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** Bytes read at a time from the live file. */
-const CHUNK = 256 * 1024;
+/** Bytes read at a time (a reader per followed container keeps one such buffer). */
+const CHUNK = 64 * 1024;
 /** The most read to find a file's first record (a json-file line of 16 KiB, escaped, fits). */
 const PEEK_LIMIT = 1024 * 1024;
 /**
@@ -36,10 +36,15 @@ const PEEK_LIMIT = 1024 * 1024;
  * out of order: the search by time starts this much earlier and the filter does the rest.
  */
 const ORDER_MARGIN_MS = 2_000;
-/** A follow looks at the file this often even without a change notice (a missed inotify event). */
+/**
+ * A follow looks at the file this often without a change notice: inotify tells of every write
+ * and rename on a local filesystem, so this is a safety net — unless the directory cannot be
+ * watched (no inotify left, an odd filesystem), then the follow polls every POLL_MS.
+ */
+const WATCHED_POLL_MS = 10_000;
 const POLL_MS = 1_000;
 /** The shortest time between two reads of a followed file: lines written meanwhile come in one read. */
-const FOLLOW_PACE_MS = 100;
+const FOLLOW_PACE_MS = 250;
 
 /** A rotated file, open: a rename while it is read (the next rotation) does not change what is read. */
 interface OlderFile {
@@ -100,12 +105,14 @@ export async function* readLogFiles(read: LogFileRead): AsyncGenerator<FileLogEn
         const kept = filter.keep(out);
         if (kept.length > 0) yield kept;
         if (filter.ended) return;
-        continue;
+        // A short read of a followed file reached its end for now: wait, rather than read again
+        // to be told so (half the reads of a busy log).
+        if (bytesRead === CHUNK || !read.follow || stopped || rotated) continue;
       }
       // At the end of the file: renamed away (rotated), truncated, or just not written yet. A
       // follow looks (two stats) when the directory saw a rename, or once a poll interval.
       const look =
-        !read.follow || stoppedBefore || rotated || wake.takeRenamed() || Date.now() - checkedAt >= POLL_MS;
+        !read.follow || stoppedBefore || rotated || wake.takeRenamed() || Date.now() - checkedAt >= wake.pollMs;
       if (look) checkedAt = Date.now();
       if (look && (await replaced(handle, read.path))) {
         // dockerd may have written to it between that read and the rename: read it once more.
@@ -140,7 +147,7 @@ export async function* readLogFiles(read: LogFileRead): AsyncGenerator<FileLogEn
         continue;
       }
       if (!read.follow || stoppedBefore) return;
-      if (!stopped) await wake.wait(POLL_MS);
+      if (!stopped) await wake.wait(wake.pollMs);
       // A busy log is read at most every FOLLOW_PACE_MS: dockerd writes each message on its own,
       // and a read per write cost the gateway half a core at 13 000 lines/s (bench/results).
       const early = FOLLOW_PACE_MS - (Date.now() - readAt);
@@ -411,6 +418,11 @@ class Waker {
         resolve();
       };
     });
+  }
+
+  /** How long a follow waits for a notice before it looks anyway. */
+  get pollMs(): number {
+    return this.#watcher === undefined ? POLL_MS : WATCHED_POLL_MS;
   }
 
   /** Whether a file of the directory was created, renamed or removed since last asked. */

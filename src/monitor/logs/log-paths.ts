@@ -135,8 +135,17 @@ export class LogPaths {
     });
     return (async function* frames(): AsyncGenerator<OutputFrame[]> {
       for await (const batch of entries) {
-        yield batch.map((entry) => {
-          const data = Buffer.concat([Buffer.from(`${entry.time} `), entry.text]);
+        // The engine's frames (`time text`), views into one buffer per read.
+        let size = 0;
+        for (const entry of batch) size += entry.time.length + 1 + entry.text.length;
+        const out = Buffer.allocUnsafe(size);
+        let at = 0;
+        yield batch.map((entry): OutputFrame => {
+          const start = at;
+          at += out.write(entry.time, at, 'latin1');
+          out[at++] = 0x20;
+          at += entry.text.copy(out, at);
+          const data = out.subarray(start, at);
           return tty ? { stream: 'stdout', data, raw: true } : { stream: entry.stream, data };
         });
       }

@@ -9,7 +9,8 @@ source scripts/setup.sh
 # dashboard's tests drive (playwright-core with Debian's build, never a downloaded browser).
 # binutils: strip, for the offline image's node (scripts/image.sh); docker-compose: the examples'
 # drop-ins brought up; systemd: systemd-socket-activate and systemd-analyze; zsh, fish: completion;
-# faketime: the clock guard (scripts/test-clock.sh runs the unit tests under other clocks and zones).
-debian_packages docker.io busybox-static chromium binutils docker-compose systemd zsh fish faketime
+# faketime: the clock guard (scripts/test-clock.sh runs the unit tests under other clocks and zones);
+# docker-registry: a real registry on loopback for the update checks (distribution 2.8).
+debian_packages docker.io busybox-static chromium binutils docker-compose systemd zsh fish faketime docker-registry
 npm_dependencies
 npm test

@@ -73,9 +73,11 @@ export function registerMonitorCommand(program: Command): void {
     )
     .action(async (options: MonitorOptions) => {
       // The monitor allocates steadily (every log line, every sample) and V8's default heap
-      // growth kept twice the live heap committed: 262 MB RSS against 141 MB with this, at 20 000
-      // lines/s (bench/results/logs-ingest-*.md). A GC tuning flag, read at each collection.
-      setFlagsFromString('--optimize-for-size');
+      // growth (up to 4× the live heap) kept 257 MB committed for a 40 MB live heap at 20 000
+      // lines/s. Growing by 1.5× at most: 182 MB for 1.7 points more of a core; sized for memory
+      // (--optimize-for-size) it was 149 MB for 12 points more (ARCHITECTURE.md, Choices). A GC
+      // setting, read at each collection, so it applies from here on.
+      setFlagsFromString('--heap-growing-percent=50');
       await runMonitor(options);
     });
   // Notifier URLs may hold commas (smtp://…&to=a@x,b@y): they are separated by spaces.

@@ -26,6 +26,8 @@ import { type Db, openDatabase } from './store/database.js';
 import { History } from './store/history.js';
 import type { TerminalContext } from './terminal/terminal-routes.js';
 import { TerminalStore } from './terminal/terminal-store.js';
+import { UpdateChecker } from './updates/update-checker.js';
+import { UpdateStore } from './updates/update-store.js';
 
 interface Watched {
   readonly watcher: EngineWatcher;
@@ -63,6 +65,8 @@ export class Monitor {
   /** Every container's log (undefined when `logs.collect` is false). */
   readonly logs: LogStore | undefined;
   readonly #share: FairShare;
+  /** Which containers run an outdated image (docs/updates.md). */
+  readonly updates: UpdateChecker;
   #shareTimer: NodeJS.Timeout | undefined;
   readonly #watched = new Map<string, Watched>();
   #engines: readonly EngineConfig[];
@@ -104,6 +108,14 @@ export class Monitor {
       now,
     });
     this.#engines = config.engines;
+    this.updates = new UpdateChecker({
+      engines: () => [...this.#watched.values()].map((w) => w.watcher),
+      state: this.state,
+      store: new UpdateStore(this.#db),
+      config: config.updates,
+      log,
+      now,
+    });
     // Log rules hear of every new line; without any, lines are not even presented.
     if (config.alerts.logs.length > 0) this.logs?.onLines((batch) => this.alerts.onLogLines(batch));
     // The last known state: what changed while the monitor was away is found by comparing.
@@ -129,6 +141,7 @@ export class Monitor {
     }, 1000);
     this.#shareTimer.unref();
     this.alerts.start();
+    this.updates.start();
     const api = await buildApi(
       {
         state: this.state,
@@ -148,6 +161,7 @@ export class Monitor {
         terminals: this.#terminals,
         logs: this.logs,
         logsConfig: this.config.logs,
+        updates: this.updates,
       },
       this.config.listen,
     );
@@ -233,6 +247,7 @@ export class Monitor {
     if (this.#reloadTimer !== undefined) clearTimeout(this.#reloadTimer);
     this.#fileWatcher?.close();
     this.alerts.stop();
+    this.updates.stop();
     this.stream.close();
     await Promise.all([...this.#terminals.open].map((session) => session.end('monitor stopped', null, 1001)));
     await this.#api?.close();

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import type { ContainerItem } from '../../src/monitor/model/container.js';
+import { type ContainerItem, UNKNOWN_UPDATE } from '../../src/monitor/model/container.js';
 import { openDatabase } from '../../src/monitor/store/database.js';
 import { History } from '../../src/monitor/store/history.js';
 
@@ -51,6 +51,7 @@ export function seedContainers(data: string, engine: string, count: number): Con
       blockReadBytes: null,
       blockWriteBytes: null,
       pids: null,
+      update: UNKNOWN_UPDATE,
     };
     items.push(item);
     history.saveContainer(item);

@@ -54,13 +54,27 @@ describe('client: finding the engine', () => {
 });
 
 describe('client: wire details', () => {
-  it('X-Registry-Auth and X-Registry-Config are base64url, as dockerd decodes them', () => {
+  it("X-Registry-Auth and X-Registry-Config use Go's base64.URLEncoding: URL alphabet, padded", () => {
     const auth = { username: 'u', password: '>>>???~~~', serveraddress: 'r.lan' };
     const header = registryAuthHeader(auth)['X-Registry-Auth'] as string;
-    assert.doesNotMatch(header, /[+/=]/);
+    assert.doesNotMatch(header, /[+/]/);
     assert.deepEqual(JSON.parse(Buffer.from(header, 'base64url').toString()), auth);
-    assert.match(registryConfigHeader({ 'r.lan': auth })['X-Registry-Config'] as string, /^[A-Za-z0-9_-]+$/);
+    assert.match(
+      registryConfigHeader({ 'r.lan': auth })['X-Registry-Config'] as string,
+      /^[A-Za-z0-9_-]+=*$/,
+    );
     assert.deepEqual(registryAuthHeader(undefined), {});
+  });
+
+  it('registry_auth_padding_regression: a header whose JSON is not a multiple of 3 bytes keeps its "="', () => {
+    // Unpadded, dockerd 20.10 lost the JSON's last bytes and pushed with no credentials.
+    for (const password of ['a', 'ab', 'abc']) {
+      const auth = { username: 'ci', password, serveraddress: '127.0.0.1:5000' };
+      const header = registryAuthHeader(auth)['X-Registry-Auth'] as string;
+      assert.equal(header.length % 4, 0, header);
+      assert.match(header, /^[A-Za-z0-9_-]+={0,2}$/);
+      assert.deepEqual(JSON.parse(Buffer.from(header, 'base64url').toString()), auth);
+    }
   });
 
   it('query strings: arrays repeat, objects (filters) are JSON, undefined is left out', () => {

@@ -112,7 +112,11 @@ export async function* readLogFiles(read: LogFileRead): AsyncGenerator<FileLogEn
       // At the end of the file: renamed away (rotated), truncated, or just not written yet. A
       // follow looks (two stats) when the directory saw a rename, or once a poll interval.
       const look =
-        !read.follow || stoppedBefore || rotated || wake.takeRenamed() || Date.now() - checkedAt >= wake.pollMs;
+        !read.follow ||
+        stoppedBefore ||
+        rotated ||
+        wake.takeRenamed() ||
+        Date.now() - checkedAt >= wake.pollMs;
       if (look) checkedAt = Date.now();
       if (look && (await replaced(handle, read.path))) {
         // dockerd may have written to it between that read and the rename: read it once more.

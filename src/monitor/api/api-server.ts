@@ -43,6 +43,8 @@ import {
   registerWebSockets,
   type TerminalContext,
 } from '../terminal/terminal-routes.js';
+import type { UpdateChecker } from '../updates/update-checker.js';
+import { registerUpdateRoutes } from '../updates/update-routes.js';
 import { type EventStream, HEARTBEAT_MS, openEvents } from './event-stream.js';
 import {
   badQuery,
@@ -86,6 +88,8 @@ export interface ApiContext {
   /** Every container's kept log; undefined when collection is off. */
   readonly logs: LogStore | undefined;
   readonly logsConfig: LogsConfig;
+  /** Outdated images (docs/updates.md). */
+  readonly updates: UpdateChecker;
 }
 
 declare module 'fastify' {
@@ -154,6 +158,7 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
 
   await registerTerminalRoutes(app, ctx, ctx.terminals);
   await registerLogRoutes(app, { logs: ctx.logs, config: ctx.logsConfig, state: ctx.state, now: ctx.now });
+  await registerUpdateRoutes(app, ctx.updates);
 
   const viewer = (request: FastifyRequest, what: string): void =>
     requireRole(request.principal, 'viewer', what);

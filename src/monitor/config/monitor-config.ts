@@ -44,6 +44,8 @@ export const MONITOR_DEFAULTS = {
     /** Lines per second for the whole monitor, shared fairly among the containers that log. */
     budget: 50_000,
   },
+  /** Which containers run an outdated image (docs/updates.md): one registry HEAD per tag per interval. */
+  updates: { check: true, interval: '6h', settle: '10s' },
 } as const;
 
 export const TERMINAL_RECORDS = ['none', 'output', 'all'] as const;
@@ -115,6 +117,33 @@ const fileSchema = z
       })
       .strict()
       .optional(),
+    /** Outdated images and updates (docs/updates.md). */
+    updates: z
+      .object({
+        check: z.boolean().optional(),
+        interval: duration.optional(),
+        settle: duration.optional(),
+        /** A docker `config.json` whose `auths` hold registry credentials (not credential helpers). */
+        dockerConfig: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Registry credentials and plain-http registries, by host. */
+    registries: z
+      .array(
+        z
+          .object({
+            host: z.string().min(1),
+            username: z.string().optional(),
+            passwordEnv: z
+              .string()
+              .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'passwordEnv is the name of an environment variable')
+              .optional(),
+            insecure: z.boolean().optional(),
+          })
+          .strict(),
+      )
+      .optional(),
     /** Notifier URLs (`${VAR}` for secrets), each routed to every kind or to `kinds`. */
     notify: z
       .array(
@@ -177,6 +206,26 @@ export interface MonitorConfig {
   readonly notify: readonly { readonly url: string; readonly kinds: readonly AlertKind[] }[];
   readonly terminal: TerminalConfig;
   readonly logs: LogsConfig;
+  readonly updates: UpdatesConfig;
+}
+
+export interface UpdatesConfig {
+  /** Ask registries which tags moved (false: every container's update status stays unknown). */
+  readonly check: boolean;
+  readonly intervalMs: number;
+  /** How long an updated container without a healthcheck must run to count as started. */
+  readonly settleMs: number;
+  /** Per registry host: credentials (the password read from its env var) and plain http. */
+  readonly registries: readonly RegistryConfig[];
+  /** A docker config.json to read `auths` from, when it exists. */
+  readonly dockerConfig: string | undefined;
+}
+
+export interface RegistryConfig {
+  readonly host: string;
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  readonly insecure: boolean;
 }
 
 export interface LogsConfig {
@@ -319,6 +368,19 @@ export function loadMonitorConfig(
       castLimitBytes: MONITOR_DEFAULTS.terminal.castLimitBytes,
       castTotalBytes: MONITOR_DEFAULTS.terminal.castTotalBytes,
     },
+    updates: {
+      check: file?.updates?.check ?? MONITOR_DEFAULTS.updates.check,
+      intervalMs: parseDuration(
+        file?.updates?.interval ?? MONITOR_DEFAULTS.updates.interval,
+        'updates.interval',
+      ),
+      settleMs: parseDuration(file?.updates?.settle ?? MONITOR_DEFAULTS.updates.settle, 'updates.settle'),
+      registries: (file?.registries ?? []).map((r, i) => registryFrom(r, i, env)),
+      dockerConfig:
+        file?.updates?.dockerConfig === undefined
+          ? defaultDockerConfig(env)
+          : resolve(base, file.updates.dockerConfig),
+    },
     logs: {
       collect: file?.logs?.collect ?? MONITOR_DEFAULTS.logs.collect,
       role: file?.logs?.role ?? MONITOR_DEFAULTS.logs.role,
@@ -332,6 +394,29 @@ export function loadMonitorConfig(
       ),
     ],
   };
+}
+
+function registryFrom(
+  spec: NonNullable<MonitorFile['registries']>[number],
+  index: number,
+  env: NodeJS.ProcessEnv,
+): RegistryConfig {
+  let password: string | undefined;
+  if (spec.passwordEnv !== undefined) {
+    password = env[spec.passwordEnv];
+    if (password === undefined || password === '')
+      throw invalid(`registries.${index} (${spec.host}).passwordEnv: ${spec.passwordEnv} is not set`);
+  }
+  if (password !== undefined && spec.username === undefined)
+    throw invalid(`registries.${index} (${spec.host}): passwordEnv without username`);
+  return { host: spec.host, username: spec.username, password, insecure: spec.insecure === true };
+}
+
+/** The docker CLI's own: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
+function defaultDockerConfig(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.DOCKER_CONFIG !== undefined && env.DOCKER_CONFIG !== '')
+    return join(env.DOCKER_CONFIG, 'config.json');
+  return env.HOME === undefined || env.HOME === '' ? undefined : join(env.HOME, '.docker', 'config.json');
 }
 
 /** `--log-retention 7d`, `2GiB` or `7d,2GiB` over the file's `logs.retention`, over the defaults. */

@@ -43,7 +43,30 @@ export interface ContainerItem {
   readonly blockReadBytes: number | null;
   readonly blockWriteBytes: number | null;
   readonly pids: number | null;
+  /** Whether its image's tag moved on the registry (docs/updates.md). */
+  readonly update: UpdateInfo;
 }
+
+export type UpdateStatus = 'current' | 'outdated' | 'pinned' | 'local' | 'unknown';
+
+/** A container's image against its registry (a contract: docs/updates.md). */
+export interface UpdateInfo {
+  readonly status: UpdateStatus;
+  /** When the registry was last asked for this tag (ISO 8601 UTC); null if never. */
+  readonly checkedAt: string | null;
+  /** The image's digest for its repository (from RepoDigests). */
+  readonly current: string | null;
+  /** The tag's digest on the registry now. */
+  readonly available: string | null;
+  readonly error?: string;
+}
+
+export const UNKNOWN_UPDATE: UpdateInfo = {
+  status: 'unknown',
+  checkedAt: null,
+  current: null,
+  available: null,
+};
 
 /** The part of an inspect answer the monitor reads. */
 export interface InspectAnswer {
@@ -113,6 +136,7 @@ export function fromInspect(engine: string, inspect: InspectAnswer, previous?: C
     compose: composeOf(labels),
     restartPolicy: inspect.HostConfig?.RestartPolicy?.Name ?? '',
     ...(previous === undefined ? noResources() : resourcesOf(previous)),
+    update: previous?.update ?? UNKNOWN_UPDATE,
   };
 }
 
@@ -245,5 +269,6 @@ export function fromCreateEvent(engine: string, event: EngineEvent): ContainerIt
     compose: composeOf(labels),
     restartPolicy: '',
     ...noResources(),
+    update: UNKNOWN_UPDATE,
   };
 }

@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '../../clock.js';
 import type { Logger } from '../../log/logger.js';
-import type { ContainerItem } from '../model/container.js';
+import { type ContainerItem, UNKNOWN_UPDATE } from '../model/container.js';
 import type { Db } from './database.js';
 
 /** One entry of a container's timeline (`GET /api/v1/containers/{engine}/{id}`). */
@@ -199,15 +199,13 @@ export class History {
 
   /** Containers not removed when the monitor last ran: the state it starts from. */
   liveContainers(): ContainerItem[] {
-    return (this.#s.liveContainers.all() as { item: string }[]).map(
-      (r) => JSON.parse(r.item) as ContainerItem,
-    );
+    return (this.#s.liveContainers.all() as { item: string }[]).map((r) => storedItem(r.item));
   }
 
   /** A container known to the history (removed ones too): full id, unique prefix or name. */
   findContainer(engine: string, ref: string): ContainerItem | undefined | 'ambiguous' {
     const exact = this.#s.containerById.get(engine, ref) as { item: string } | undefined;
-    if (exact !== undefined) return JSON.parse(exact.item) as ContainerItem;
+    if (exact !== undefined) return storedItem(exact.item);
     const prefix = `${ref.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     const rows = this.#s.containersByPrefixOrName.all(engine, prefix, ref.replace(/^\//, '')) as {
       id: string;
@@ -217,7 +215,7 @@ export class History {
     const pick = byName.length > 0 ? byName : rows;
     if (pick.length === 0) return undefined;
     if (byName.length === 0 && new Set(pick.map((r) => r.id)).size > 1) return 'ambiguous';
-    return JSON.parse((pick[0] as { item: string }).item) as ContainerItem;
+    return storedItem((pick[0] as { item: string }).item);
   }
 
   timeline(engine: string, container: string, limit = 1000): TimelineEntry[] {
@@ -435,3 +433,9 @@ function statements(db: Db) {
 }
 
 type Statements = ReturnType<typeof statements>;
+
+/** An item as stored: one written before a field existed gets its default (`update`: unknown). */
+function storedItem(text: string): ContainerItem {
+  const item = JSON.parse(text) as ContainerItem;
+  return item.update === undefined ? { ...item, update: UNKNOWN_UPDATE } : item;
+}

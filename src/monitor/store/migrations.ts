@@ -163,4 +163,16 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX terminals_started ON terminals (started_at);
   `,
+  // 5: what each registry said of a tag (docs/updates.md): one row per registry/repository:tag,
+  // so a restart does not ask again before the interval is over.
+  `
+  CREATE TABLE update_checks (
+    key TEXT PRIMARY KEY,
+    digest TEXT,
+    error TEXT,
+    reason TEXT,
+    checked_at INTEGER NOT NULL,
+    retry_at INTEGER
+  ) WITHOUT ROWID;
+  `,
 ];

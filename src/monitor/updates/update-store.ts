@@ -1,0 +1,55 @@
+import type { Db } from '../store/database.js';
+
+/** What a registry said of one `registry/repository:tag` at its last check. */
+export interface TagCheck {
+  readonly key: string;
+  readonly digest: string | null;
+  readonly error: string | null;
+  /** unauthorized, not-found, rate-limited, unreachable, bad-answer (registry-client.ts). */
+  readonly reason: string | null;
+  readonly checkedAt: number;
+  /** Not asked again before this (a 429's Retry-After), ms. */
+  readonly retryAt: number | null;
+}
+
+interface Row {
+  key: string;
+  digest: string | null;
+  error: string | null;
+  reason: string | null;
+  checked_at: number;
+  retry_at: number | null;
+}
+
+/** The last answer per tag, in the monitor's SQLite file. */
+export class UpdateStore {
+  readonly #db: Db;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  get(key: string): TagCheck | undefined {
+    const row = this.#db.prepare('SELECT * FROM update_checks WHERE key = ?').get(key) as Row | undefined;
+    return row === undefined
+      ? undefined
+      : {
+          key: row.key,
+          digest: row.digest,
+          error: row.error,
+          reason: row.reason,
+          checkedAt: row.checked_at,
+          retryAt: row.retry_at,
+        };
+  }
+
+  put(check: TagCheck): void {
+    this.#db
+      .prepare(
+        `INSERT INTO update_checks (key, digest, error, reason, checked_at, retry_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET digest = excluded.digest, error = excluded.error,
+           reason = excluded.reason, checked_at = excluded.checked_at, retry_at = excluded.retry_at`,
+      )
+      .run(check.key, check.digest, check.error, check.reason, check.checkedAt, check.retryAt);
+  }
+}

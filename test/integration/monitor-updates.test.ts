@@ -9,6 +9,7 @@ import type { ContainerItem } from '../../src/monitor/model/container.js';
 import { createContainer, RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { type MonitorProcess, monitorToken, startMonitor } from '../helpers/monitor-process.js';
 import { type PrivateRegistry, startPrivateRegistry } from '../helpers/private-registry.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * Issue 26, knowing: a container's image against a real registry (Debian's docker-registry on
@@ -71,13 +72,20 @@ async function item(monitor: MonitorProcess, id: string): Promise<ContainerItem>
   return found;
 }
 
-function configFile(registries: string): string {
+function configFile(registries: string, extra = ''): string {
   const file = join(newData(), 'monitor.yaml');
   writeFileSync(
     file,
-    `version: 1\nengines:\n  - name: local\n    url: ${testEngine().host}\nregistries:\n${registries}`,
+    `version: 1\nengines:\n  - name: local\n    url: ${testEngine().host}\nregistries:\n${registries}${extra}`,
   );
   return file;
+}
+
+interface AlertItem {
+  kind: string;
+  state: string;
+  container: { id: string } | null;
+  details: { available?: string };
 }
 
 after(async () => {
@@ -94,7 +102,10 @@ describe('update checks (anonymous registry)', () => {
     token = await monitorToken(data, 'ops', 'operator');
     monitor = await startMonitor([
       '--config',
-      configFile(`  - host: ${registry.host}\n    insecure: true\n`),
+      configFile(
+        `  - host: ${registry.host}\n    insecure: true\n`,
+        'alerts:\n  update-available:\n    enabled: true\n',
+      ),
       '--data',
       data,
     ]);
@@ -144,6 +155,19 @@ describe('update checks (anonymous registry)', () => {
     const before = registry.requests(/manifests\/stable/);
     await check(monitor, token);
     assert.equal(registry.requests(/manifests\/stable/) - before, 1);
+    // update-available: one incident for the new digest, not one per check.
+    const updateAlerts = async (): Promise<AlertItem[]> =>
+      ((await (await fetch(`${monitor.url}/api/v1/alerts`)).json()) as AlertItem[]).filter(
+        (a) => a.kind === 'update-available',
+      );
+    await waitFor(async () => (await updateAlerts()).length === 1, { what: 'an update-available alert' });
+    await check(monitor, token);
+    await new Promise((r) => setTimeout(r, 2000));
+    const alerts = await updateAlerts();
+    assert.equal(alerts.length, 1);
+    assert.equal(alerts[0]?.container?.id, running);
+    assert.equal(alerts[0]?.state, 'open');
+    assert.equal(alerts[0]?.details.available, v2);
   });
 
   it('a viewer may look, not ask: POST /api/v1/updates/check is for operators', async () => {

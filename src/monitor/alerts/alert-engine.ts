@@ -33,6 +33,8 @@ interface Watch {
   held: { at: number; exitCode: number; logs: string[] } | undefined;
   seenRestartCount: number | undefined;
   restartsSinceSync: number;
+  /** The registry digest an `update-available` incident is open for. */
+  updateDigest: string | undefined;
 }
 
 const TICK_MS = 1_000;
@@ -296,6 +298,7 @@ export class AlertEngine {
           () => `${item.name} on ${item.engine} uses ${item.memoryBytes} bytes of memory`,
         );
       }
+      if (this.#rules.rules['update-available'].enabled) this.#updateRule(item, watch, now);
       // died and oom are over once it runs (healthy) for `for`; a loop once it runs for its settle time.
       for (const kind of ['died', 'oom'] as const)
         this.#resolveWhenStable(this.#rules.rules[kind], item, stableFor, now);
@@ -310,6 +313,31 @@ export class AlertEngine {
     const alert = this.#store.acknowledge(id, this.#now());
     if (alert !== undefined) this.#publish(alert);
     return alert;
+  }
+
+  /**
+   * `update-available`: one incident per container and registry digest — a newer digest is a new
+   * message, another check of the same digest is not; the container updated (or removed) resolves it.
+   */
+  #updateRule(item: ContainerItem, watch: Watch, now: number): void {
+    const rule = this.#rules.rules['update-available'];
+    if (!inScope(rule, item)) return;
+    const update = item.update;
+    const digest = update.status === 'outdated' && item.state !== 'removed' ? update.available : null;
+    const container = { id: item.id, name: item.name };
+    const target = (d: string): string => `${item.engine}/${item.id}#${d}`;
+    const summary = (): string => `${item.name} on ${item.engine}: a newer ${item.image} is on its registry`;
+    const details = (): Record<string, unknown> => ({
+      image: item.image,
+      current: update.current,
+      available: update.available,
+    });
+    const before = watch.updateDigest;
+    if (before !== undefined && before !== digest)
+      this.#levelTarget(rule, target(before), item.engine, container, false, now, summary, details);
+    watch.updateDigest = digest ?? undefined;
+    if (digest !== null)
+      this.#levelTarget(rule, target(digest), item.engine, container, true, now, summary, details);
   }
 
   #engineRule(engine: EngineView, now: number): void {
@@ -629,6 +657,7 @@ export class AlertEngine {
         held: undefined,
         seenRestartCount: undefined,
         restartsSinceSync: 0,
+        updateDigest: undefined,
       };
       this.#watches.set(key, watch);
     }

@@ -15,6 +15,7 @@ export const ALERT_KINDS = [
   'cpu',
   'memory',
   'log',
+  'update-available',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
@@ -76,6 +77,11 @@ export const alertsSchema = z
       .optional(),
     memory: z
       .object({ ...common, above: z.union([z.number().positive(), z.string()]).optional() })
+      .strict()
+      .optional(),
+    /** A container's image tag moved on its registry (docs/updates.md): one message per new digest. */
+    'update-available': z
+      .object({ ...common })
       .strict()
       .optional(),
     /** Patterns in the kept logs (docs/alerts.md#log): one incident per container and pattern. */
@@ -191,6 +197,8 @@ export function compileAlertRules(file: AlertsFile | undefined): AlertRules {
       cpu: rule('cpu', false, f.cpu, ALERT_DEFAULTS.cpu.for, ALERT_DEFAULTS.cpu.for),
       memory: rule('memory', false, f.memory, ALERT_DEFAULTS.memory.for, ALERT_DEFAULTS.memory.for),
       log: rule('log', (f.log ?? []).length > 0, undefined, '0s', ALERT_DEFAULTS.log.quiet),
+      // Off by default; a newer digest is a new incident, the container updated resolves it.
+      'update-available': rule('update-available', false, f['update-available'], '0s', '0s'),
     },
     logs: (f.log ?? []).map((spec, i) => {
       const at = `alerts.log[${i}]`;

@@ -159,6 +159,15 @@ describe('dashboard with 500 containers (a real browser)', () => {
         const restarting = seeded.filter((c) => c.state === 'restarting').length;
         await waitFor(async () => (await page.locator('tbody tr').count()) === restarting);
         await page.click('.counts button:has-text("restarting")');
+        // The outdated chip: the containers whose image's tag moved, each with its badge.
+        await page.click('.counts button:has-text("outdated")');
+        await page.waitForFunction("location.search === '?update=outdated'");
+        const outdated = seeded.filter((c) => c.update.status === 'outdated').length;
+        await waitFor(async () => (await page.locator('tbody tr').count()) === outdated, {
+          what: `${outdated} outdated rows`,
+        });
+        assert.equal(await page.locator('tbody .update.outdated').count(), outdated);
+        await page.click('.counts button:has-text("outdated")');
 
         // Sort by restarts: the most restarted first.
         await page.getByLabel('Sort').selectOption('restarts');

@@ -51,7 +51,16 @@ export function seedContainers(data: string, engine: string, count: number): Con
       blockReadBytes: null,
       blockWriteBytes: null,
       pids: null,
-      update: UNKNOWN_UPDATE,
+      // Every 25th from the 8th: a newer image on the registry.
+      update:
+        i % 25 === 7
+          ? {
+              status: 'outdated',
+              checkedAt: started,
+              current: `sha256:${'1'.repeat(64)}`,
+              available: `sha256:${'2'.repeat(64)}`,
+            }
+          : UNKNOWN_UPDATE,
     };
     items.push(item);
     history.saveContainer(item);

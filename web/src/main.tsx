@@ -24,6 +24,8 @@ interface Filters {
   q: string;
   state: string;
   engine: string;
+  /** `outdated`: only containers whose image's tag moved on its registry. */
+  update: string;
   group: 'none' | 'engine' | 'project';
   sort: 'problems' | 'name' | 'cpu' | 'memory' | 'restarts';
 }
@@ -36,6 +38,7 @@ function readFilters(): Filters {
     q: p.get('q') ?? '',
     state: p.get('state') ?? '',
     engine: p.get('engine') ?? '',
+    update: p.get('update') === 'outdated' ? 'outdated' : '',
     group: group === 'engine' || group === 'project' ? group : 'none',
     sort: sort === 'name' || sort === 'cpu' || sort === 'memory' || sort === 'restarts' ? sort : 'problems',
   };
@@ -46,6 +49,7 @@ function writeFilters(f: Filters): void {
   if (f.q !== '') p.set('q', f.q);
   if (f.state !== '') p.set('state', f.state);
   if (f.engine !== '') p.set('engine', f.engine);
+  if (f.update !== '') p.set('update', f.update);
   if (f.group !== 'none') p.set('group', f.group);
   if (f.sort !== 'problems') p.set('sort', f.sort);
   const query = p.toString();
@@ -105,6 +109,7 @@ function Overview({ containers, engines, alerts, changed, now }: Live) {
       (c) =>
         (filters.state === '' || c.state === filters.state) &&
         (filters.engine === '' || c.engine === filters.engine) &&
+        (filters.update === '' || c.update.status === filters.update) &&
         (q === '' ||
           c.name.toLowerCase().includes(q) ||
           c.image.toLowerCase().includes(q) ||
@@ -134,6 +139,8 @@ function Overview({ containers, engines, alerts, changed, now }: Live) {
   const total = down.length + open.length + problemRows.length;
   const counts = new Map<string, number>();
   for (const c of all) counts.set(c.state, (counts.get(c.state) ?? 0) + 1);
+  // Not a problem: a newer image is on the registry (docs/updates.md).
+  const outdated = all.filter((c) => c.update.status === 'outdated').length;
   const groups = new Map<string, ContainerItem[]>();
   for (const c of shown) {
     const g =
@@ -199,6 +206,16 @@ function Overview({ containers, engines, alerts, changed, now }: Live) {
             {state} <strong>{n}</strong>
           </button>
         ))}
+        {outdated > 0 || filters.update !== '' ? (
+          <button
+            type="button"
+            class={filters.update === 'outdated' ? 'chip on' : 'chip'}
+            aria-pressed={filters.update === 'outdated'}
+            onClick={() => update({ update: filters.update === 'outdated' ? '' : 'outdated' })}
+          >
+            outdated <strong>{outdated}</strong>
+          </button>
+        ) : null}
         <span class="engines">
           {[...engines.values()].map((e) => (
             <span key={e.name} class={`engine ${e.status}`} title={e.url}>
@@ -306,6 +323,14 @@ function Overview({ containers, engines, alerts, changed, now }: Live) {
                   <td class="cell-state">
                     <span class={`state chip-s ${c.state}`}>{c.state}</span>
                     {c.health === 'none' ? null : <span class={`health chip-s ${c.health}`}>{c.health}</span>}
+                    {c.update.status === 'outdated' ? (
+                      <span
+                        class="update chip-s outdated"
+                        title={`newer on the registry: ${c.update.available ?? ''}`}
+                      >
+                        outdated
+                      </span>
+                    ) : null}
                   </td>
                   <td class="wide meta">{c.engine}</td>
                   <td class="wide meta">

@@ -108,6 +108,10 @@ export function ContainerPage({
         <dd>{current.engine}</dd>
         <dt>Image</dt>
         <dd>{current.image}</dd>
+        <dt>Registry</dt>
+        <dd class="update-status" data-update={current.update.status}>
+          {updateText(current.update)}
+        </dd>
         <dt>Id</dt>
         <dd class="mono">{current.id.slice(0, 12)}</dd>
         <dt>Compose</dt>
@@ -499,4 +503,21 @@ function defaultRange(startedAt: string | null): (typeof RANGES)[number] {
 function rangeSeconds(text: string): number {
   const n = Number(text.slice(0, -1));
   return text.endsWith('d') ? n * 86_400 : text.endsWith('h') ? n * 3600 : n * 60;
+}
+
+/** The image against its registry, in words (docs/updates.md). */
+function updateText(update: ContainerItem['update']): string {
+  const short = (digest: string | null): string => (digest === null ? '—' : digest.slice(7, 19));
+  switch (update.status) {
+    case 'outdated':
+      return `outdated: runs ${short(update.current)}, the tag is now ${short(update.available)}`;
+    case 'current':
+      return `current (${short(update.current)})`;
+    case 'pinned':
+      return `pinned to ${short(update.current)}`;
+    case 'local':
+      return 'built or imported here: no registry to ask';
+    default:
+      return update.error === undefined ? 'not checked yet' : `unknown: ${update.error}`;
+  }
 }

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { pack } from 'tar-stream';
 import { addToken } from '../../src/auth/tokens.js';
 import {
   ConflictError,
@@ -19,19 +18,13 @@ import { RUN_LABEL, testEngine } from '../helpers/engine.js';
 import { EngineRelay } from '../helpers/engine-relay.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { TestRegistry } from '../helpers/registry.js';
+import { tarOf as tarFiles } from '../helpers/tar.js';
 
 const { image, runId, host } = testEngine();
 const labels = { [RUN_LABEL]: runId };
 const docker = new DockerClient({ url: host });
 
-async function tarOf(files: Record<string, string>): Promise<Buffer> {
-  const tar = pack();
-  for (const [name, content] of Object.entries(files)) tar.entry({ name, mode: 0o755 }, content);
-  tar.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of tar as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
+const tarOf = (files: Record<string, string>): Promise<Buffer> => tarFiles(files, 0o755);
 
 async function text(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];

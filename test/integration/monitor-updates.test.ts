@@ -3,12 +3,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pack } from 'tar-stream';
 import { encodeRegistryHeader } from '../../src/client/registry-auth.js';
 import type { ContainerItem } from '../../src/monitor/model/container.js';
 import { createContainer, RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { type MonitorProcess, monitorToken, startMonitor } from '../helpers/monitor-process.js';
 import { type PrivateRegistry, startPrivateRegistry } from '../helpers/private-registry.js';
+import { tarOf } from '../helpers/tar.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -20,15 +20,6 @@ const client = testClient();
 const { image, runId } = testEngine();
 const containers: string[] = [];
 const newData = (): string => mkdtempSync(join(tmpdir(), 'dockgate-updates-'));
-
-async function tarOf(files: Record<string, string>): Promise<Buffer> {
-  const tar = pack();
-  for (const [name, content] of Object.entries(files)) tar.entry({ name }, content);
-  tar.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of tar as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
 
 /** Builds `FROM test image` with APP_VERSION=version, tags it `tag`, pushes it; its digest. */
 async function pushVersion(

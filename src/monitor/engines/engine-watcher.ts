@@ -386,6 +386,10 @@ export class EngineWatcher {
           return;
         }
         if (inspect === undefined) return;
+        // An event that came while this inspect was under way scheduled another: this answer
+        // predates it and would overwrite what the event said (an `oom` → oomKilled false again,
+        // until the next inspect, which dockerd 20.10 can hold up on an exiting container).
+        if (this.#inspecting.has(id)) return;
         this.#store(fromInspect(this.name, inspect, this.#o.state.container(this.name, id)));
       });
     }, delay);

@@ -89,6 +89,11 @@ export const ERRORS = {
     summary: 'An engine call of the monitor timed out; the engine is shown as degraded.',
   },
   DG_NOT_FOUND: { status: 404, summary: 'The monitor knows no such engine, container or alert.' },
+  DG_UPDATE_REFUSED: {
+    status: 409,
+    summary:
+      'The container cannot be updated as asked (removed when stopped, no image reference, an update of it under way); nothing was changed.',
+  },
   DG_BAD_QUERY: {
     status: 400,
     summary: 'A query parameter or request body of the monitor API is not valid; the message names it.',

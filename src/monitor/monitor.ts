@@ -27,6 +27,8 @@ import { History } from './store/history.js';
 import type { TerminalContext } from './terminal/terminal-routes.js';
 import { TerminalStore } from './terminal/terminal-store.js';
 import { UpdateChecker } from './updates/update-checker.js';
+import { UpdateJournal } from './updates/update-journal.js';
+import { Updater } from './updates/update-runner.js';
 import { UpdateStore } from './updates/update-store.js';
 
 interface Watched {
@@ -67,6 +69,8 @@ export class Monitor {
   readonly #share: FairShare;
   /** Which containers run an outdated image (docs/updates.md). */
   readonly updates: UpdateChecker;
+  /** Updates asked through the monitor (pull, recreate, gate, rollback). */
+  readonly updater: Updater;
   #shareTimer: NodeJS.Timeout | undefined;
   readonly #watched = new Map<string, Watched>();
   #engines: readonly EngineConfig[];
@@ -74,6 +78,7 @@ export class Monitor {
   #rollup: NodeJS.Timeout | undefined;
   #fileWatcher: FSWatcher | undefined;
   #reloadTimer: NodeJS.Timeout | undefined;
+  #stopping = false;
   /** The URL it listens on, port resolved. */
   url = '';
 
@@ -113,6 +118,25 @@ export class Monitor {
       state: this.state,
       store: new UpdateStore(this.#db),
       config: config.updates,
+      log,
+      now,
+    });
+    this.updater = new Updater({
+      watcher: (name) => this.#watched.get(name)?.watcher,
+      journal: new UpdateJournal(this.#db),
+      history: this.history,
+      alerts: {
+        hold: (engine, id) => this.alerts.holdForUpdate(engine, id),
+        release: (engine, id) => this.alerts.releaseFromUpdate(engine, id),
+        failed: (container, reason, logs, detail) =>
+          this.alerts.updateFailed(container, reason, logs, detail),
+        succeeded: (engine, oldId) => this.alerts.updateSucceeded(engine, oldId),
+      },
+      config: config.updates,
+      logsOf: (engine, id) => this.#lastLogs(engine, id),
+      afterUpdate: () => {
+        void this.updates.check().catch(() => {});
+      },
       log,
       now,
     });
@@ -162,6 +186,7 @@ export class Monitor {
         logs: this.logs,
         logsConfig: this.config.logs,
         updates: this.updates,
+        updater: this.updater,
       },
       this.config.listen,
     );
@@ -242,6 +267,7 @@ export class Monitor {
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
     if (this.#rollup !== undefined) clearInterval(this.#rollup);
     if (this.#shareTimer !== undefined) clearInterval(this.#shareTimer);
     if (this.#reloadTimer !== undefined) clearTimeout(this.#reloadTimer);
@@ -330,6 +356,21 @@ export class Monitor {
     watcher.start();
     collector.start();
     logs?.start();
+    void this.#recoverUpdates(engine.name);
+  }
+
+  /** Updates a stopped monitor left half done on this engine: finished or undone once it answers. */
+  async #recoverUpdates(engine: string): Promise<void> {
+    for (let attempt = 0; !this.#stopping && this.#watched.has(engine); attempt++) {
+      try {
+        await this.updater.recover(engine);
+        return;
+      } catch (error) {
+        if (attempt === 0)
+          this.#log.warn({ engine, err: (error as Error).message }, 'updates left half done: will try again');
+        await new Promise((resolve) => setTimeout(resolve, 5_000).unref());
+      }
+    }
   }
 }
 

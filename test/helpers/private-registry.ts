@@ -1,9 +1,14 @@
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
+import type { DockerClient } from '../../src/client/index.js';
+import { encodeRegistryHeader } from '../../src/client/registry-auth.js';
+import { RUN_LABEL, testEngine } from './engine.js';
 import { freePort } from './ports.js';
+import { tarOf } from './tar.js';
 import { waitFor } from './wait.js';
 
 /** A registry of the test's own: Debian's docker-registry (distribution 2.8) on 127.0.0.1. */
@@ -87,4 +92,35 @@ export async function startPrivateRegistry(auth?: {
   };
   await registry.start();
   return registry;
+}
+
+/**
+ * Builds `FROM <test image>` plus `lines` (classic builder), tags it `tag` (`host/repo:tag`),
+ * pushes it to its registry; the pushed digest.
+ */
+export async function pushImage(
+  client: DockerClient,
+  tag: string,
+  lines: readonly string[],
+  auth?: { username: string; password: string },
+): Promise<string> {
+  const { image, runId } = testEngine();
+  const context = await tarOf({
+    Dockerfile: [`FROM ${image}`, ...lines, `LABEL ${RUN_LABEL}=${runId}`, ''].join('\n'),
+  });
+  await (await client.images.build(context, { t: tag })).done();
+  const [repo, name] = [tag.slice(0, tag.lastIndexOf(':')), tag.slice(tag.lastIndexOf(':') + 1)];
+  // dockerd wants the header even for an anonymous push.
+  const headers = { 'X-Registry-Auth': encodeRegistryHeader({ ...auth, serveraddress: repo.split('/')[0] }) };
+  const response = await client.request('POST', `/images/${repo}/push`, {
+    query: { tag: name },
+    headers,
+    stream: true,
+  });
+  let text = '';
+  for await (const chunk of response.body as AsyncIterable<Buffer>) text += chunk.toString();
+  assert.doesNotMatch(text, /"error"/, text);
+  const digest = /digest: (sha256:[a-f0-9]{64})/.exec(text)?.[1];
+  assert.ok(digest, text);
+  return digest;
 }

@@ -3,12 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { encodeRegistryHeader } from '../../src/client/registry-auth.js';
 import type { ContainerItem } from '../../src/monitor/model/container.js';
-import { createContainer, RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
+import { createContainer, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { type MonitorProcess, monitorToken, startMonitor } from '../helpers/monitor-process.js';
-import { type PrivateRegistry, startPrivateRegistry } from '../helpers/private-registry.js';
-import { tarOf } from '../helpers/tar.js';
+import { type PrivateRegistry, pushImage, startPrivateRegistry } from '../helpers/private-registry.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -17,35 +15,15 @@ import { waitFor } from '../helpers/wait.js';
  * compared with the image's RepoDigests on the engine.
  */
 const client = testClient();
-const { image, runId } = testEngine();
 const containers: string[] = [];
 const newData = (): string => mkdtempSync(join(tmpdir(), 'dockgate-updates-'));
 
 /** Builds `FROM test image` with APP_VERSION=version, tags it `tag`, pushes it; its digest. */
-async function pushVersion(
+const pushVersion = (
   tag: string,
   version: number,
   auth?: { username: string; password: string },
-): Promise<string> {
-  const context = await tarOf({
-    Dockerfile: `FROM ${image}\nENV APP_VERSION=${version}\nLABEL ${RUN_LABEL}=${runId}\n`,
-  });
-  await (await client.images.build(context, { t: tag })).done();
-  const [repo, name] = [tag.slice(0, tag.lastIndexOf(':')), tag.slice(tag.lastIndexOf(':') + 1)];
-  // dockerd wants the header even for an anonymous push.
-  const headers = { 'X-Registry-Auth': encodeRegistryHeader({ ...auth, serveraddress: repo.split('/')[0] }) };
-  const response = await client.request('POST', `/images/${repo}/push`, {
-    query: { tag: name },
-    headers,
-    stream: true,
-  });
-  let text = '';
-  for await (const chunk of response.body as AsyncIterable<Buffer>) text += chunk.toString();
-  assert.doesNotMatch(text, /"error"/, text);
-  const digest = /digest: (sha256:[a-f0-9]{64})/.exec(text)?.[1];
-  assert.ok(digest, text);
-  return digest;
-}
+): Promise<string> => pushImage(client, tag, [`ENV APP_VERSION=${version}`], auth);
 
 async function check(monitor: MonitorProcess, token: string): Promise<ContainerItem[]> {
   const answer = await fetch(`${monitor.url}/api/v1/updates/check`, {

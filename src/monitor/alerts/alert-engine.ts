@@ -65,6 +65,8 @@ export class AlertEngine {
   readonly #now: Clock;
   /** Open log incidents: when their pattern last matched (they resolve after the quiet period). */
   readonly #logMatches = new Map<string, number>();
+  /** `engine/id` of containers an update is replacing or trying: the update reports on them. */
+  readonly #updating = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: {
@@ -140,6 +142,7 @@ export class AlertEngine {
       case 'oom':
         watch.lastOomAt = now;
         if (item === undefined || !event.live || !this.#engineUp(event.engine)) return;
+        if (this.#updating.has(`${event.engine}/${event.id}`)) return;
         if (this.#foldIntoLoop(item, watch, { oom: true })) return;
         this.#openOnce(
           this.#rules.rules.oom,
@@ -156,6 +159,7 @@ export class AlertEngine {
         if (event.exitCode !== undefined) watch.exitCodes = [...watch.exitCodes.slice(-9), event.exitCode];
         if (item === undefined || !event.live || !this.#engineUp(event.engine)) return;
         if (event.expected || event.exitCode === 0) return;
+        if (this.#updating.has(`${event.engine}/${event.id}`)) return;
         if (watch.lastOomAt !== undefined && now - watch.lastOomAt < OOM_DIE_MS) return; // the oom alert says it
         if (this.#foldIntoLoop(item, watch, { exitCode: event.exitCode })) return;
         const rule = this.#rules.rules.died;
@@ -263,6 +267,7 @@ export class AlertEngine {
     for (const engine of this.#state.engines()) this.#engineRule(engine, now);
     for (const item of this.#state.containers()) {
       if (!this.#engineUp(item.engine)) continue; // held while its engine is down: no storm after
+      if (this.#updating.has(`${item.engine}/${item.id}`)) continue; // the update reports on it
       const watch = this.#watch(item.engine, item.id);
       this.#syncRestartCount(item, watch, now);
       const running = item.state === 'running';
@@ -307,6 +312,61 @@ export class AlertEngine {
     }
     for (const { entry, test } of this.#missing) this.#missingRule(entry, test, now);
     this.#reminders(now);
+  }
+
+  /** An update is replacing (or trying) this container: its exits are the update's to report. */
+  holdForUpdate(engine: string, id: string): void {
+    this.#updating.add(`${engine}/${id}`);
+  }
+
+  releaseFromUpdate(engine: string, id: string): void {
+    this.#updating.delete(`${engine}/${id}`);
+  }
+
+  /**
+   * `update-failed`: an update was rolled back (docs/updates.md). One incident per container,
+   * another failed attempt counted into it; resolved when an update of it succeeds.
+   */
+  updateFailed(
+    container: { engine: string; id: string; name: string },
+    reason: string,
+    logs: readonly string[],
+    detail: Record<string, unknown>,
+  ): void {
+    const rule = this.#rules.rules['update-failed'];
+    const item = this.#state.container(container.engine, container.id);
+    const scoped: ContainerItem | undefined =
+      item === undefined ? undefined : { ...item, name: container.name };
+    if (scoped === undefined) {
+      if (!rule.enabled) return;
+      this.#open(
+        rule,
+        `${container.engine}/${container.id}`,
+        container.engine,
+        { id: container.id, name: container.name },
+        `${container.name} on ${container.engine}: update rolled back: ${reason}`,
+        { ...detail, reason, logs },
+        this.#now(),
+      );
+      return;
+    }
+    this.#openOnce(rule, scoped, `${container.name} on ${container.engine}: update rolled back: ${reason}`, {
+      ...detail,
+      reason,
+      logs,
+    });
+  }
+
+  /** An update of the container succeeded: its `update-failed` incident is over. */
+  updateSucceeded(engine: string, oldId: string): void {
+    const target = `${engine}/${oldId}`;
+    const now = this.#now();
+    this.#trackers.set(`update-failed|${target}`, {
+      phase: 'inactive',
+      since: now,
+      lastResolvedAt: undefined,
+    });
+    this.#resolveTarget('update-failed', target, now);
   }
 
   acknowledge(id: string): Alert | undefined {
@@ -622,7 +682,15 @@ export class AlertEngine {
   }
 
   #removed(engine: string, id: string, now: number): void {
-    for (const kind of ['died', 'oom', 'restart-loop', 'unhealthy', 'cpu', 'memory'] as const) {
+    for (const kind of [
+      'died',
+      'oom',
+      'restart-loop',
+      'unhealthy',
+      'cpu',
+      'memory',
+      'update-failed',
+    ] as const) {
       const target = `${engine}/${id}`;
       if (this.#store.openFor(kind, target) !== undefined) {
         this.#trackers.set(`${kind}|${target}`, { phase: 'inactive', since: now, lastResolvedAt: now });

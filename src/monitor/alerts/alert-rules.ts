@@ -16,6 +16,7 @@ export const ALERT_KINDS = [
   'memory',
   'log',
   'update-available',
+  'update-failed',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
@@ -81,6 +82,11 @@ export const alertsSchema = z
       .optional(),
     /** A container's image tag moved on its registry (docs/updates.md): one message per new digest. */
     'update-available': z
+      .object({ ...common })
+      .strict()
+      .optional(),
+    /** An update asked through the monitor was rolled back (docs/updates.md#the-gate). */
+    'update-failed': z
       .object({ ...common })
       .strict()
       .optional(),
@@ -199,6 +205,8 @@ export function compileAlertRules(file: AlertsFile | undefined): AlertRules {
       log: rule('log', (f.log ?? []).length > 0, undefined, '0s', ALERT_DEFAULTS.log.quiet),
       // Off by default; a newer digest is a new incident, the container updated resolves it.
       'update-available': rule('update-available', false, f['update-available'], '0s', '0s'),
+      // On: someone asked for the update and it did not happen; resolved by a later update that works.
+      'update-failed': rule('update-failed', true, f['update-failed'], '0s', '0s'),
     },
     logs: (f.log ?? []).map((spec, i) => {
       const at = `alerts.log[${i}]`;

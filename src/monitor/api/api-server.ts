@@ -6,9 +6,8 @@ import { Negotiator } from '@fastify/accept-negotiator';
 import compress from '@fastify/compress';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
-import { EngineError } from '../../client/errors.js';
 import type { Clock } from '../../clock.js';
-import { DockgateError, isDockgateError } from '../../errors.js';
+import { DockgateError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { ACTIONS, type Action, runAction } from '../actions/container-actions.js';
 import { logLines } from '../actions/container-logs.js';
@@ -45,8 +44,10 @@ import {
 } from '../terminal/terminal-routes.js';
 import type { UpdateChecker } from '../updates/update-checker.js';
 import { registerUpdateRoutes } from '../updates/update-routes.js';
+import type { Updater } from '../updates/update-runner.js';
 import { type EventStream, HEARTBEAT_MS, openEvents } from './event-stream.js';
 import {
+  asAnswer,
   badQuery,
   boolParam,
   defaultStep,
@@ -90,6 +91,8 @@ export interface ApiContext {
   readonly logsConfig: LogsConfig;
   /** Outdated images (docs/updates.md). */
   readonly updates: UpdateChecker;
+  /** Updates: pull, recreate, gate, rollback. */
+  readonly updater: Updater;
 }
 
 declare module 'fastify' {
@@ -158,7 +161,7 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
 
   await registerTerminalRoutes(app, ctx, ctx.terminals);
   await registerLogRoutes(app, { logs: ctx.logs, config: ctx.logsConfig, state: ctx.state, now: ctx.now });
-  await registerUpdateRoutes(app, ctx.updates);
+  await registerUpdateRoutes(app, ctx, ctx.updates, ctx.updater);
 
   const viewer = (request: FastifyRequest, what: string): void =>
     requireRole(request.principal, 'viewer', what);
@@ -530,17 +533,6 @@ function refuseCrossSite(request: FastifyRequest): void {
   const origin = request.headers.origin;
   if (origin !== undefined && !sameSite(request))
     throw new DockgateError('DG_CSRF', `a request from another site (Origin: ${origin}) is refused`);
-}
-
-/** Status and message for any fault: ours by catalogue, the engine's with its own status. */
-function asAnswer(error: unknown): { status: number; message: string } {
-  if (isDockgateError(error)) return { status: error.status ?? 500, message: error.message };
-  if (error instanceof EngineError)
-    return { status: error.status === 304 ? 409 : error.status, message: error.engineMessage };
-  const fastify = error as { statusCode?: number; message?: string };
-  if (typeof fastify.statusCode === 'number' && fastify.statusCode < 500)
-    return { status: fastify.statusCode, message: fastify.message ?? 'bad request' };
-  return { status: 502, message: `the engine could not be reached: ${(error as Error).message}` };
 }
 
 export type { FastifyReply };

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import { DockgateError } from '../../errors.js';
+import { EngineError } from '../../client/errors.js';
+import { DockgateError, isDockgateError } from '../../errors.js';
 import { parseDuration } from '../config/duration.js';
 import type { EngineWatcher } from '../engines/engine-watcher.js';
 import type { ContainerItem } from '../model/container.js';
@@ -92,4 +93,15 @@ export function sameSite(request: FastifyRequest): boolean {
   } catch {
     return false;
   }
+}
+
+/** Status and message for any fault: ours by catalogue, the engine's with its own status. */
+export function asAnswer(error: unknown): { status: number; message: string } {
+  if (isDockgateError(error)) return { status: error.status ?? 500, message: error.message };
+  if (error instanceof EngineError)
+    return { status: error.status === 304 ? 409 : error.status, message: error.engineMessage };
+  const fastify = error as { statusCode?: number; message?: string };
+  if (typeof fastify.statusCode === 'number' && fastify.statusCode < 500)
+    return { status: fastify.statusCode, message: fastify.message ?? 'bad request' };
+  return { status: 502, message: `the engine could not be reached: ${(error as Error).message}` };
 }

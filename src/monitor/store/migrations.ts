@@ -175,4 +175,26 @@ export const MIGRATIONS: readonly string[] = [
     retry_at INTEGER
   ) WITHOUT ROWID;
   `,
+  // 6: updates asked through the monitor (docs/updates.md): each step is written before the
+  // engine is asked, so a monitor that died mid-update finishes it (or undoes it) at its start.
+  `
+  CREATE TABLE update_runs (
+    id TEXT PRIMARY KEY,
+    engine TEXT NOT NULL,
+    name TEXT NOT NULL,
+    old_id TEXT NOT NULL,
+    new_id TEXT,
+    image TEXT NOT NULL,
+    from_digest TEXT,
+    to_digest TEXT,
+    step TEXT NOT NULL,
+    was_running INTEGER NOT NULL,
+    by TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    result TEXT,
+    reason TEXT
+  ) WITHOUT ROWID;
+  CREATE INDEX update_runs_open ON update_runs (engine, finished_at);
+  `,
 ];

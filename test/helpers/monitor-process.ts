@@ -81,15 +81,26 @@ export class SseReader {
   readonly #controller = new AbortController();
   #done: Promise<void>;
 
-  constructor(url: string, headers: Record<string, string> = {}) {
-    this.#done = this.#read(url, headers).catch(() => {});
+  /** `init.method`: a POST that answers with events (an update); `onEvent` sees each as it comes. */
+  constructor(
+    url: string,
+    headers: Record<string, string> = {},
+    init: { method?: string; onEvent?: (e: { event: string; data: unknown }) => void } = {},
+  ) {
+    this.#done = this.#read(url, headers, init).catch(() => {});
   }
 
-  async #read(url: string, headers: Record<string, string>): Promise<void> {
+  async #read(
+    url: string,
+    headers: Record<string, string>,
+    init: { method?: string; onEvent?: (e: { event: string; data: unknown }) => void },
+  ): Promise<void> {
     const response = await fetch(url, {
+      method: init.method ?? 'GET',
       headers: { Accept: 'text/event-stream', ...headers },
       signal: this.#controller.signal,
     });
+    this.contentType = response.headers.get('content-type');
     if (response.body === null) return;
     let buffer = '';
     const decoder = new TextDecoder();
@@ -106,10 +117,21 @@ export class SseReader {
           else if (line.startsWith('event: ')) event = line.slice(7);
           else if (line.startsWith('data: ')) data.push(line.slice(6));
         }
-        if (data.length > 0)
-          this.events.push({ id, event, data: JSON.parse(data.join('\n')), at: performance.now() });
+        if (data.length > 0) {
+          const parsed = { id, event, data: JSON.parse(data.join('\n')), at: performance.now() };
+          this.events.push(parsed);
+          init.onEvent?.(parsed);
+        }
       }
     }
+  }
+
+  /** The answer's Content-Type, once it came. */
+  contentType: string | null = null;
+
+  /** Resolves when the stream ends (or breaks). */
+  ended(): Promise<void> {
+    return this.#done;
   }
 
   close(): Promise<void> {

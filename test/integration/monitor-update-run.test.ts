@@ -7,7 +7,7 @@ import type { ContainerInspect } from '../../src/client/types.js';
 import type { ContainerItem } from '../../src/monitor/model/container.js';
 import { RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { type MonitorProcess, monitorToken, startMonitor } from '../helpers/monitor-process.js';
+import { type MonitorProcess, monitorToken, SseReader, startMonitor } from '../helpers/monitor-process.js';
 import { type PrivateRegistry, pushImage, startPrivateRegistry } from '../helpers/private-registry.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -83,32 +83,14 @@ async function updateWithEvents(
   engineId: string,
   onEvent: (e: Progress) => void = () => {},
 ): Promise<Progress[]> {
-  const answer = await fetch(`${monitor.url}/api/v1/containers/local/${engineId}/update`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
-  });
-  assert.equal(answer.headers.get('content-type'), 'text/event-stream; charset=utf-8');
-  const events: Progress[] = [];
-  let buffer = '';
-  const decoder = new TextDecoder();
-  try {
-    for await (const chunk of answer.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.+)$/m.exec(block)?.[1];
-        const data = /^data: (.+)$/m.exec(block)?.[1];
-        if (event === undefined || data === undefined) continue;
-        const e = { event, data: JSON.parse(data) } as Progress;
-        events.push(e);
-        onEvent(e);
-      }
-    }
-  } catch {
-    // the monitor was killed: the events so far are the answer
-  }
-  return events;
+  const reader = new SseReader(
+    `${monitor.url}/api/v1/containers/local/${engineId}/update`,
+    { authorization: `Bearer ${token}` },
+    { method: 'POST', onEvent: (e) => onEvent(e as Progress) },
+  );
+  await reader.ended();
+  assert.equal(reader.contentType, 'text/event-stream; charset=utf-8');
+  return reader.events as unknown as Progress[];
 }
 
 async function named(name: string): Promise<{ Id: string; Names: string[]; State: string }[]> {
@@ -401,10 +383,18 @@ describe('an update the monitor did not live to finish', () => {
 
       const second = await startMonitor(['--config', config, '--data', data]);
       try {
-        await waitFor(async () => (await named(name)).length === 1, { what: 'the half-done update undone' });
-        const back = await client.containers.inspect(oldId);
-        assert.equal(back.Name, `/${name}`);
-        assert.equal(back.State?.Running, true);
+        await waitFor(
+          async () => {
+            const back = await client.containers.inspect(oldId);
+            return back.Name === `/${name}` && back.State?.Running === true;
+          },
+          { what: 'the half-done update undone: the old container back under its name, running' },
+        );
+        assert.deepEqual(
+          (await named(name)).map((c) => [c.Id, c.State]),
+          [[oldId, 'running']],
+          'the new one removed: one container, running',
+        );
         const runs = (await api(second, token, 'GET', `/api/v1/containers/local/${oldId}/update`)).body
           .runs as {
           result: string;

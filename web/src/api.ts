@@ -91,3 +91,67 @@ export async function send(method: 'POST' | 'DELETE', path: string): Promise<unk
   if (!response.ok) throw new Error(body.message ?? response.statusText);
   return body;
 }
+
+/** One event of an update's answer (docs/updates.md#the-answer). */
+export interface UpdateEvent {
+  readonly event: 'progress' | 'result' | 'error';
+  readonly data: {
+    readonly step?: string;
+    readonly message?: string;
+    readonly status?: number;
+    readonly result?: 'plan' | 'current' | 'updated' | 'rolled-back' | 'failed';
+    readonly reason?: string;
+    readonly logs?: readonly string[];
+    readonly from?: string | null;
+    readonly to?: string | null;
+    readonly id?: string;
+    readonly settings?: readonly {
+      setting: string;
+      effect: 'kept' | 'changed' | 'dropped';
+      from?: string;
+      to?: string;
+      why: string;
+    }[];
+    readonly gate?: { kind: string; timeoutMs?: number; settleMs?: number };
+  };
+}
+
+/**
+ * `POST …/update` as server-sent events (fetch, not EventSource: it is a POST with a body), each
+ * event handed on as it comes; the last one (`result` or `error`) is returned.
+ */
+export async function runUpdate(
+  path: string,
+  body: { dryRun?: boolean; image?: string },
+  onEvent: (e: UpdateEvent) => void,
+): Promise<UpdateEvent> {
+  const headers: Record<string, string> = { Accept: 'text/event-stream', 'Content-Type': 'application/json' };
+  if (csrf !== undefined) headers['X-CSRF-Token'] = csrf;
+  const response = await fetch(`${path}/update`, { method: 'POST', headers, body: JSON.stringify(body) });
+  if (!response.ok || response.body === null) {
+    const answer = (await response.json().catch(() => ({}))) as { message?: string };
+    return {
+      event: 'error',
+      data: { status: response.status, message: answer.message ?? response.statusText },
+    };
+  }
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  let last: UpdateEvent = { event: 'error', data: { message: 'the answer ended early' } };
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = /^event: (.+)$/m.exec(block)?.[1];
+      const data = /^data: (.+)$/m.exec(block)?.[1];
+      if (event === undefined || data === undefined) continue;
+      const parsed = { event, data: JSON.parse(data) } as UpdateEvent;
+      if (parsed.event !== 'progress') last = parsed;
+      onEvent(parsed);
+    }
+  }
+  return last;
+}

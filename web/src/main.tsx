@@ -3,6 +3,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import {
   type Alert,
   type ContainerItem,
+  canAct,
   type EngineView,
   follow,
   getJson,
@@ -18,6 +19,7 @@ import { LogsPage } from './logs-page.js';
 import { Breakable, Name } from './names.js';
 import { AlertsPage, ContainerPage, EnginesPage } from './pages.js';
 import { TerminalsPage } from './terminal-tab.js';
+import { BulkUpdate } from './update-dialog.js';
 
 /** Filters live in the URL, so a view can be bookmarked and shared. */
 interface Filters {
@@ -93,7 +95,7 @@ interface Live {
 /** Problems listed before "show all": a fleet-wide failure must not push the table off screen. */
 const PROBLEMS_SHOWN = 8;
 
-function Overview({ containers, engines, alerts, changed, now }: Live) {
+function Overview({ containers, engines, alerts, changed, now, canOperate }: Live & { canOperate: boolean }) {
   const [filters, setFilters] = useState(readFilters);
   const [allProblems, setAllProblems] = useState(false);
   const update = (change: Partial<Filters>): void => {
@@ -280,6 +282,9 @@ function Overview({ containers, engines, alerts, changed, now }: Live) {
       {[...groups.entries()].map(([group, items]) => (
         <section key={group} aria-label={group === '' ? 'Containers' : group}>
           {group === '' ? null : <h2 class="group">{group}</h2>}
+          {canOperate && filters.group === 'project' && group !== '(no project)' ? (
+            <BulkUpdate project={group} items={items} />
+          ) : null}
           <table class="containers">
             <thead>
               <tr>
@@ -629,7 +634,7 @@ function Dashboard({ me }: { me: Me }) {
         </p>
         <WhoAmI me={me} />
       </header>
-      {where.page === 'overview' ? <Overview {...live} /> : null}
+      {where.page === 'overview' ? <Overview {...live} canOperate={canAct(me)} /> : null}
       {where.page === 'container' ? (
         <ContainerPage engine={where.engine} id={where.id} live={live} me={me} />
       ) : null}

@@ -5,6 +5,7 @@ import { type Alert, type ContainerItem, canAct, type EngineView, getJson, type 
 import { bytes, when } from './format.js';
 import { Breakable } from './names.js';
 import { TerminalTab } from './terminal-tab.js';
+import { UpdateButton } from './update-dialog.js';
 
 interface TimelineEntry {
   readonly time: string;
@@ -13,6 +14,7 @@ interface TimelineEntry {
   readonly exitCode?: number;
   readonly expected?: boolean;
   readonly by?: string;
+  readonly detail?: Readonly<Record<string, string>>;
 }
 
 interface Point {
@@ -144,6 +146,16 @@ export function ContainerPage({
               {action}
             </button>
           ))}
+          {current.state === 'removed' ? null : (
+            <UpdateButton
+              item={current}
+              onUpdated={(next) => {
+                // The updated container is a new one (a new id): its page.
+                history.pushState(null, '', `/containers/${encodeURIComponent(current.engine)}/${next}`);
+                window.dispatchEvent(new PopStateEvent('popstate'));
+              }}
+            />
+          )}
         </fieldset>
       ) : null}
       <dialog ref={confirm} aria-labelledby="confirm-title">
@@ -184,12 +196,21 @@ export function ContainerPage({
           {[...detail.timeline].reverse().map((t, i) => (
             <li
               key={`${t.time}-${i}`}
-              class={t.action === 'die' && t.expected !== true && t.exitCode !== 0 ? 'bad' : ''}
+              class={
+                (t.action === 'die' && t.expected !== true && t.exitCode !== 0) ||
+                t.action === 'update-failed'
+                  ? 'bad'
+                  : ''
+              }
             >
               <time dateTime={t.time}>{when(t.time)}</time> <strong>{t.action}</strong>
               {t.exitCode === undefined ? '' : ` (exit ${t.exitCode})`}
               {t.expected === true ? ' expected' : ''}
               {t.by === undefined ? '' : ` by ${t.by}`}
+              {t.action === 'update' && t.detail !== undefined
+                ? ` (${shortDigest(t.detail.from)} → ${shortDigest(t.detail.to)})`
+                : ''}
+              {t.action === 'update-failed' && t.detail !== undefined ? `: ${t.detail.reason ?? ''}` : ''}
               {t.kind === 'event' ? '' : <span class="muted"> {t.kind}</span>}
             </li>
           ))}
@@ -506,6 +527,10 @@ function rangeSeconds(text: string): number {
 }
 
 /** The image against its registry, in words (docs/updates.md). */
+function shortDigest(digest: string | undefined): string {
+  return digest === undefined || digest === '' ? '?' : digest.replace(/^sha256:/, '').slice(0, 12);
+}
+
 function updateText(update: ContainerItem['update']): string {
   const short = (digest: string | null): string => (digest === null ? '—' : digest.slice(7, 19));
   switch (update.status) {

@@ -26,6 +26,11 @@ export class EnginePool {
     this.#idleMs = idleMs;
   }
 
+  /** Idle connections kept now. */
+  get size(): number {
+    return this.#idle.length;
+  }
+
   /** An idle connection, now the caller's; undefined when none is left. */
   take(): Socket | undefined {
     for (;;) {

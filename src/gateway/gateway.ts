@@ -21,6 +21,11 @@ export class Gateway {
   readonly #bridges = new Set<Bridge>();
   /** Idle engine connections, reused across client connections (engine-pool.ts). */
   readonly #pool = new EnginePool();
+
+  /** Engine connections kept idle for the next client (tests read it). */
+  get idleEngineConnections(): number {
+    return this.#pool.size;
+  }
   readonly #listeners: OpenListener[] = [];
   readonly #nextRequestId = requestIdSource();
   readonly #access: AccessLog;

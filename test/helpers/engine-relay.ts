@@ -36,6 +36,13 @@ export class EngineRelay {
       let paused: Buffer[] | undefined;
       downstream.on('data', (chunk: Buffer) => {
         log.push(chunk);
+        // The engine closes the connection as this request arrives (its idle close racing it).
+        if (this.#reset?.test(chunk.toString('latin1'))) {
+          this.#reset = undefined;
+          downstream.destroy();
+          upstream.destroy();
+          return;
+        }
         // A request the engine "hangs" on: it never reaches dockerd, so no answer ever comes.
         if (this.#hang?.test(chunk.toString('latin1'))) held = true;
         const hold = this.#hold;
@@ -75,6 +82,12 @@ export class EngineRelay {
   }
 
   #hang: RegExp | undefined;
+  #reset: RegExp | undefined;
+
+  /** The next request matching `pattern` is not forwarded: its connection is reset instead. */
+  resetOnNext(pattern: RegExp): void {
+    this.#reset = pattern;
+  }
   #hold: { pattern: RegExp; seen: () => void; released: Promise<void> } | undefined;
 
   /**

@@ -49,6 +49,26 @@ describe('engine connection pool', () => {
     assert.equal(engineConnections(), 1);
   });
 
+  it('pool_race_retry_regression: a pooled connection the engine closes as a GET arrives: the GET is sent again on a new one, answered 200', async () => {
+    await pingAndClose(); // a pooled connection
+    const before = engineConnections();
+    relay.resetOnNext(/^GET \/version /);
+    const connection = await RawConnection.open({ port: gw.port });
+    connection.write('GET /version HTTP/1.1\r\nHost: docker\r\n\r\n');
+    const text = await connection.until((t) => /\r\n\r\n[\s\S]*\}\s*$/.test(t));
+    connection.close();
+    assert.match(text, /^HTTP\/1\.1 200 OK/, text);
+    assert.equal(engineConnections(), before + 1, 'one new engine connection for the retry');
+    // A POST is never sent twice: the engine might have acted on it.
+    await pingAndClose();
+    relay.resetOnNext(/^POST \/containers\/prune /);
+    const post = await RawConnection.open({ port: gw.port });
+    post.write('POST /containers/prune HTTP/1.1\r\nHost: docker\r\nContent-Length: 0\r\n\r\n');
+    const refused = await post.until((t) => /\r\n\r\n[\s\S]*\}\s*$/.test(t));
+    post.close();
+    assert.match(refused, /^HTTP\/1\.1 502 /, refused);
+  });
+
   it('`Connection: close`: answered with Connection: close (where the engine puts it), the client closed, the engine connection kept', async () => {
     await pingAndClose(); // one pooled connection to start from
     const before = engineConnections();

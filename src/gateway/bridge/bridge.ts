@@ -161,8 +161,8 @@ export class Bridge {
 
   // ── the engine connection ──────────────────────────────────────────────────────────────────
 
-  connectEngine(): void {
-    this.engine.open();
+  connectEngine(fresh = false): void {
+    this.engine.open(fresh);
     this.response.reset();
   }
 

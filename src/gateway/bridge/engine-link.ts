@@ -29,6 +29,14 @@ export class EngineLink {
   midRequest = false;
   /** Hijacked or half-closed: never reused. */
   spoiled = false;
+  /**
+   * The first request sent on a connection taken from the pool, while no answer byte has come:
+   * a GET or HEAD without a body, sent again once on a new connection if the pooled one turns out
+   * closed by the engine (its FIN or RST raced our request), as HTTP clients do.
+   */
+  replay: Buffer | undefined;
+  /** Taken from the pool (not opened for this client). */
+  reused = false;
   #listeners: [string, SocketListener][] = [];
   readonly #endpoint: EngineEndpoint;
   readonly #pool: EnginePool;
@@ -40,9 +48,11 @@ export class EngineLink {
     this.#events = events;
   }
 
-  /** Takes an idle connection from the pool, or opens one. */
-  open(): Socket {
-    const pooled = this.#pool.take();
+  /** Takes an idle connection from the pool (unless `fresh`), or opens one. */
+  open(fresh = false): Socket {
+    const pooled = fresh ? undefined : this.#pool.take();
+    this.reused = pooled !== undefined;
+    this.replay = undefined;
     const engine = pooled ?? connectEngine(this.#endpoint);
     this.socket = engine;
     this.connected = pooled !== undefined;

@@ -269,13 +269,21 @@ export class RequestSide {
     if (bridge.engine.socket === undefined) bridge.connectEngine();
     const body = ruling.body ?? pending.rawBody;
     bridge.engine.midRequest = true;
-    bridge.sendToEngine(
-      engineRequestHead(pending.head, request, basePath, {
-        target: ruling.target,
-        bodyLength: ruling.body?.length,
-        keepAlive: exchange.closeAfter,
-      }),
-    );
+    const engineHead = engineRequestHead(pending.head, request, basePath, {
+      target: ruling.target,
+      bodyLength: ruling.body?.length,
+      keepAlive: exchange.closeAfter,
+    });
+    // The first request on a pooled connection, safe to send twice: kept until its answer starts.
+    bridge.engine.replay =
+      bridge.engine.reused &&
+      bridge.inflight.length === 1 &&
+      body === undefined &&
+      request.body.kind === 'none' &&
+      (request.method === 'GET' || request.method === 'HEAD')
+        ? engineHead
+        : undefined;
+    bridge.sendToEngine(engineHead);
     if (body !== undefined) {
       bridge.sendToEngine(body);
       this.#sent();

@@ -122,6 +122,7 @@ export class ResponseSide {
       return false;
     }
     exchange.status = response.status;
+    bridge.engine.replay = undefined; // the connection answered: it was alive
     if (response.status === 101 || (response.body.kind === 'close' && exchange.holds)) {
       this.#hijack(exchange, response.forward, rest);
       return false;
@@ -286,6 +287,27 @@ export class ResponseSide {
     bridge.engine.socket = undefined;
     engine.destroy();
     const exchange = bridge.inflight[0];
+    const replay = bridge.engine.replay;
+    if (
+      connected &&
+      replay !== undefined &&
+      exchange !== undefined &&
+      bridge.inflight.length === 1 &&
+      exchange.status === 0 &&
+      this.#partial === undefined
+    ) {
+      // A pooled connection the engine had closed as we sent on it: once more, on a new one
+      // (pool_race_retry_regression). Only a GET or HEAD without a body, before any answer byte.
+      bridge.ctx.log.debug(
+        { client: bridge.clientLabel, err: failure?.message },
+        'pooled engine connection closed: retried',
+      );
+      bridge.connectEngine(true);
+      bridge.engine.midRequest = true;
+      bridge.sendToEngine(replay);
+      bridge.engine.midRequest = false;
+      return;
+    }
     if (exchange === undefined && this.#partial === undefined) {
       // The engine closed the connection between requests (after `Connection: close`, an
       // HTTP/1.0 answer, or its own idle limit): the paired client connection closes as it

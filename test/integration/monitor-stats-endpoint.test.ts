@@ -44,7 +44,8 @@ describe('GET /dockgate/v1/stats', () => {
     assert.ok(mine, 'the running container is listed');
     assert.ok(mine.cpuNs > 0, 'CPU time used');
     assert.ok(mine.memoryBytes > 0 && mine.memoryLimitBytes >= mine.memoryBytes, 'memory and its limit');
-    assert.equal(mine.pids, 1);
+    // sh, and head while it writes the file (a loaded machine may still be at it): 1 or 2.
+    assert.ok(mine.pids === 1 || mine.pids === 2, `processes counted: ${mine.pids}`);
     assert.equal(mine.netRxBytes, 0, 'network none: no interface but lo');
     assert.equal(
       stats.containers.some((c) => c.id === stopped),

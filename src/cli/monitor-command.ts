@@ -52,6 +52,10 @@ export function registerMonitorCommand(program: Command): void {
       '--anonymous-role <role>',
       `role of callers without a token: none, ${ROLES.join(', ')} (default: viewer on loopback, none elsewhere)`,
     )
+    .option(
+      '--metrics-compat <names>',
+      `/metrics names: cadvisor, dockgate or both (default: ${MONITOR_DEFAULTS.metricsCompat})`,
+    )
     .option('--insecure', 'allow plain http and anonymous callers on a non-loopback listener')
     .option('--log-level <level>', `log level (default: ${MONITOR_DEFAULTS.logLevel})`)
     .option(

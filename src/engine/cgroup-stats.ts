@@ -12,6 +12,11 @@ export interface CgroupSample {
   readonly cpuNs: number;
   /** Memory in use as `docker stats` shows it: usage minus inactive page cache. */
   readonly memoryBytes: number;
+  /** Memory charged to the container, page cache included (cgroup usage). */
+  readonly memoryUsageBytes?: number;
+  /** CFS enforcement periods, and those in which the container was throttled (a CPU limit). */
+  readonly cpuPeriods?: number;
+  readonly cpuThrottledPeriods?: number;
   /** The container's memory limit, or the host's memory when it has none (as dockerd reports). */
   readonly memoryLimitBytes: number;
   readonly pids: number | null;
@@ -28,7 +33,9 @@ export interface CgroupSample {
 export interface CgroupLocation {
   readonly version: 1 | 2;
   /** v2: the one directory; v1: per controller. */
-  readonly dirs: Readonly<Record<'cpu' | 'memory' | 'pids' | 'blkio' | 'unified', string | undefined>>;
+  readonly dirs: Readonly<
+    Record<'cpu' | 'cfs' | 'memory' | 'pids' | 'blkio' | 'unified', string | undefined>
+  >;
 }
 
 /**
@@ -66,8 +73,9 @@ export class CgroupReader {
     } catch {
       return undefined;
     }
-    const dirs: Record<'cpu' | 'memory' | 'pids' | 'blkio' | 'unified', string | undefined> = {
+    const dirs: Record<'cpu' | 'cfs' | 'memory' | 'pids' | 'blkio' | 'unified', string | undefined> = {
       cpu: undefined,
+      cfs: undefined,
       memory: undefined,
       pids: undefined,
       blkio: undefined,
@@ -79,6 +87,8 @@ export class CgroupReader {
       if (hierarchy === '0' && controllers === '') dirs.unified = join(this.#root, path);
       for (const controller of controllers.split(',')) {
         if (controller === 'cpuacct') dirs.cpu = join(this.#root, 'cpuacct', path);
+        // The cpu controller (CFS quota, throttling): mounted apart from cpuacct on some hosts.
+        else if (controller === 'cpu') dirs.cfs = join(this.#root, 'cpu', path);
         else if (controller === 'memory' || controller === 'pids' || controller === 'blkio')
           dirs[controller] = join(this.#root, controller, path);
       }
@@ -102,19 +112,22 @@ export class CgroupReader {
   }
 
   #readV1(l: CgroupLocation): Omit<CgroupSample, 'netRxBytes' | 'netTxBytes' | 'at'> {
-    const { cpu, memory, pids, blkio } = l.dirs;
+    const { cpu, cfs, memory, pids, blkio } = l.dirs;
     const usage = readFileSync(join(cpu as string, 'cpuacct.usage'), 'utf8');
     const memUsage = readFileSync(join(memory as string, 'memory.usage_in_bytes'), 'utf8');
     const memLimit = readFileSync(join(memory as string, 'memory.limit_in_bytes'), 'utf8');
     const memStat = readFileSync(join(memory as string, 'memory.stat'), 'utf8');
     const pidCount = pids === undefined ? undefined : optional(join(pids, 'pids.current'));
     const io = blkio === undefined ? undefined : optional(join(blkio, 'blkio.throttle.io_service_bytes'));
+    const cpuStat = (cfs === undefined ? undefined : optional(join(cfs, 'cpu.stat'))) ?? '';
     const inactive = statValue(memStat, 'total_inactive_file') ?? 0;
     const used = Number(memUsage);
     const blocks = io === undefined ? undefined : blkioV1(io);
     return {
       cpuNs: Number(usage),
       memoryBytes: Math.max(0, used - (inactive < used ? inactive : 0)),
+      memoryUsageBytes: used,
+      ...throttling(cpuStat),
       memoryLimitBytes: this.#limit(Number(memLimit)),
       pids: pidCount === undefined ? null : Number(pidCount),
       blockReadBytes: blocks?.read ?? null,
@@ -137,6 +150,8 @@ export class CgroupReader {
     return {
       cpuNs: (statValue(cpuStat, 'usage_usec') ?? 0) * 1000,
       memoryBytes: Math.max(0, used - (inactive < used ? inactive : 0)),
+      memoryUsageBytes: used,
+      ...throttling(cpuStat),
       memoryLimitBytes: this.#limit(limit),
       pids: pidCount === undefined ? null : Number(pidCount),
       blockReadBytes: blocks?.read ?? null,
@@ -187,6 +202,15 @@ function optional(path: string): string | undefined {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+}
+
+/** `nr_periods` and `nr_throttled` of a cpu.stat (v1 and v2 name them alike). */
+function throttling(cpuStat: string): { cpuPeriods?: number; cpuThrottledPeriods?: number } {
+  const periods = statValue(cpuStat, 'nr_periods');
+  const throttled = statValue(cpuStat, 'nr_throttled');
+  return periods === undefined || throttled === undefined
+    ? {}
+    : { cpuPeriods: periods, cpuThrottledPeriods: throttled };
 }
 
 /** The value of `key` in a "key value" per line file (memory.stat, cpu.stat, meminfo). */

@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
-import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Histogram, register } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, register } from 'prom-client';
 import type { AccessEntry } from '../gateway/access-log.js';
+import { processMetrics } from './process-metrics.js';
 
 /**
  * The gateway's Prometheus metrics (prom-client, on its global registry so that with --workers
@@ -40,7 +41,7 @@ export class GatewayMetrics {
     // A worker answers the primary's metrics requests only once prom-client's cluster listener
     // is installed, which constructing an AggregatorRegistry does.
     if (cluster.isWorker) new AggregatorRegistry();
-    collectDefaultMetrics();
+    processMetrics();
     new Gauge({
       name: 'dockgate_connections',
       help: 'Client connections open',

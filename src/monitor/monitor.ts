@@ -8,7 +8,6 @@ import { AlertEngine } from './alerts/alert-engine.js';
 import { AlertStore } from './alerts/alert-store.js';
 import { buildApi } from './api/api-server.js';
 import { EventStream } from './api/event-stream.js';
-import { alertMetrics, monitorMetrics } from './api/monitor-metrics.js';
 import { MonitorTokens } from './auth/monitor-tokens.js';
 import { MonitorUsers } from './auth/monitor-users.js';
 import { Sessions } from './auth/sessions.js';
@@ -18,6 +17,8 @@ import { FairShare } from './logs/fair-share.js';
 import { LogCollector } from './logs/log-collector.js';
 import { LogPaths } from './logs/log-paths.js';
 import { LogStore } from './logs/log-store.js';
+import { ContainerCounters } from './metrics/container-counters.js';
+import { alertMetrics, monitorMetrics } from './metrics/prometheus-metrics.js';
 import { DeliveryQueue } from './notify/delivery.js';
 import { type Notifier, notifierFor } from './notify/notifiers.js';
 import { LiveState } from './state/live-state.js';
@@ -79,6 +80,8 @@ export class Monitor {
   #fileWatcher: FSWatcher | undefined;
   #reloadTimer: NodeJS.Timeout | undefined;
   #stopping = false;
+  /** Exits, OOM kills, restarts and raw stats counters per container, for `/metrics`. */
+  readonly #counters = new ContainerCounters();
   /** The URL it listens on, port resolved. */
   url = '';
 
@@ -98,7 +101,9 @@ export class Monitor {
     this.#terminals = { store: terminalStore, config: config.terminal, open: new Set() };
     this.logs = config.logs.collect ? new LogStore(config.data, log, config.logs.retention, now) : undefined;
     this.#share = new FairShare(config.logs.budget);
-    this.metrics = monitorMetrics(this.state, (registry) => alertMetrics(registry, this.alertStore));
+    this.metrics = monitorMetrics(this.state, this.#counters, config.metricsCompat, (registry) =>
+      alertMetrics(registry, this.alertStore),
+    );
     // Notifier URLs are checked now: a bad one stops the monitor at start, not at the first alert.
     this.notifiers = config.notify.map((n) => notifierFor(n.url, n.kinds));
     this.#delivery = new DeliveryQueue(() => this.notifiers, this.alertStore, log, now);
@@ -329,7 +334,10 @@ export class Monitor {
       history: this.history,
       callTimeoutMs: this.config.callTimeoutMs,
       maxInFlight: this.config.maxInFlight,
-      onEvent: (event) => this.alerts.onEvent(event),
+      onEvent: (event) => {
+        this.#counters.onEvent(event);
+        this.alerts.onEvent(event);
+      },
       now: this.#now,
     });
     const collector = new StatsCollector(
@@ -338,6 +346,7 @@ export class Monitor {
       this.history,
       this.#log,
       this.config.intervalMs,
+      (id, sample) => this.#counters.sample(engine.name, id, sample),
     );
     const logs =
       this.logs === undefined

@@ -11,6 +11,7 @@ import { startDockgate } from '../helpers/dockgate-process.js';
 import { createContainer, RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { EngineRelay } from '../helpers/engine-relay.js';
 import { startGateway } from '../helpers/gateway.js';
+import { promtool } from '../helpers/prometheus.js';
 import { ask, RawConnection } from '../helpers/raw-http.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -198,6 +199,8 @@ describe('admin listener: metrics and health', () => {
       assert.match(metrics.body, /dockgate_policy_generation 1/);
       assert.match(metrics.body, /dockgate_open_streams 0/);
       assert.match(metrics.body, /dockgate_connections \d/);
+      const lint = promtool(['check', 'metrics'], metrics.body);
+      assert.equal(lint.out, '', `promtool check metrics: ${lint.out}`);
       assert.equal((await adminGet(admin, '/healthz')).status, 200);
       assert.equal((await adminGet(admin, '/readyz')).status, 200);
       // The engine stops answering: not ready, and upstream errors are counted.

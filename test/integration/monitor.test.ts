@@ -655,7 +655,7 @@ describe('dockgate monitor: configuration', () => {
       assert.match(metrics, /dockgate_engine_up\{engine="local"\} 1/);
       assert.match(
         metrics,
-        /dockgate_container_state\{engine="local",name="[^"]+",compose_project="",compose_service="",state="running"\} 1/,
+        /dockgate_container_info\{name="[^"]+",image="[^"]+",id="\/docker\/[0-9a-f]{64}",engine="local",compose_project="",compose_service="",state="running",health="none",restart_policy="no"\} 1/,
       );
       const health = await (await undiciFetch(`${monitor.url}/healthz`, { dispatcher: agent })).json();
       assert.deepEqual((health as { history: { writing: boolean } }).history.writing, true);

@@ -51,7 +51,7 @@ describe('cgroup counters: the file formats', () => {
   it("the engine's stats answer: usage minus inactive file, networks and blkio summed", () => {
     const counters = fromEngineStats({
       read: '2026-12-01T08:00:00Z',
-      cpu_stats: { cpu_usage: { total_usage: 900 } },
+      cpu_stats: { cpu_usage: { total_usage: 900 }, throttling_data: { periods: 50, throttled_periods: 5 } },
       memory_stats: { usage: 1000, limit: 4000, stats: { total_inactive_file: 300 } },
       networks: { eth0: { rx_bytes: 5, tx_bytes: 6 }, eth1: { rx_bytes: 1, tx_bytes: 1 } },
       blkio_stats: {
@@ -66,6 +66,9 @@ describe('cgroup counters: the file formats', () => {
       cpuNs: 900,
       memoryBytes: 700,
       memoryLimitBytes: 4000,
+      memoryUsageBytes: 1000,
+      cpuPeriods: 50,
+      cpuThrottledPeriods: 5,
       pids: 3,
       blockReadBytes: 7,
       blockWriteBytes: 8,

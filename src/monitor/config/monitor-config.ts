@@ -24,6 +24,8 @@ export const MONITOR_DEFAULTS = {
   interval: '10s',
   logLevel: 'info',
   anonymousRole: 'viewer',
+  /** `/metrics`' names: cAdvisor's, dockgate's own, or both (docs/prometheus.md). */
+  metricsCompat: 'both',
   retention: { raw: '24h', minute: '7d', hour: '90d' },
   /** Every finite engine call (inspect, list, stats, actions). */
   callTimeout: '10s',
@@ -50,6 +52,9 @@ export const MONITOR_DEFAULTS = {
 
 export const TERMINAL_RECORDS = ['none', 'output', 'all'] as const;
 export type TerminalRecord = (typeof TERMINAL_RECORDS)[number];
+
+export const METRICS_COMPAT = ['cadvisor', 'dockgate', 'both'] as const;
+export type MetricsCompat = (typeof METRICS_COMPAT)[number];
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -93,6 +98,10 @@ const fileSchema = z
     data: z.string().optional(),
     interval: duration.optional(),
     anonymousRole: z.enum(['none', ...ROLES]).optional(),
+    metrics: z
+      .object({ compat: z.enum(METRICS_COMPAT).optional() })
+      .strict()
+      .optional(),
     insecure: z.boolean().optional(),
     logLevel: z.enum(LOG_LEVELS).optional(),
     retention: z.object({ raw: duration, minute: duration, hour: duration }).partial().strict().optional(),
@@ -194,6 +203,8 @@ export interface MonitorConfig {
   readonly intervalMs: number;
   /** The role of a caller without a token; `none`: refused. */
   readonly anonymousRole: Role | 'none';
+  /** Which names `/metrics` exports (docs/prometheus.md). */
+  readonly metricsCompat: MetricsCompat;
   readonly insecure: boolean;
   readonly logLevel: string;
   readonly retention: { readonly rawMs: number; readonly minuteMs: number; readonly hourMs: number };
@@ -259,6 +270,7 @@ export interface MonitorOptions {
   readonly tlsKey?: string;
   readonly interval?: string;
   readonly anonymousRole?: string;
+  readonly metricsCompat?: string;
   readonly insecure?: boolean;
   readonly logLevel?: string;
   readonly notify?: readonly string[];
@@ -336,6 +348,12 @@ export function loadMonitorConfig(
   const terminalRecord = options.terminalRecord ?? file?.terminal?.record ?? MONITOR_DEFAULTS.terminal.record;
   if (!(TERMINAL_RECORDS as readonly string[]).includes(terminalRecord))
     throw invalid(`--terminal-record must be one of ${TERMINAL_RECORDS.join(', ')}`);
+  const metricsCompat = options.metricsCompat ?? file?.metrics?.compat ?? MONITOR_DEFAULTS.metricsCompat;
+  if (!(METRICS_COMPAT as readonly string[]).includes(metricsCompat))
+    throw new DockgateError(
+      'DG_CONFIG_INVALID',
+      `--metrics-compat: "${metricsCompat}" is not one of ${METRICS_COMPAT.join(', ')}`,
+    );
   const logRetention = parseLogRetention(options.logRetention, file?.logs?.retention);
   const retention = {
     raw: file?.retention?.raw ?? MONITOR_DEFAULTS.retention.raw,
@@ -350,6 +368,7 @@ export function loadMonitorConfig(
     ),
     intervalMs: parseDuration(options.interval ?? file?.interval ?? MONITOR_DEFAULTS.interval, '--interval'),
     anonymousRole,
+    metricsCompat: metricsCompat as MetricsCompat,
     insecure,
     logLevel,
     retention: {

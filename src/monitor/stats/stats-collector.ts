@@ -25,6 +25,7 @@ export class StatsCollector {
   readonly #history: History;
   readonly #log: Logger;
   readonly #intervalMs: number;
+  readonly #onSample: (id: string, sample: Counters) => void;
   readonly #previous = new Map<string, Counters>();
   #source: StatsSource | undefined;
   #rounds = 0;
@@ -32,7 +33,16 @@ export class StatsCollector {
   #stopped = false;
   #delayMs: number;
 
-  constructor(watcher: EngineWatcher, state: LiveState, history: History, log: Logger, intervalMs: number) {
+  constructor(
+    watcher: EngineWatcher,
+    state: LiveState,
+    history: History,
+    log: Logger,
+    intervalMs: number,
+    /** Each container's raw counters as read (for `/metrics`). */
+    onSample: (id: string, sample: Counters) => void = () => {},
+  ) {
+    this.#onSample = onSample;
     this.#watcher = watcher;
     this.#state = state;
     this.#history = history;
@@ -90,6 +100,7 @@ export class StatsCollector {
       if (now === undefined) continue;
       const cpu = cpuPercent(this.#previous.get(id), now);
       this.#previous.set(id, now);
+      this.#onSample(id, now);
       this.#watcher.setResources(id, {
         cpuPercent: cpu === null ? null : Math.round(cpu * 100) / 100,
         memoryBytes: now.memoryBytes,

@@ -104,7 +104,10 @@ export async function cgroupSource(
 /** The parts of a `/containers/{id}/stats` answer read here (v1 and v2 cgroup fields). */
 interface EngineStats {
   readonly read?: string;
-  readonly cpu_stats?: { readonly cpu_usage?: { readonly total_usage?: number } };
+  readonly cpu_stats?: {
+    readonly cpu_usage?: { readonly total_usage?: number };
+    readonly throttling_data?: { readonly periods?: number; readonly throttled_periods?: number };
+  };
   readonly memory_stats?: {
     readonly usage?: number;
     readonly limit?: number;
@@ -154,6 +157,7 @@ export function engineSource(watcher: EngineWatcher, concurrency = 4): StatsSour
 export function fromEngineStats(stats: EngineStats): Counters | undefined {
   const cpu = stats.cpu_stats?.cpu_usage?.total_usage;
   const usage = stats.memory_stats?.usage;
+  const throttle = stats.cpu_stats?.throttling_data;
   if (cpu === undefined || usage === undefined) return undefined; // a stopped container answers zeros
   const memStats = stats.memory_stats?.stats ?? {};
   const inactive = memStats.total_inactive_file ?? memStats.inactive_file ?? 0;
@@ -175,6 +179,10 @@ export function fromEngineStats(stats: EngineStats): Counters | undefined {
   return {
     cpuNs: cpu,
     memoryBytes: Math.max(0, usage - (inactive < usage ? inactive : 0)),
+    memoryUsageBytes: usage,
+    ...(throttle?.periods === undefined
+      ? {}
+      : { cpuPeriods: throttle.periods, cpuThrottledPeriods: throttle.throttled_periods ?? 0 }),
     memoryLimitBytes: stats.memory_stats?.limit ?? 0,
     pids: stats.pids_stats?.current ?? null,
     blockReadBytes: read,

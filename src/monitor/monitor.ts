@@ -105,7 +105,9 @@ export class Monitor {
       alertMetrics(registry, this.alertStore),
     );
     // Notifier URLs are checked now: a bad one stops the monitor at start, not at the first alert.
-    this.notifiers = config.notify.map((n) => notifierFor(n.url, n.kinds));
+    // The alertmanager notifier names the monitor's page of each alert (generatorURL).
+    const alertmanager = { baseUrl: () => (this.url === '' ? undefined : this.url), now };
+    this.notifiers = config.notify.map((n) => notifierFor(n.url, n.kinds, process.env, alertmanager));
     this.#delivery = new DeliveryQueue(() => this.notifiers, this.alertStore, log, now);
     this.alerts = new AlertEngine({
       rules: config.alerts,
@@ -200,6 +202,10 @@ export class Monitor {
     const address = api.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : this.config.listen.port;
     this.url = this.config.listen.url.replace(/:\d+$/, `:${port}`);
+    // Incidents open before a restart go on being re-sent where the receiver expects it.
+    const open = this.alertStore.openIncidents().map((o) => o.alert);
+    for (const notifier of this.notifiers)
+      notifier.resume?.(open.filter((a) => notifier.kinds.size === 0 || notifier.kinds.has(a.kind)));
     this.#rollup = setInterval(() => {
       this.history.rollup();
       this.#pruneRecordings();
@@ -279,6 +285,7 @@ export class Monitor {
     this.#fileWatcher?.close();
     this.alerts.stop();
     this.updates.stop();
+    for (const notifier of this.notifiers) notifier.stop?.();
     this.stream.close();
     await Promise.all([...this.#terminals.open].map((session) => session.end('monitor stopped', null, 1001)));
     await this.#api?.close();

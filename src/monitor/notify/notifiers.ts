@@ -3,6 +3,10 @@ import { request } from 'undici';
 import { DockgateError } from '../../errors.js';
 import type { AlertKind } from '../alerts/alert-rules.js';
 import type { Alert } from '../alerts/alert-store.js';
+import { detailLines, messageText } from './alert-text.js';
+import { AlertmanagerNotifier, type AlertmanagerOptions } from './alertmanager-notifier.js';
+
+export { detailLines, messageText };
 
 export type NotifyEvent = 'firing' | 'resolved';
 
@@ -20,6 +24,9 @@ export interface Notifier {
   readonly kinds: ReadonlySet<AlertKind>;
   /** One attempt; throws when the receiver refused (status ≥ 300) or could not be reached. */
   send(event: NotifyEvent, alert: Alert, signal: AbortSignal): Promise<Answer>;
+  /** Incidents open when the monitor started (a receiver that expects re-sends gets them). */
+  resume?(alerts: readonly Alert[]): void;
+  stop?(): void;
 }
 
 /** `${VAR}` in a notifier URL: secrets come from the environment, not the config file. */
@@ -36,13 +43,6 @@ export function maskUrl(url: string): string {
   return url
     .replace(/\/\/([^:/@]+):([^@/]*)@/, '//$1:***@')
     .replace(/(hooks\.slack\.com\/services\/|discord(?:app)?\.com\/api\/webhooks\/)[^?\s]+/, '$1***');
-}
-
-/** The text people read: one line, the summary, and where to look. */
-export function messageText(event: NotifyEvent, alert: Alert): string {
-  const mark = event === 'firing' ? '🔴' : '✅';
-  const container = alert.container === null ? '' : ` · ${alert.container.name}`;
-  return `${mark} [${alert.kind}] ${alert.summary} (${alert.engine}${container})`;
 }
 
 async function post(
@@ -68,12 +68,14 @@ async function post(
  * - `discord+https://…`: a Discord webhook (`{ content, embeds }`);
  * - `ntfy+https://host/topic` (and `ntfy+http`): ntfy's publish API (title, priority, tags headers);
  * - `smtp://user:pass@host:port/?from=…&to=…`: an email through nodemailer (STARTTLS when offered);
- * - `alertmanager+http(s)://host:9093`: Prometheus Alertmanager's `POST /api/v2/alerts`.
+ * - `alertmanager+http(s)://host:9093[,host2:9093…]`: every Alertmanager listed, `POST /api/v2/alerts`,
+ *   re-sent as Prometheus does (alertmanager-notifier.ts).
  */
 export function notifierFor(
   raw: string,
   kinds: readonly AlertKind[] = [],
   env: NodeJS.ProcessEnv = process.env,
+  alertmanager: AlertmanagerOptions = { baseUrl: () => undefined },
 ): Notifier {
   const url = expandSecrets(raw, env);
   const name = maskUrl(raw);
@@ -173,20 +175,8 @@ export function notifierFor(
     case 'smtps':
       return smtpNotifier(url, name, routed);
     case 'alertmanager+http':
-    case 'alertmanager+https': {
-      const base = target('alertmanager').replace(/\/+$/, '');
-      return {
-        name,
-        kinds: routed,
-        send: (event, alert, signal) =>
-          post(
-            `${base}/api/v2/alerts`,
-            JSON.stringify([alertmanagerAlert(event, alert)]),
-            { 'content-type': 'application/json' },
-            signal,
-          ),
-      };
-    }
+    case 'alertmanager+https':
+      return new AlertmanagerNotifier(url.slice('alertmanager+'.length), name, routed, alertmanager);
     default:
       throw new DockgateError(
         'DG_CONFIG_INVALID',
@@ -233,43 +223,6 @@ function smtpNotifier(url: string, name: string, kinds: ReadonlySet<AlertKind>):
       return { status: 250, body: String(info.response ?? '') };
     },
   };
-}
-
-/** Alertmanager's v2 alert: labels identify it (so it deduplicates), endsAt resolves it. */
-export function alertmanagerAlert(event: NotifyEvent, alert: Alert): Record<string, unknown> {
-  return {
-    labels: {
-      alertname: `dockgate_${alert.kind.replace(/-/g, '_')}`,
-      severity: alert.kind === 'cpu' || alert.kind === 'memory' ? 'warning' : 'critical',
-      engine: alert.engine,
-      ...(alert.container === null ? {} : { container: alert.container.name }),
-      dockgate_alert: alert.id,
-    },
-    annotations: { summary: alert.summary, description: detailLines(alert).join('\n') },
-    startsAt: alert.openedAt,
-    ...(event === 'resolved' ? { endsAt: alert.resolvedAt ?? new Date().toISOString() } : {}),
-  };
-}
-
-/** Details as short lines: exit codes, restarts, the last log lines. */
-export function detailLines(alert: Alert): string[] {
-  const d = alert.details as {
-    exitCode?: number;
-    exitCodes?: number[];
-    restarts?: number;
-    logs?: string[];
-    error?: string;
-    duration?: string;
-  };
-  const lines: string[] = [];
-  if (d.exitCode !== undefined) lines.push(`exit code ${d.exitCode}`);
-  if (d.exitCodes !== undefined && d.exitCodes.length > 0) lines.push(`exit codes ${d.exitCodes.join(', ')}`);
-  if (d.restarts !== undefined) lines.push(`${d.restarts} restarts`);
-  if (d.error !== undefined) lines.push(d.error);
-  if (d.duration !== undefined) lines.push(`lasted ${d.duration}`);
-  if (d.logs !== undefined && d.logs.length > 0)
-    lines.push('last log lines:', ...d.logs.map((l) => `  ${l}`));
-  return lines;
 }
 
 /** ntfy reads headers as Latin-1; RFC 2047 keeps other characters. */

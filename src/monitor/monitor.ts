@@ -107,8 +107,23 @@ export class Monitor {
     // Notifier URLs are checked now: a bad one stops the monitor at start, not at the first alert.
     // The alertmanager notifier names the monitor's page of each alert (generatorURL).
     const alertmanager = { baseUrl: () => (this.url === '' ? undefined : this.url), now };
-    this.notifiers = config.notify.map((n) => notifierFor(n.url, n.kinds, process.env, alertmanager));
-    this.#delivery = new DeliveryQueue(() => this.notifiers, this.alertStore, log, now);
+    this.notifiers = config.notify.map((n) =>
+      notifierFor(n.url, n.kinds, process.env, alertmanager, n.group),
+    );
+    this.#delivery = new DeliveryQueue(
+      () => this.notifiers,
+      this.alertStore,
+      log,
+      now,
+      (alert) => {
+        // Grouping reads the container's compose project and image (the history once it is removed).
+        const c = alert.container;
+        const live = c === null ? undefined : this.state.container(alert.engine, c.id);
+        const found = live ?? (c === null ? undefined : this.history.findContainer(alert.engine, c.id));
+        const item = found === 'ambiguous' ? undefined : found;
+        return { project: item?.compose?.project ?? null, image: item?.image ?? null };
+      },
+    );
     this.alerts = new AlertEngine({
       rules: config.alerts,
       store: this.alertStore,

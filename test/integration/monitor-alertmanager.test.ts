@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,6 +7,7 @@ import { RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/e
 import { type MonitorProcess, startMonitor } from '../helpers/monitor-process.js';
 import { type PromServer, startAlertmanager } from '../helpers/prometheus.js';
 import { waitFor } from '../helpers/wait.js';
+import { startWebhook, type Webhook } from '../helpers/webhook.js';
 
 /**
  * Issue 27, Alertmanager: the `alertmanager+` notifier against Debian's prometheus-alertmanager
@@ -128,23 +127,11 @@ describe('one Alertmanager 0.25', () => {
 });
 
 describe('two clustered Alertmanagers, one notify entry listing both', () => {
-  let hook: Server;
-  const notifications: { status: string; alerts: { labels: Record<string, string>; status: string }[] }[] =
-    [];
+  let hook: Webhook<{ status: string; alerts: { labels: Record<string, string>; status: string }[] }>;
   let ams: PromServer[] = [];
   let monitor: MonitorProcess;
   before(async () => {
-    hook = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => {
-        body += c.toString();
-      });
-      req.on('end', () => {
-        notifications.push(JSON.parse(body));
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+    hook = await startWebhook();
     const config = [
       'route:',
       '  receiver: hook',
@@ -154,7 +141,7 @@ describe('two clustered Alertmanagers, one notify entry listing both', () => {
       '  repeat_interval: 1h',
       'receivers:',
       '  - name: hook',
-      `    webhook_configs: [{ url: "http://127.0.0.1:${(hook.address() as AddressInfo).port}/", send_resolved: true }]`,
+      `    webhook_configs: [{ url: "${hook.url}", send_resolved: true }]`,
       '',
     ].join('\n');
     const first = await startAlertmanager(config, []);
@@ -193,7 +180,7 @@ describe('two clustered Alertmanagers, one notify entry listing both', () => {
         timeout: 60_000,
       });
     const firing = () =>
-      notifications.filter((n) => n.status === 'firing' && n.alerts.some((a) => a.labels.container === name));
+      hook.received.filter((n) => n.status === 'firing' && n.alerts.some((a) => a.labels.container === name));
     await waitFor(() => firing().length >= 1, { what: 'a notification', timeout: 60_000 });
     // The second Alertmanager waits its position × peer timeout (3 s here), then finds the first's
     // notification in the gossiped log and sends nothing.

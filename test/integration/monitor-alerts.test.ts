@@ -111,17 +111,21 @@ alerts:
   oom: { for: 3s, scope: { labels: ["${SCOPE}"] } }
   missing: { containers: ["must-run-${process.pid}"], for: 2s, scope: { engines: [local] } }
 notify:
-  - ${base}/hook
-  - slack+${base}/slack
-  - discord+${base}/discord
-  - ntfy+${base}/ntfy/alerts
+  # One message per incident here (these tests follow each one); grouping has its own test.
+  - { url: "${base}/hook", ${ALONE} }
+  - { url: "slack+${base}/slack", ${ALONE} }
+  - { url: "discord+${base}/discord", ${ALONE} }
+  - { url: "ntfy+${base}/ntfy/alerts", ${ALONE} }
   - alertmanager+${base}/am
-  - smtp://127.0.0.1:${smtpPort}/?from=monitor@example.test&to=oncall@example.test
-  - { url: "${base}/flaky", kinds: [died] }
+  - { url: "smtp://127.0.0.1:${smtpPort}/?from=monitor@example.test&to=oncall@example.test", ${ALONE} }
+  - { url: "${base}/flaky", kinds: [died], ${ALONE} }
 ${extra}`,
   );
   return file;
 }
+
+/** A notify entry's grouping that sends each incident alone, at once. */
+const ALONE = 'group_by: [container], group_wait: 0s, group_interval: 0s';
 
 const hooks = (name: string): { status: string; alert: Alert }[] =>
   received
@@ -472,7 +476,7 @@ alerts:
   unhealthy: { enabled: false }
   restart-loop: { enabled: false }
 notify:
-  - ${base}/res
+  - { url: "${base}/res", ${ALONE} }
 `,
     );
     const monitor = await startMonitor(['--config', file, '--data', join(dir, 'data')]);

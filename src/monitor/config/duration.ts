@@ -5,9 +5,9 @@ const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 
 /**
  * A duration as people write it on a command line or in YAML: `500ms`, `2s`, `10s`, `1m`, `1h`,
  * `7d` (one unit; a bare number is refused: seconds or milliseconds would be a guess).
- * `what` names the option or key in the error.
+ * `what` names the option or key in the error; `zero`: `0s` is allowed (off).
  */
-export function parseDuration(text: string, what: string): number {
+export function parseDuration(text: string, what: string, zero = false): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
   if (match === null) {
     throw new DockgateError(
@@ -16,6 +16,7 @@ export function parseDuration(text: string, what: string): number {
     );
   }
   const ms = Number(match[1]) * (UNITS[match[2] as string] as number);
+  if (zero && ms === 0) return 0;
   if (!(ms > 0)) throw new DockgateError('DG_CONFIG_INVALID', `${what}: must be more than 0`);
   return ms;
 }

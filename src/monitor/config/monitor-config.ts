@@ -14,6 +14,7 @@ import {
   alertsSchema,
   compileAlertRules,
 } from '../alerts/alert-rules.js';
+import { GROUP_DEFAULTS, GROUP_LABELS, type GroupLabel, type GroupRoute } from '../notify/notify-groups.js';
 import { parseDuration } from './duration.js';
 import { parseSize } from './size.js';
 
@@ -158,7 +159,16 @@ const fileSchema = z
       .array(
         z.union([
           z.string(),
-          z.object({ url: z.string(), kinds: z.array(z.enum(ALERT_KINDS)).optional() }).strict(),
+          z
+            .object({
+              url: z.string(),
+              kinds: z.array(z.enum(ALERT_KINDS)).optional(),
+              /** Alertmanager's grouping for the built-in notifiers (docs/alerts.md#grouping). */
+              group_by: z.array(z.enum(GROUP_LABELS)).optional(),
+              group_wait: duration.optional(),
+              group_interval: duration.optional(),
+            })
+            .strict(),
         ]),
       )
       .optional(),
@@ -214,7 +224,12 @@ export interface MonitorConfig {
   readonly configFile: string | undefined;
   readonly alerts: AlertRules;
   /** Where alerts go: `--notify` URLs and the file's `notify:` (routed by kind). */
-  readonly notify: readonly { readonly url: string; readonly kinds: readonly AlertKind[] }[];
+  readonly notify: readonly {
+    readonly url: string;
+    readonly kinds: readonly AlertKind[];
+    /** How its messages are grouped (not for alertmanager+, which groups by itself). */
+    readonly group: GroupRoute;
+  }[];
   readonly terminal: TerminalConfig;
   readonly logs: LogsConfig;
   readonly updates: UpdatesConfig;
@@ -407,11 +422,28 @@ export function loadMonitorConfig(
       budget: file?.logs?.budget ?? MONITOR_DEFAULTS.logs.budget,
     },
     notify: [
-      ...(options.notify ?? []).map((url) => ({ url, kinds: [] })),
-      ...(file?.notify ?? []).map((n) =>
-        typeof n === 'string' ? { url: n, kinds: [] } : { url: n.url, kinds: n.kinds ?? [] },
+      ...(options.notify ?? []).map((url) => ({ url, kinds: [], group: groupRoute({}, 'notify') })),
+      ...(file?.notify ?? []).map((n, i) =>
+        typeof n === 'string'
+          ? { url: n, kinds: [], group: groupRoute({}, `notify[${i}]`) }
+          : { url: n.url, kinds: n.kinds ?? [], group: groupRoute(n, `notify[${i}]`) },
       ),
     ],
+  };
+}
+
+function groupRoute(
+  n: {
+    group_by?: readonly GroupLabel[] | undefined;
+    group_wait?: string | undefined;
+    group_interval?: string | undefined;
+  },
+  at: string,
+): GroupRoute {
+  return {
+    by: n.group_by ?? GROUP_DEFAULTS.by,
+    waitMs: parseDuration(n.group_wait ?? GROUP_DEFAULTS.wait, `${at}.group_wait`, true),
+    intervalMs: parseDuration(n.group_interval ?? GROUP_DEFAULTS.interval, `${at}.group_interval`, true),
   };
 }
 

@@ -2,6 +2,7 @@ import { type Clock, systemClock } from '../../clock.js';
 import type { Logger } from '../../log/logger.js';
 import type { Alert, AlertStore, Delivery } from '../alerts/alert-store.js';
 import type { Notifier } from './notifiers.js';
+import { type AlertFacts, NotifyGroups, type Outgoing } from './notify-groups.js';
 
 /** Attempts per notification, and the waits between them: 1 s, 2 s, 4 s, 8 s. */
 const ATTEMPTS = 5;
@@ -19,6 +20,7 @@ export class DeliveryQueue {
   readonly #log: Logger;
   readonly #running = new Set<Promise<void>>();
   readonly #now: Clock;
+  readonly #groups: NotifyGroups;
   #stopped = false;
 
   constructor(
@@ -26,24 +28,38 @@ export class DeliveryQueue {
     store: AlertStore,
     log: Logger,
     now: Clock = systemClock,
+    /** An alert's container's project and image, for grouping (notify-groups.ts). */
+    facts: (alert: Alert) => AlertFacts = () => ({ project: null, image: null }),
   ) {
     this.#notifiers = notifiers;
     this.#store = store;
     this.#log = log;
     this.#now = now;
+    this.#groups = new NotifyGroups(
+      (out) => this.#start(out.notifier, out.event, out.alert, out.members),
+      facts,
+    );
   }
 
   send(event: Delivery['event'], alert: Alert): void {
     for (const notifier of this.#notifiers()) {
       if (notifier.kinds.size > 0 && !notifier.kinds.has(alert.kind)) continue;
-      const run = this.#deliver(notifier, event, alert).finally(() => this.#running.delete(run));
-      this.#running.add(run);
+      // Reminders are about one incident still open: never grouped.
+      if (notifier.grouping !== undefined && event !== 'reminder')
+        this.#groups.add(notifier, notifier.grouping, event, alert);
+      else this.#start(notifier, event, alert, [alert.id]);
     }
     this.#store.notified(alert.id, this.#now());
   }
 
+  #start(notifier: Notifier, event: Delivery['event'], alert: Alert, members: Outgoing['members']): void {
+    const run = this.#deliver(notifier, event, alert, members).finally(() => this.#running.delete(run));
+    this.#running.add(run);
+  }
+
   /** Waits (bounded) for deliveries under way, e.g. before the monitor exits. */
   async drain(ms = 5_000): Promise<void> {
+    this.#groups.flushAll(); // what a group was still waiting for goes out now
     this.#stopped = true;
     await Promise.race([
       Promise.allSettled([...this.#running]),
@@ -51,7 +67,15 @@ export class DeliveryQueue {
     ]);
   }
 
-  async #deliver(notifier: Notifier, event: Delivery['event'], alert: Alert): Promise<void> {
+  async #deliver(
+    notifier: Notifier,
+    event: Delivery['event'],
+    alert: Alert,
+    members: Outgoing['members'],
+  ): Promise<void> {
+    const record = (d: Delivery): void => {
+      for (const id of members) this.#store.addDelivery(id, d);
+    };
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       const at = new Date(this.#now()).toISOString();
       try {
@@ -60,7 +84,7 @@ export class DeliveryQueue {
           alert,
           AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
         );
-        this.#store.addDelivery(alert.id, {
+        record({
           notifier: notifier.name,
           event,
           attempt,
@@ -73,7 +97,7 @@ export class DeliveryQueue {
         return;
       } catch (error) {
         const e = error as Error & { status?: number; body?: string };
-        this.#store.addDelivery(alert.id, {
+        record({
           notifier: notifier.name,
           event,
           attempt,

@@ -5,6 +5,7 @@ import type { AlertKind } from '../alerts/alert-rules.js';
 import type { Alert } from '../alerts/alert-store.js';
 import { detailLines, messageText } from './alert-text.js';
 import { AlertmanagerNotifier, type AlertmanagerOptions } from './alertmanager-notifier.js';
+import type { GroupRoute } from './notify-groups.js';
 
 export { detailLines, messageText };
 
@@ -24,6 +25,8 @@ export interface Notifier {
   readonly kinds: ReadonlySet<AlertKind>;
   /** One attempt; throws when the receiver refused (status ≥ 300) or could not be reached. */
   send(event: NotifyEvent, alert: Alert, signal: AbortSignal): Promise<Answer>;
+  /** How its messages are grouped; none: each alert alone (alertmanager+, which groups by itself). */
+  readonly grouping?: GroupRoute | undefined;
   /** Incidents open when the monitor started (a receiver that expects re-sends gets them). */
   resume?(alerts: readonly Alert[]): void;
   stop?(): void;
@@ -76,6 +79,19 @@ export function notifierFor(
   kinds: readonly AlertKind[] = [],
   env: NodeJS.ProcessEnv = process.env,
   alertmanager: AlertmanagerOptions = { baseUrl: () => undefined },
+  group?: GroupRoute,
+): Notifier {
+  const notifier = buildNotifier(raw, kinds, env, alertmanager);
+  return notifier instanceof AlertmanagerNotifier || group === undefined
+    ? notifier
+    : Object.assign(notifier, { grouping: group });
+}
+
+function buildNotifier(
+  raw: string,
+  kinds: readonly AlertKind[],
+  env: NodeJS.ProcessEnv,
+  alertmanager: AlertmanagerOptions,
 ): Notifier {
   const url = expandSecrets(raw, env);
   const name = maskUrl(raw);

@@ -11,6 +11,6 @@ source scripts/setup.sh
 # drop-ins brought up; systemd: systemd-socket-activate and systemd-analyze; zsh, fish: completion;
 # faketime: the clock guard (scripts/test-clock.sh runs the unit tests under other clocks and zones);
 # docker-registry: a real registry on loopback for the update checks (distribution 2.8).
-debian_packages docker.io busybox-static chromium binutils docker-compose systemd zsh fish faketime docker-registry prometheus prometheus-alertmanager
+debian_packages docker.io busybox-static chromium binutils docker-compose systemd zsh fish faketime docker-registry prometheus prometheus-alertmanager postgresql
 npm_dependencies
 npm test

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import postgres, { type Sql } from 'postgres';
+import { LeaseStore } from '../../src/monitor/cluster/lease-store.js';
+import { migratePostgres, PG_MIGRATIONS } from '../../src/monitor/store/postgres/pg-migrations.js';
+import { type PrivatePostgres, startPrivatePostgres } from '../helpers/private-postgres.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * Issue 28, the first part: engine leases on a real PostgreSQL 15 (Debian's, a private cluster on
+ * a unix socket) — terms on the database's clock, renewal, expiry and takeover, fencing of a stale
+ * term, numbered migrations that refuse a newer schema.
+ */
+let pg: PrivatePostgres;
+let sql: Sql;
+
+before(async () => {
+  pg = await startPrivatePostgres();
+  sql = postgres(pg.database('leases'), { max: 4, onnotice: () => {} });
+});
+
+after(async () => {
+  await sql?.end();
+  pg?.stop();
+});
+
+const store = (id: string, ttlMs: number): LeaseStore =>
+  new LeaseStore(sql, { id, host: 'test', pid: process.pid, listen: `http://127.0.0.1/${id}` }, ttlMs);
+
+describe('PostgreSQL store: migrations', () => {
+  it('migrates once (two at once: one applies, the other sees it done), and refuses a newer schema', async () => {
+    const [a, b] = await Promise.all([migratePostgres(sql), migratePostgres(sql)]);
+    assert.equal(a, PG_MIGRATIONS.length);
+    assert.equal(b, PG_MIGRATIONS.length);
+    const [row] = await sql<{ version: number }[]>`SELECT version FROM dockgate_schema`;
+    assert.equal(row?.version, PG_MIGRATIONS.length);
+    await sql`UPDATE dockgate_schema SET version = ${PG_MIGRATIONS.length + 1}`;
+    await assert.rejects(migratePostgres(sql), /newer than this monitor knows/);
+    await sql`UPDATE dockgate_schema SET version = ${PG_MIGRATIONS.length}`;
+  });
+});
+
+describe('engine leases (lease rows, terms, fencing)', () => {
+  it('one owner at a time; renewal; expiry on the database clock → taken with term + 1; the stale term is fenced out', async () => {
+    const a = store('a', 1000);
+    const b = store('b', 1000);
+    await a.heartbeat();
+    await b.heartbeat();
+    assert.deepEqual(
+      (await a.instances(5000)).map((i) => i.id),
+      ['a', 'b'],
+    );
+    const held = await a.acquire('e1');
+    assert.equal(held?.term, 1);
+    assert.equal(await b.acquire('e1'), undefined, 'held by a');
+    assert.ok(held !== undefined);
+    const renewed = await a.renew(held);
+    assert.ok(renewed !== undefined && renewed.trustUntil >= held.trustUntil);
+
+    await sql`CREATE TABLE timeline_test (engine TEXT, what TEXT)`;
+    const write = async (s: LeaseStore, h: { engine: string; term: number }, what: string): Promise<number> =>
+      (await sql`INSERT INTO timeline_test (engine, what) SELECT ${h.engine}, ${what} WHERE ${s.fenced(h)}`)
+        .count;
+    assert.equal(await write(a, held, 'a while it owns'), 1);
+
+    // a stops renewing: the lease expires by the database's clock; b takes it with a new term.
+    let taken: Awaited<ReturnType<LeaseStore['acquire']>>;
+    await waitFor(async () => (taken = await b.acquire('e1')) !== undefined, {
+      what: 'the lease taken',
+      interval: 100,
+    });
+    assert.equal(taken?.term, 2);
+    assert.equal(await a.renew(held), undefined, 'a lost it');
+    assert.equal(await write(a, held, 'a with its stale term'), 0, 'fenced out');
+    assert.equal(await write(b, taken as { engine: string; term: number }, 'b'), 1);
+    const rows = await sql<{ what: string }[]>`SELECT what FROM timeline_test ORDER BY what`;
+    assert.deepEqual(
+      rows.map((r) => r.what),
+      ['a while it owns', 'b'],
+    );
+    // Released: free at once for another.
+    await b.release(taken as NonNullable<typeof taken>);
+    const again = await a.acquire('e1');
+    assert.equal(again?.term, 3);
+    const [lease] = (await a.leases()).filter((l) => l.engine === 'e1');
+    assert.equal(lease?.owner, 'a');
+    assert.equal(lease?.live, true);
+  });
+});

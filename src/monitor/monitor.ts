@@ -11,6 +11,7 @@ import { EventStream } from './api/event-stream.js';
 import { MonitorTokens } from './auth/monitor-tokens.js';
 import { MonitorUsers } from './auth/monitor-users.js';
 import { Sessions } from './auth/sessions.js';
+import { type Instance, newInstance } from './cluster/cluster-routes.js';
 import { type EngineConfig, enginesFromFile, type MonitorConfig } from './config/monitor-config.js';
 import { EngineWatcher } from './engines/engine-watcher.js';
 import { FairShare } from './logs/fair-share.js';
@@ -72,6 +73,8 @@ export class Monitor {
   readonly updates: UpdateChecker;
   /** Updates asked through the monitor (pull, recreate, gate, rollback). */
   readonly updater: Updater;
+  /** This process among the monitors sharing a store (docs/scaling.md). */
+  readonly instance: Instance;
   #shareTimer: NodeJS.Timeout | undefined;
   readonly #watched = new Map<string, Watched>();
   #engines: readonly EngineConfig[];
@@ -143,6 +146,7 @@ export class Monitor {
       log,
       now,
     });
+    this.instance = newInstance(now());
     this.updater = new Updater({
       watcher: (name) => this.#watched.get(name)?.watcher,
       journal: new UpdateJournal(this.#db),
@@ -209,6 +213,8 @@ export class Monitor {
         logsConfig: this.config.logs,
         updates: this.updates,
         updater: this.updater,
+        instance: this.instance,
+        url: () => this.url,
       },
       this.config.listen,
     );

@@ -30,6 +30,7 @@ export class EngineRelay {
     const server = createServer({ allowHalfOpen: true }, (downstream) => {
       const log: Buffer[] = [];
       this.sent.push(log);
+      this.#logs.set(downstream, log);
       const upstream = connect({ path: engine.path, allowHalfOpen: true });
       this.open.add(downstream);
       let held = false;
@@ -83,6 +84,17 @@ export class EngineRelay {
 
   #hang: RegExp | undefined;
   #reset: RegExp | undefined;
+  readonly #logs = new Map<Socket, Buffer[]>();
+
+  /** Relayed connections still open on which the gateway sent something matching `pattern`. */
+  openMatching(pattern: RegExp): number {
+    let n = 0;
+    for (const socket of this.open) {
+      const log = this.#logs.get(socket);
+      if (log !== undefined && pattern.test(Buffer.concat(log).toString('latin1'))) n++;
+    }
+    return n;
+  }
 
   /** The next request matching `pattern` is not forwarded: its connection is reset instead. */
   resetOnNext(pattern: RegExp): void {

@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import postgres, { type Sql } from 'postgres';
 import { LeaseStore } from '../../src/monitor/cluster/lease-store.js';
 import { migratePostgres, PG_MIGRATIONS } from '../../src/monitor/store/postgres/pg-migrations.js';
+import { testEngine } from '../helpers/engine.js';
+import { monitorToken, startMonitor } from '../helpers/monitor-process.js';
 import { type PrivatePostgres, startPrivatePostgres } from '../helpers/private-postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -85,5 +90,33 @@ describe('engine leases (lease rows, terms, fencing)', () => {
     const [lease] = (await a.leases()).filter((l) => l.engine === 'e1');
     assert.equal(lease?.owner, 'a');
     assert.equal(lease?.live, true);
+  });
+});
+
+describe('GET /api/v1/cluster with the SQLite store', () => {
+  it('one instance owning every engine it watches; admins only', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'dockgate-cluster-'));
+    const token = await monitorToken(data, 'root', 'admin');
+    const monitor = await startMonitor(['--engine', `local=${testEngine().host}`, '--data', data]);
+    try {
+      const answer = await fetch(`${monitor.url}/api/v1/cluster`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(answer.status, 200);
+      const cluster = (await answer.json()) as {
+        self: string;
+        instances: { id: string; pid: number; listen: string; engines: string[] }[];
+        leases: { engine: string; owner: string; term: number }[];
+      };
+      assert.equal(cluster.instances.length, 1);
+      assert.equal(cluster.instances[0]?.id, cluster.self);
+      assert.equal(cluster.instances[0]?.listen, monitor.url);
+      assert.equal(cluster.instances[0]?.pid, monitor.child.pid);
+      assert.deepEqual(cluster.instances[0]?.engines, ['local']);
+      assert.deepEqual(cluster.leases, [{ engine: 'local', owner: cluster.self, term: 1, expiresAt: null }]);
+      assert.equal((await fetch(`${monitor.url}/api/v1/cluster`)).status, 403, 'a viewer may not');
+    } finally {
+      await monitor.stop();
+    }
   });
 });

@@ -6,8 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import type { StatsAnswer } from '../../src/agent/stats-endpoint.js';
 import { addToken } from '../../src/auth/tokens.js';
 import { createContainer, RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
+import { EngineRelay } from '../helpers/engine-relay.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { ask } from '../helpers/raw-http.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * The gateway as the monitor's agent (issue 12): `GET /dockgate/v1/stats` answers every running
@@ -93,6 +95,45 @@ describe('GET /dockgate/v1/stats with ownership', () => {
     } finally {
       await gateway.stop();
       await removeContainer(client, owned);
+    }
+  });
+});
+
+describe("the running set (the agent's view of what runs)", () => {
+  it('running set: a list that times out (a loaded engine) is retried with one events subscription, and nothing is left unhandled', async () => {
+    const relay = new EngineRelay();
+    await relay.start();
+    const gateway = await startGateway({ upstream: relay.url, profile: 'read-only' });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // The list the running set makes after subscribing to events never answers: it times out
+      // (10 s) and the running set subscribes and lists again.
+      const held = relay.holdNext(/GET \/[^ ]*containers\/json/);
+      // The first request waits for the running set longer than `ask` waits: its outcome is not the point.
+      const first = ask(gateway.port, 'GET', '/dockgate/v1/stats').catch(() => undefined);
+      await held.seen;
+      await waitFor(() => (relay.sentText().match(/containers\/json/g) ?? []).length >= 2, {
+        what: 'the list asked again',
+        timeout: 30_000,
+      });
+      await waitFor(async () => (await ask(gateway.port, 'GET', '/dockgate/v1/stats')).status === 200, {
+        what: 'stats answered after the retry',
+      });
+      await first;
+      // One subscription to the engine's events, not one more per failed list.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(relay.openMatching(/GET \/[^ ]*events/), 1, "the failed attempt's subscription closed");
+      await gateway.stop();
+      held.release();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await relay.stop();
     }
   });
 });

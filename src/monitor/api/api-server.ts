@@ -30,6 +30,7 @@ import {
   sessionAuthenticator,
   sessionCookie,
 } from '../auth/sessions.js';
+import { type Instance, registerClusterRoutes } from '../cluster/cluster-routes.js';
 import type { ListenConfig, LogsConfig, Role } from '../config/monitor-config.js';
 import type { EngineWatcher } from '../engines/engine-watcher.js';
 import { registerLogRoutes } from '../logs/log-routes.js';
@@ -93,6 +94,10 @@ export interface ApiContext {
   readonly updates: UpdateChecker;
   /** Updates: pull, recreate, gate, rollback. */
   readonly updater: Updater;
+  /** This monitor process (`GET /api/v1/cluster`). */
+  readonly instance: Instance;
+  /** The URL it listens on, once it does. */
+  readonly url: () => string;
 }
 
 declare module 'fastify' {
@@ -162,6 +167,7 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
   await registerTerminalRoutes(app, ctx, ctx.terminals);
   await registerLogRoutes(app, { logs: ctx.logs, config: ctx.logsConfig, state: ctx.state, now: ctx.now });
   await registerUpdateRoutes(app, ctx, ctx.updates, ctx.updater);
+  await registerClusterRoutes(app, ctx.instance, ctx.state, ctx.url);
 
   const viewer = (request: FastifyRequest, what: string): void =>
     requireRole(request.principal, 'viewer', what);

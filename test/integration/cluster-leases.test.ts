@@ -70,10 +70,13 @@ describe('engine leases (lease rows, terms, fencing)', () => {
 
     // a stops renewing: the lease expires by the database's clock; b takes it with a new term.
     let taken: Awaited<ReturnType<LeaseStore['acquire']>>;
-    await waitFor(async () => (taken = await b.acquire('e1')) !== undefined, {
-      what: 'the lease taken',
-      interval: 100,
-    });
+    await waitFor(
+      async () => {
+        taken = await b.acquire('e1');
+        return taken !== undefined;
+      },
+      { what: 'the lease taken', interval: 100 },
+    );
     assert.equal(taken?.term, 2);
     assert.equal(await a.renew(held), undefined, 'a lost it');
     assert.equal(await write(a, held, 'a with its stale term'), 0, 'fenced out');

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import postgres, { type Sql } from 'postgres';
 import { LeaseStore } from '../../src/monitor/cluster/lease-store.js';
+import { Membership } from '../../src/monitor/cluster/membership.js';
 import { migratePostgres, PG_MIGRATIONS } from '../../src/monitor/store/postgres/pg-migrations.js';
 import { testEngine } from '../helpers/engine.js';
 import { monitorToken, startMonitor } from '../helpers/monitor-process.js';
@@ -120,6 +121,60 @@ describe('GET /api/v1/cluster with the SQLite store', () => {
       assert.equal((await fetch(`${monitor.url}/api/v1/cluster`)).status, 403, 'a viewer may not');
     } finally {
       await monitor.stop();
+    }
+  });
+});
+
+describe('membership: engines shared between monitors by leases', () => {
+  it('4 engines on 2 monitors split 2/2; one killed (no release): the other owns all 4 within the lease time; a paused one drops its leases before writing again', async () => {
+    await sql`DELETE FROM engine_leases`;
+    await sql`DELETE FROM monitor_instances`;
+    const engines = ['m1', 'm2', 'm3', 'm4'];
+    const ttl = 1500;
+    const options = { engines: () => engines, intervalMs: 200, staleMs: ttl, marginMs: 300 };
+    const log: string[] = [];
+    const member = (id: string): Membership =>
+      new Membership(store(id, ttl), id, options, {
+        acquired: (engine, term) => log.push(`${id} +${engine}@${term}`),
+        lost: (engine) => log.push(`${id} -${engine}`),
+      });
+    const a = member('ma');
+    const b = member('mb');
+    a.start();
+    b.start();
+    try {
+      await waitFor(() => a.owned().length === 2 && b.owned().length === 2, {
+        what: 'a 2/2 split',
+        timeout: 15_000,
+      });
+      assert.deepEqual([...a.owned(), ...b.owned()].sort(), engines);
+
+      // a dies without giving anything back: b takes its engines once they expire.
+      const killedAt = performance.now();
+      await a.stop(false);
+      await waitFor(() => b.owned().length === 4, { what: 'b owning all 4', timeout: 15_000 });
+      const took = performance.now() - killedAt;
+      assert.ok(took < ttl + 2 * options.staleMs + 1000, `taken over in ${Math.round(took)} ms`);
+
+      // A monitor paused past its trust window (SIGSTOP): at its next round it drops what it held
+      // before anything else — it never writes on a lease another may hold.
+      await b.stop(true);
+      await sql`DELETE FROM monitor_instances`; // the others gone: c's share is every engine
+      const c = member('mc');
+      await c.round();
+      assert.equal(c.owned().length, 4);
+      await new Promise((resolve) => setTimeout(resolve, ttl));
+      const before = log.length;
+      await c.round();
+      assert.deepEqual(
+        log.slice(before, before + 4).sort(),
+        engines.map((e) => `mc -${e}`).sort(),
+        'every lease dropped first',
+      );
+      await c.stop(true);
+    } finally {
+      await a.stop(true);
+      await b.stop(true);
     }
   });
 });

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ContainerInspect } from '../../src/client/types.js';
 import type { ContainerItem } from '../../src/monitor/model/container.js';
 import { RUN_LABEL, removeContainer, testClient, testEngine } from '../helpers/engine.js';
+import { EngineRelay } from '../helpers/engine-relay.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { type MonitorProcess, monitorToken, SseReader, startMonitor } from '../helpers/monitor-process.js';
 import { type PrivateRegistry, pushImage, startPrivateRegistry } from '../helpers/private-registry.js';
@@ -406,6 +407,72 @@ describe('an update the monitor did not live to finish', () => {
         await second.stop();
       }
     } finally {
+      await registry.remove();
+    }
+  });
+});
+
+describe('an update the monitor did not live to clean up', () => {
+  it('killed after the gate passed, while removing the old container: at its restart it finishes — the old one removed, the new one running, the run updated', async () => {
+    const registry = await startPrivateRegistry();
+    const relay = new EngineRelay();
+    await relay.start();
+    const tag = `${registry.host}/dockgate-test/cleanup:v`;
+    const name = `upd-${runId}-cleanup`;
+    const data = newDir();
+    const token = await monitorToken(data, 'ops', 'operator');
+    try {
+      await pushImage(client, tag, ['ENV APP_VERSION=1']);
+      const oldId = await createNamed(name, {
+        Image: tag,
+        Cmd: ['sleep', '600'],
+        StopTimeout: 1,
+        HostConfig: { NetworkMode: 'none' },
+      });
+      await pushImage(client, tag, ['ENV APP_VERSION=2']);
+      // The first monitor reaches the engine through a relay that holds the old container's removal.
+      const held = relay.holdNext(new RegExp(`DELETE /[^ ]*containers/${oldId}`));
+      const first = await startMonitor([
+        '--config',
+        configFile(relay.url, registry.host, '1s'),
+        '--data',
+        data,
+      ]);
+      void updateWithEvents(first, token, oldId);
+      await held.seen;
+      first.child.kill('SIGKILL');
+      await new Promise((resolve) =>
+        first.child.exitCode !== null ? resolve(null) : first.child.once('exit', resolve),
+      );
+      await relay.stop(); // the held removal never reaches the engine
+      const mid = await named(name);
+      assert.equal(mid.length, 2, 'the old one aside, the new one under the name');
+      for (const c of mid) if (!containers.includes(c.Id)) containers.push(c.Id);
+      const newId = mid.find((c) => c.Names[0] === `/${name}`)?.Id;
+      assert.ok(newId !== undefined && newId !== oldId);
+
+      const second = await startMonitor([
+        '--config',
+        configFile(testEngine().host, registry.host, '1s'),
+        '--data',
+        data,
+      ]);
+      try {
+        await waitFor(async () => (await named(name)).length === 1, { what: 'the old container removed' });
+        assert.deepEqual(
+          (await named(name)).map((c) => [c.Id, c.State]),
+          [[newId, 'running']],
+        );
+        const runs = (await api(second, token, 'GET', `/api/v1/containers/local/${newId}/update`)).body
+          .runs as {
+          result: string;
+        }[];
+        assert.equal(runs[0]?.result, 'updated');
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await relay.stop().catch(() => {});
       await registry.remove();
     }
   });

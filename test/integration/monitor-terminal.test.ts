@@ -86,15 +86,16 @@ async function refused(path: string, headers: Record<string, string> = {}): Prom
 }
 
 /** Until the monitor at `base` knows the container (it was created a moment ago). */
+/** The monitor knows the container and has seen it running (a session is refused before). */
 async function known(base: string, token: string, id: string): Promise<void> {
   await waitFor(
-    async () =>
-      (
-        await fetch(`${base}/api/v1/containers/local/${id}`, {
-          headers: { Authorization: `Bearer ${token}` },
-        })
-      ).status === 200,
-    { what: 'the monitor knows the container' },
+    async () => {
+      const answer = await fetch(`${base}/api/v1/containers/local/${id}`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      return answer.status === 200 && ((await answer.json()) as { state: string }).state === 'running';
+    },
+    { what: 'the monitor sees the container running' },
   );
 }
 

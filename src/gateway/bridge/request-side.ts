@@ -274,7 +274,8 @@ export class RequestSide {
       bodyLength: ruling.body?.length,
       keepAlive: exchange.closeAfter,
     });
-    // The first request on a pooled connection, safe to send twice: kept until its answer starts.
+    // A body-less GET or HEAD alone in flight on a pooled connection (the engine may close an idle
+    // one as we send): kept until its answer starts, so it can be sent once more on a new one.
     bridge.engine.replay =
       bridge.engine.reused &&
       bridge.inflight.length === 1 &&

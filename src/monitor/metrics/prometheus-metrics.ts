@@ -29,10 +29,18 @@ export function monitorMetrics(
 ): Registry {
   const registry = new Registry();
   processMetrics(registry, 'dockgate_monitor_');
+  // prom-client calls every family's collect() in one synchronous pass per scrape: the container
+  // list is taken once for that pass (and the counters of removed containers dropped once).
+  let snapshot: ContainerItem[] | undefined;
   const containers = (): ContainerItem[] => {
-    const items = state.containers();
-    counters.retain((engine, id) => state.container(engine, id) !== undefined);
-    return items;
+    if (snapshot === undefined) {
+      snapshot = state.containers();
+      counters.retain((engine, id) => state.container(engine, id) !== undefined);
+      setImmediate(() => {
+        snapshot = undefined;
+      });
+    }
+    return snapshot;
   };
   /** One metric family over every container, its values read at scrape time. */
   const family = (
@@ -197,7 +205,7 @@ export function monitorMetrics(
     },
   });
 
-  if (compat !== 'cadvisor') legacyGauges(registry, state);
+  if (compat !== 'cadvisor') legacyGauges(registry, containers);
 
   new Gauge({
     name: 'dockgate_engine_up',
@@ -228,7 +236,7 @@ export function monitorMetrics(
  * The monitor's gauges from before the cAdvisor names (`--metrics-compat dockgate|both`): last
  * samples and percentages, kept so dashboards built on them go on working.
  */
-function legacyGauges(registry: Registry, state: LiveState): void {
+function legacyGauges(registry: Registry, containers: () => ContainerItem[]): void {
   const legacy = (name: string, help: string, value: (item: ContainerItem) => number | null): void => {
     new Gauge({
       name,
@@ -237,7 +245,7 @@ function legacyGauges(registry: Registry, state: LiveState): void {
       registers: [registry],
       collect() {
         this.reset();
-        for (const item of state.containers()) {
+        for (const item of containers()) {
           const v = value(item);
           if (v !== null) this.set(legacyLabels(item), v);
         }

@@ -1,10 +1,10 @@
-import { request } from 'undici';
 import { type Clock, systemClock } from '../../clock.js';
 import { DockgateError } from '../../errors.js';
 import type { AlertKind } from '../alerts/alert-rules.js';
 import type { Alert } from '../alerts/alert-store.js';
 import { detailLines } from './alert-text.js';
-import type { Answer, Notifier, NotifyEvent } from './notifiers.js';
+import { type Answer, post } from './http-post.js';
+import type { Notifier, NotifyEvent } from './notifiers.js';
 
 /** Firing alerts are sent again this often (Prometheus' resend delay). */
 export const RESEND_MS = 60_000;
@@ -114,21 +114,9 @@ export class AlertmanagerNotifier implements Notifier {
   async #post(alerts: Record<string, unknown>[], signal: AbortSignal): Promise<Answer> {
     const body = JSON.stringify(alerts);
     const results = await Promise.allSettled(
-      this.#targets.map(async (target) => {
-        const response = await request(`${target}/api/v2/alerts`, {
-          method: 'POST',
-          body,
-          headers: { 'content-type': 'application/json' },
-          signal,
-        });
-        const text = (await response.body.text()).slice(0, 500);
-        if (response.statusCode >= 300)
-          throw Object.assign(new Error(`${target} answered ${response.statusCode}: ${text.slice(0, 200)}`), {
-            status: response.statusCode,
-            body: text,
-          });
-        return { status: response.statusCode, body: text };
-      }),
+      this.#targets.map((target) =>
+        post(`${target}/api/v2/alerts`, body, { 'content-type': 'application/json' }, signal),
+      ),
     );
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [[this.#targets[i], r.reason]] : []));
     if (failed.length > 0) {

@@ -1,21 +1,17 @@
 import nodemailer from 'nodemailer';
-import { request } from 'undici';
 import { DockgateError } from '../../errors.js';
 import type { AlertKind } from '../alerts/alert-rules.js';
 import type { Alert } from '../alerts/alert-store.js';
 import { detailLines, messageText } from './alert-text.js';
 import { AlertmanagerNotifier, type AlertmanagerOptions } from './alertmanager-notifier.js';
+import { type Answer, post } from './http-post.js';
 import type { GroupRoute } from './notify-groups.js';
+
+export type { Answer } from './http-post.js';
 
 export { detailLines, messageText };
 
 export type NotifyEvent = 'firing' | 'resolved';
-
-/** What a receiver answered to one attempt. */
-export interface Answer {
-  readonly status: number | null;
-  readonly body: string;
-}
 
 /** Where notifications go: a URL's scheme picks the service (docs/alerts.md). */
 export interface Notifier {
@@ -46,22 +42,6 @@ export function maskUrl(url: string): string {
   return url
     .replace(/\/\/([^:/@]+):([^@/]*)@/, '//$1:***@')
     .replace(/(hooks\.slack\.com\/services\/|discord(?:app)?\.com\/api\/webhooks\/)[^?\s]+/, '$1***');
-}
-
-async function post(
-  url: string,
-  body: string,
-  headers: Record<string, string>,
-  signal: AbortSignal,
-): Promise<Answer> {
-  const response = await request(url, { method: 'POST', body, headers, signal });
-  const text = (await response.body.text()).slice(0, 2000);
-  if (response.statusCode >= 300)
-    throw Object.assign(new Error(`answered ${response.statusCode}: ${text.slice(0, 200)}`), {
-      status: response.statusCode,
-      body: text,
-    });
-  return { status: response.statusCode, body: text };
 }
 
 /**

@@ -89,6 +89,11 @@ export const ERRORS = {
     summary: 'An engine call of the monitor timed out; the engine is shown as degraded.',
   },
   DG_NOT_FOUND: { status: 404, summary: 'The monitor knows no such engine, container or alert.' },
+  DG_STORE_UNAVAILABLE: {
+    status: undefined,
+    summary:
+      'The monitor could not open its store (PostgreSQL unreachable, refused the credentials, or a schema newer than this dockgate).',
+  },
   DG_UPDATE_REFUSED: {
     status: 409,
     summary:

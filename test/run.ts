@@ -6,6 +6,9 @@
  *   tsx test/run.ts            unit, integration and conformance tests
  *   tsx test/run.ts --unit     unit tests only (no engine)
  *   tsx test/run.ts FILTER…    only test files whose path contains a FILTER
+ *   tsx test/run.ts --store=postgres FILTER…
+ *                              every monitor the tests start keeps its store on a private
+ *                              PostgreSQL 15 cluster (one database per --data directory)
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,12 +20,14 @@ import { DockerClient } from '../src/client/index.js';
 import { isDockgateError } from '../src/errors.js';
 import { RUN_LABEL } from './helpers/engine.js';
 import { type PrivateEngine, startPrivateEngine } from './helpers/private-engine.js';
+import { type PrivatePostgres, startPrivatePostgres } from './helpers/private-postgres.js';
 import { ensureTestImage } from './helpers/test-image.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
 const filters = args.filter((arg) => !arg.startsWith('--'));
+const onPostgres = args.includes('--store=postgres');
 const groups = unitOnly ? ['unit'] : ['unit', 'integration', 'conformance', 'browser'];
 
 function testFiles(dir: string): string[] {
@@ -39,12 +44,14 @@ const files = groups
   .filter((file) => filters.length === 0 || filters.some((filter) => file.includes(filter)));
 
 let engine: PrivateEngine | undefined;
+let postgres: PrivatePostgres | undefined;
 let externalHost: string | undefined;
 const runId = randomBytes(6).toString('hex');
 let stopping: Promise<void> | undefined;
 let summary: string | undefined;
 
 async function tearDown(): Promise<void> {
+  postgres?.stop();
   if (engine !== undefined) {
     const leftovers = await engine.stop();
     if (leftovers.length > 0) {
@@ -118,6 +125,12 @@ async function main(): Promise<number> {
     } finally {
       await client.close();
     }
+  }
+  if (onPostgres) {
+    postgres = await startPrivatePostgres();
+    env.DOCKGATE_TEST_STORE = 'postgres';
+    env.DOCKGATE_TEST_POSTGRES = postgres.url;
+    console.log(`monitors keep their store on PostgreSQL: ${postgres.url}`);
   }
   // spec for people; TAP to a file so the harness can print the plain closing count after teardown.
   const tap = join(mkdtempSync(join(tmpdir(), 'dockgate-tap-')), 'report.tap');

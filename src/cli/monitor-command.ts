@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { DockgateError } from '../errors.js';
@@ -10,7 +11,8 @@ import {
   type MonitorOptions,
   ROLES,
 } from '../monitor/config/monitor-config.js';
-import type { Db } from '../monitor/store/database.js';
+import type { Store } from '../monitor/store/open-store.js';
+import { describeStore, parseStoreUrl, type StoreTarget } from '../monitor/store/store-url.js';
 import { DOCKGATE_VERSION } from '../version.js';
 import { envValue, optionsFromEnv } from './env-options.js';
 import { readPassword } from './password-prompt.js';
@@ -22,7 +24,7 @@ import { readPassword } from './password-prompt.js';
 const monitorModules = async () => ({
   ...(await import('../monitor/monitor.js')),
   ...(await import('../monitor/notify/notifiers.js')),
-  ...(await import('../monitor/store/database.js')),
+  ...(await import('../monitor/store/open-store.js')),
   ...(await import('../monitor/auth/monitor-tokens.js')),
   ...(await import('../monitor/auth/monitor-users.js')),
 });
@@ -44,6 +46,10 @@ export function registerMonitorCommand(program: Command): void {
       'monitor.yaml: engines (URL, TLS, token or tokenEnv, labels), listener, retention; engines reloaded on change and SIGHUP',
     )
     .option('--data <dir>', `where the SQLite history lives (default: ${MONITOR_DEFAULTS.data})`)
+    .option(
+      '--store <url>',
+      'where history, alerts, users and tokens live: sqlite: (in --data, the default), sqlite:DIR, or postgres://user@host:port/db (several monitors share it)',
+    )
     .option('--listen <url>', `http://HOST:PORT or https://HOST:PORT (default: ${MONITOR_DEFAULTS.listen})`)
     .option('--tls-cert <file>', 'PEM certificate for an https:// listener')
     .option('--tls-key <file>', 'PEM private key for an https:// listener')
@@ -126,9 +132,13 @@ export function registerMonitorCommand(program: Command): void {
     .description('create a token (printed once, alone on its own line); it works at once, no restart')
     .requiredOption('--role <role>', `${ROLES.join(', ')}`)
     .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
+    .option(
+      '--store <url>',
+      "the monitor's store when not SQLite in --data: postgres://… (as the monitor's --store)",
+    )
     .action(async (name: string, options: { role: string }, command: Command) => {
-      await withTokens(dataOf(command), (tokens) => {
-        const value = tokens.add(name, options.role);
+      await withTokens(command, async (tokens) => {
+        const value = await tokens.add(name, options.role);
         process.stdout.write(`${value}\n`);
         process.stderr.write(
           `token "${name}" (${options.role}) created: it is shown once; send it as Authorization: Bearer <token>\n`,
@@ -139,18 +149,27 @@ export function registerMonitorCommand(program: Command): void {
     .command('list')
     .description('token names and roles')
     .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
+    .option(
+      '--store <url>',
+      "the monitor's store when not SQLite in --data: postgres://… (as the monitor's --store)",
+    )
     .action(async (_options: unknown, command: Command) => {
-      await withTokens(dataOf(command), (tokens) => {
-        for (const t of tokens.list()) process.stdout.write(`${t.name}\t${t.role}\t${t.createdAt}\n`);
+      await withTokens(command, async (tokens) => {
+        for (const t of await tokens.list()) process.stdout.write(`${t.name}\t${t.role}\t${t.createdAt}\n`);
       });
     });
   token
     .command('revoke <name>')
     .description('revoke a token: its holder gets 401 from the next request on')
     .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
+    .option(
+      '--store <url>',
+      "the monitor's store when not SQLite in --data: postgres://… (as the monitor's --store)",
+    )
     .action(async (name: string, _options: unknown, command: Command) => {
-      await withTokens(dataOf(command), (tokens) => {
-        if (!tokens.revoke(name)) throw new DockgateError('DG_CONFIG_INVALID', `no token named "${name}"`);
+      await withTokens(command, async (tokens) => {
+        if (!(await tokens.revoke(name)))
+          throw new DockgateError('DG_CONFIG_INVALID', `no token named "${name}"`);
         process.stderr.write(`token "${name}" revoked\n`);
       });
     });
@@ -164,20 +183,28 @@ export function registerMonitorCommand(program: Command): void {
     .requiredOption('--role <role>', `${ROLES.join(', ')}`)
     .option('--password-stdin', 'read the password from stdin (else it is asked at the terminal)')
     .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
+    .option(
+      '--store <url>',
+      "the monitor's store when not SQLite in --data: postgres://… (as the monitor's --store)",
+    )
     .action(async (name: string, options: { role: string; passwordStdin?: boolean }, command: Command) => {
       const password = await readPassword(options.passwordStdin === true);
       const { MonitorUsers } = await monitorModules();
-      await withDb(dataOf(command), (db) => new MonitorUsers(db).add(name, options.role, password));
+      await withStore(command, (store) => new MonitorUsers(store.sql).add(name, options.role, password));
       process.stderr.write(`user "${name}" (${options.role}) can sign in to the dashboard now\n`);
     });
   user
     .command('list')
     .description('user names and roles')
     .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
+    .option(
+      '--store <url>',
+      "the monitor's store when not SQLite in --data: postgres://… (as the monitor's --store)",
+    )
     .action(async (_options: unknown, command: Command) => {
       const { MonitorUsers } = await monitorModules();
-      await withDb(dataOf(command), (db) => {
-        for (const u of new MonitorUsers(db).list())
+      await withStore(command, async (store) => {
+        for (const u of await new MonitorUsers(store.sql).list())
           process.stdout.write(`${u.name}\t${u.role}\t${u.createdAt}\n`);
       });
     });
@@ -185,10 +212,14 @@ export function registerMonitorCommand(program: Command): void {
     .command('remove <name>')
     .description('remove a user: their browser sessions end at the next request')
     .option('--data <dir>', `the monitor's data directory (default: ${MONITOR_DEFAULTS.data})`)
+    .option(
+      '--store <url>',
+      "the monitor's store when not SQLite in --data: postgres://… (as the monitor's --store)",
+    )
     .action(async (name: string, _options: unknown, command: Command) => {
       const { MonitorUsers } = await monitorModules();
-      await withDb(dataOf(command), (db) => {
-        if (!new MonitorUsers(db).remove(name))
+      await withStore(command, async (store) => {
+        if (!(await new MonitorUsers(store.sql).remove(name)))
           throw new DockgateError('DG_CONFIG_INVALID', `no user named "${name}"`);
         process.stderr.write(`user "${name}" removed\n`);
       });
@@ -196,24 +227,26 @@ export function registerMonitorCommand(program: Command): void {
 }
 
 /**
- * `--data` of `monitor token …`: commander gives an option to the command that defines it, and
- * `monitor` defines `--data` too, so it is read with the parents' options.
+ * `--data` and `--store` of `monitor token …`: commander gives an option to the command that
+ * defines it, and `monitor` defines them too, so they are read with the parents' options.
  */
-function dataOf(command: Command): string | undefined {
-  return (command.optsWithGlobals() as { data?: string }).data ?? envValue('DOCKGATE_MONITOR_DATA');
+function storeOf(command: Command): StoreTarget {
+  const options = command.optsWithGlobals() as { data?: string; store?: string };
+  const data = resolve(options.data ?? envValue('DOCKGATE_MONITOR_DATA') ?? MONITOR_DEFAULTS.data);
+  return parseStoreUrl(options.store ?? envValue('DOCKGATE_MONITOR_STORE'), data);
 }
 
-async function withTokens(data: string | undefined, use: (tokens: MonitorTokens) => void): Promise<void> {
+async function withTokens(command: Command, use: (tokens: MonitorTokens) => Promise<void>): Promise<void> {
   const { MonitorTokens } = await monitorModules();
-  await withDb(data, (db) => use(new MonitorTokens(db)));
+  await withStore(command, (store) => use(new MonitorTokens(store.sql)));
 }
 
-async function withDb(data: string | undefined, use: (db: Db) => void | Promise<void>): Promise<void> {
-  const db = (await monitorModules()).openDatabase(data ?? MONITOR_DEFAULTS.data);
+async function withStore(command: Command, use: (store: Store) => Promise<void>): Promise<void> {
+  const store = await (await monitorModules()).openStore(storeOf(command), createLogger('warn'));
   try {
-    await use(db);
+    await use(store);
   } finally {
-    db.close();
+    await store.close();
   }
 }
 
@@ -226,7 +259,7 @@ async function runMonitor(options: MonitorOptions): Promise<void> {
     log.error({ err: error instanceof Error ? error.stack : String(error) }, 'unhandled rejection');
   });
   const { Monitor } = await monitorModules();
-  const monitor = new Monitor(config, log);
+  const monitor = await Monitor.open(config, log);
   const stopped = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
@@ -238,6 +271,7 @@ async function runMonitor(options: MonitorOptions): Promise<void> {
       listen: monitor.url,
       engines: config.engines.map((e) => e.name),
       data: config.data,
+      store: describeStore(config.store),
       version: DOCKGATE_VERSION,
     },
     'monitor listening',

@@ -20,12 +20,14 @@ import { LogPaths } from './logs/log-paths.js';
 import { LogStore } from './logs/log-store.js';
 import { ContainerCounters } from './metrics/container-counters.js';
 import { alertMetrics, monitorMetrics } from './metrics/prometheus-metrics.js';
+import type { ContainerItem } from './model/container.js';
+import { ContainerFacts } from './notify/container-facts.js';
 import { DeliveryQueue } from './notify/delivery.js';
 import { type Notifier, notifierFor } from './notify/notifiers.js';
 import { LiveState } from './state/live-state.js';
 import { StatsCollector } from './stats/stats-collector.js';
-import { type Db, openDatabase } from './store/database.js';
 import { History } from './store/history.js';
+import { openStore, type Store } from './store/open-store.js';
 import type { TerminalContext } from './terminal/terminal-routes.js';
 import { TerminalStore } from './terminal/terminal-store.js';
 import { UpdateChecker } from './updates/update-checker.js';
@@ -55,7 +57,8 @@ export class Monitor {
   readonly #log: Logger;
   /** One clock for the store, the alert rules, sessions, deliveries and the watchers. */
   readonly #now: Clock;
-  readonly #db: Db;
+  /** SQLite in `--data` or PostgreSQL (`--store`): history, alerts, users, sessions, tokens. */
+  readonly store: Store;
   readonly history: History;
   readonly tokens: MonitorTokens;
   readonly users: MonitorUsers;
@@ -85,22 +88,53 @@ export class Monitor {
   #stopping = false;
   /** Exits, OOM kills, restarts and raw stats counters per container, for `/metrics`. */
   readonly #counters = new ContainerCounters();
+  /** Each container's compose project and image, for grouping notifications after it is gone. */
+  readonly #facts = new ContainerFacts();
   /** The URL it listens on, port resolved. */
   url = '';
 
-  constructor(config: MonitorConfig, log: Logger, now: Clock = systemClock) {
+  /**
+   * Opens the store (its schema brought up to date; a newer one stops here), reads what the
+   * monitor starts from — the last known containers, the open incidents — and builds the monitor.
+   */
+  static async open(config: MonitorConfig, log: Logger, now: Clock = systemClock): Promise<Monitor> {
+    const store = await openStore(config.store, log, { retention: config.retention });
+    try {
+      const alertStore = await AlertStore.load(store.sql, store.writer);
+      const terminalStore = new TerminalStore(store.sql, config.data, now);
+      // A monitor killed mid-session left its sessions open: they ended when it did.
+      await terminalStore.closeOrphans();
+      const history = new History(store.sql, store.writer, log, config.retention, now);
+      const known = await history.liveContainers();
+      return new Monitor(config, log, now, { store, history, alertStore, terminalStore, known });
+    } catch (error) {
+      await store.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  private constructor(
+    config: MonitorConfig,
+    log: Logger,
+    now: Clock,
+    opened: {
+      store: Store;
+      history: History;
+      alertStore: AlertStore;
+      terminalStore: TerminalStore;
+      known: readonly ContainerItem[];
+    },
+  ) {
     this.config = config;
     this.#log = log;
     this.#now = now;
-    this.#db = openDatabase(config.data);
-    this.history = new History(this.#db, log, config.retention, now);
-    this.tokens = new MonitorTokens(this.#db, now);
-    this.users = new MonitorUsers(this.#db, now);
-    this.sessions = new Sessions(this.#db, now);
-    this.alertStore = new AlertStore(this.#db);
-    const terminalStore = new TerminalStore(this.#db, config.data, now);
-    // A monitor killed mid-session left its sessions open: they ended when it did.
-    terminalStore.closeOrphans();
+    this.store = opened.store;
+    this.history = opened.history;
+    this.tokens = new MonitorTokens(this.store.sql, now);
+    this.users = new MonitorUsers(this.store.sql, now);
+    this.sessions = new Sessions(this.store.sql, now);
+    this.alertStore = opened.alertStore;
+    const terminalStore = opened.terminalStore;
     this.#terminals = { store: terminalStore, config: config.terminal, open: new Set() };
     this.logs = config.logs.collect ? new LogStore(config.data, log, config.logs.retention, now) : undefined;
     this.#share = new FairShare(config.logs.budget);
@@ -118,14 +152,8 @@ export class Monitor {
       this.alertStore,
       log,
       now,
-      (alert) => {
-        // Grouping reads the container's compose project and image (the history once it is removed).
-        const c = alert.container;
-        const live = c === null ? undefined : this.state.container(alert.engine, c.id);
-        const found = live ?? (c === null ? undefined : this.history.findContainer(alert.engine, c.id));
-        const item = found === 'ambiguous' ? undefined : found;
-        return { project: item?.compose?.project ?? null, image: item?.image ?? null };
-      },
+      // Grouping reads the container's compose project and image (kept a while once it is removed).
+      (alert) => this.#facts.get(alert.engine, alert.container?.id),
     );
     this.alerts = new AlertEngine({
       rules: config.alerts,
@@ -141,7 +169,7 @@ export class Monitor {
     this.updates = new UpdateChecker({
       engines: () => [...this.#watched.values()].map((w) => w.watcher),
       state: this.state,
-      store: new UpdateStore(this.#db),
+      store: new UpdateStore(this.store.sql),
       config: config.updates,
       log,
       now,
@@ -149,7 +177,7 @@ export class Monitor {
     this.instance = newInstance(now());
     this.updater = new Updater({
       watcher: (name) => this.#watched.get(name)?.watcher,
-      journal: new UpdateJournal(this.#db),
+      journal: new UpdateJournal(this.store.sql),
       history: this.history,
       alerts: {
         hold: (engine, id) => this.alerts.holdForUpdate(engine, id),
@@ -169,12 +197,15 @@ export class Monitor {
     // Log rules hear of every new line; without any, lines are not even presented.
     if (config.alerts.logs.length > 0) this.logs?.onLines((batch) => this.alerts.onLogLines(batch));
     // The last known state: what changed while the monitor was away is found by comparing.
-    for (const item of this.history.liveContainers()) {
+    for (const item of opened.known) {
+      this.#facts.remember(item);
       if (config.engines.some((e) => e.name === item.engine)) this.state.upsert(item);
     }
     this.state.subscribe((change) => {
-      if (change.kind === 'container') this.stream.publish('container', change.item);
-      else this.stream.publish('engine', change.engine);
+      if (change.kind === 'container') {
+        this.#facts.remember(change.item);
+        this.stream.publish('container', change.item);
+      } else this.stream.publish('engine', change.engine);
     });
   }
 
@@ -228,8 +259,8 @@ export class Monitor {
     for (const notifier of this.notifiers)
       notifier.resume?.(open.filter((a) => notifier.kinds.size === 0 || notifier.kinds.has(a.kind)));
     this.#rollup = setInterval(() => {
-      this.history.rollup();
-      this.#pruneRecordings();
+      void this.history.rollup();
+      void this.#pruneRecordings();
       this.logs?.prune();
     }, ROLLUP_MS);
     this.#rollup.unref();
@@ -319,14 +350,13 @@ export class Monitor {
     );
     await this.#delivery.drain();
     this.logs?.close();
-    this.history.close();
-    this.#db.close();
+    await this.store.close();
   }
 
   /** Terminal recordings: kept as long as the history's hour tier, and 1 GiB in all. */
-  #pruneRecordings(): void {
+  async #pruneRecordings(): Promise<void> {
     try {
-      this.#terminals.store.prune(this.config.retention.hourMs, this.config.terminal.castTotalBytes);
+      await this.#terminals.store.prune(this.config.retention.hourMs, this.config.terminal.castTotalBytes);
     } catch (error) {
       this.#log.warn({ err: (error as Error).message }, 'terminal recordings: prune failed');
     }

@@ -106,7 +106,7 @@ describe('dashboard sign-in (a real browser)', () => {
 describe('dashboard with 500 containers (a real browser)', () => {
   it('renders every row, problems first; filter, sort and grouping work and live in the URL; phone, laptop and 4K without sideways scrolling', async () => {
     const data = mkdtempSync(join(tmpdir(), 'dockgate-dashboard-fleet-'));
-    const seeded = seedContainers(data, 'fleet', 500);
+    const seeded = await seedContainers(data, 'fleet', 500);
     const monitor = await startMonitor(
       ['--engine', `fleet=tcp://127.0.0.1:${await freePort()}`, '--data', data],
       {},

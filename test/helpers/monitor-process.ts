@@ -1,6 +1,8 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { collectOutput } from './dockgate-process.js';
+import { postgresDatabase } from './private-postgres.js';
 import { waitFor } from './wait.js';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -16,6 +18,27 @@ export interface MonitorProcess {
   stop(): Promise<number | null>;
 }
 
+/**
+ * `--store` for a monitor of this test run: with `test/run.ts --store=postgres`, a database of
+ * the run's PostgreSQL cluster named after the `--data` directory — a monitor started again on
+ * the same directory finds its store again, as with SQLite. A test that pins `--store` (one about
+ * the SQLite file itself) keeps it.
+ */
+function testStore(args: readonly string[]): string[] {
+  if (args.includes('--store')) return [];
+  const at = args.indexOf('--data');
+  const data = at < 0 ? undefined : args[at + 1];
+  const url = data === undefined ? undefined : testStoreUrl(data);
+  return url === undefined ? [] : ['--store', url];
+}
+
+/** The PostgreSQL store of a `--data` directory in a `--store=postgres` run; undefined otherwise (SQLite). */
+export function testStoreUrl(data: string): string | undefined {
+  const cluster = process.env.DOCKGATE_TEST_POSTGRES;
+  if (process.env.DOCKGATE_TEST_STORE !== 'postgres' || cluster === undefined) return undefined;
+  return postgresDatabase(cluster, `dg_${createHash('sha256').update(data).digest('hex').slice(0, 20)}`);
+}
+
 /** Starts `dockgate monitor ARGS` (listening on 127.0.0.1:0 unless ARGS say) and waits for its one line. */
 export async function startMonitor(
   args: string[],
@@ -26,7 +49,7 @@ export async function startMonitor(
   const listen = args.includes('--listen') ? [] : ['--listen', 'http://127.0.0.1:0'];
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'monitor', ...listen, ...args],
+    ['--import', 'tsx', 'src/cli/main.ts', 'monitor', ...listen, ...args, ...testStore(args)],
     {
       cwd: root,
       env: { ...process.env, ...env },
@@ -148,9 +171,11 @@ export async function monitorCli(
   args: readonly string[],
   stdin = '',
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'monitor', ...args], {
-    cwd: root,
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'monitor', ...args, ...testStore(args)],
+    { cwd: root },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => {

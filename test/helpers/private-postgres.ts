@@ -72,3 +72,27 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     },
   };
 }
+
+/**
+ * The URL of database `name` on the cluster at `clusterUrl` (a PrivatePostgres's `url`), created
+ * when it does not exist yet.
+ */
+export function postgresDatabase(clusterUrl: string, name: string): string {
+  // postgres://postgres@/postgres?host=…&port=…: no host before the path, which URL refuses.
+  const query = new URLSearchParams(clusterUrl.slice(clusterUrl.indexOf('?') + 1));
+  const host = query.get('host') ?? '';
+  const port = query.get('port') ?? '5432';
+  const psql = (sql: string): string =>
+    execFileSync(join(BIN, 'psql'), ['-h', host, '-p', port, '-U', 'postgres', '-tAc', sql], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).toString();
+  if (psql(`SELECT 1 FROM pg_database WHERE datname = '${name}'`).trim() !== '1') {
+    try {
+      psql(`CREATE DATABASE "${name}"`);
+    } catch (error) {
+      // Created by another test at the same moment.
+      if (!/already exists/.test(String((error as { stderr?: Buffer }).stderr))) throw error;
+    }
+  }
+  return clusterUrl.replace(/\/[^/?]*\?/, `/${name}?`);
+}

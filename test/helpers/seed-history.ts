@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { type ContainerItem, UNKNOWN_UPDATE } from '../../src/monitor/model/container.js';
-import { openDatabase } from '../../src/monitor/store/database.js';
 import { History } from '../../src/monitor/store/history.js';
+import { openStore } from '../../src/monitor/store/open-store.js';
+import { testStoreUrl } from './monitor-process.js';
 
 const STATES = ['running', 'running', 'running', 'exited', 'restarting', 'paused'] as const;
 
@@ -12,9 +13,15 @@ const STATES = ['running', 'running', 'running', 'exited', 'restarting', 'paused
  * starting one. A tenth are problems (exited non-zero, unhealthy, restarting); they spread over
  * 12 compose projects; restart counts and resources vary, so sorting has something to sort.
  */
-export function seedContainers(data: string, engine: string, count: number): ContainerItem[] {
-  const db = openDatabase(data);
-  const history = new History(db, pino({ level: 'silent' }), {
+export async function seedContainers(data: string, engine: string, count: number): Promise<ContainerItem[]> {
+  const log = pino({ level: 'silent' });
+  // The store the monitor of that data directory will open (PostgreSQL in a --store=postgres run).
+  const url = testStoreUrl(data);
+  const store = await openStore(
+    url === undefined ? { kind: 'sqlite', dir: data } : { kind: 'postgres', url },
+    log,
+  );
+  const history = new History(store.sql, store.writer, log, {
     rawMs: 86_400_000,
     minuteMs: 7 * 86_400_000,
     hourMs: 90 * 86_400_000,
@@ -65,7 +72,6 @@ export function seedContainers(data: string, engine: string, count: number): Con
     items.push(item);
     history.saveContainer(item);
   }
-  history.close();
-  db.close();
+  await store.close();
   return items;
 }

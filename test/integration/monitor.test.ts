@@ -19,7 +19,7 @@ import { makeTestPki } from '../helpers/certs.js';
 import { startDockgate } from '../helpers/dockgate-process.js';
 import { createContainer, removeContainer, testClient, testEngine } from '../helpers/engine.js';
 import { EngineRelay } from '../helpers/engine-relay.js';
-import { monitorToken, SseReader, startMonitor } from '../helpers/monitor-process.js';
+import { monitorCli, monitorToken, SseReader, startMonitor } from '../helpers/monitor-process.js';
 import { freePort } from '../helpers/ports.js';
 import { startPrivateEngine } from '../helpers/private-engine.js';
 import { ensureTestImage } from '../helpers/test-image.js';
@@ -210,11 +210,8 @@ describe('dockgate monitor: who may do what', () => {
         403,
       );
 
-      await run(
-        process.execPath,
-        ['--import', 'tsx', 'src/cli/main.ts', 'monitor', 'token', 'revoke', 'oncall', '--data', data],
-        { cwd: root },
-      );
+      const revoked = await monitorCli(['token', 'revoke', 'oncall', '--data', data]);
+      assert.equal(revoked.code, 0, revoked.stderr);
       assert.equal(
         (await json(`${monitor.url}/api/v1/engines`, { headers: { Authorization: `Bearer ${operator}` } }))
           .status,
@@ -354,7 +351,8 @@ describe('dockgate monitor: history that survives', () => {
 
   it('regression: SIGKILL under write load leaves a file that passes the integrity check and reopens', async () => {
     const data = newData();
-    const args = ['--engine', `local=${engineUrl}`, '--data', data, '--interval', '1s'];
+    // The SQLite file itself is what this is about (with PostgreSQL see cluster-failover's restart).
+    const args = ['--engine', `local=${engineUrl}`, '--data', data, '--store', 'sqlite:', '--interval', '1s'];
     const monitor = await startMonitor(args);
     const ids: string[] = [];
     try {
@@ -676,7 +674,17 @@ describe('dockgate monitor: a full disk', () => {
     await run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir]);
     let monitor: Awaited<ReturnType<typeof startMonitor>> | undefined;
     try {
-      monitor = await startMonitor(['--engine', `local=${engineUrl}`, '--data', dir, '--interval', '1s']);
+      // A full disk under SQLite (PostgreSQL away: cluster-failover's restart under load).
+      monitor = await startMonitor([
+        '--engine',
+        `local=${engineUrl}`,
+        '--data',
+        dir,
+        '--store',
+        'sqlite:',
+        '--interval',
+        '1s',
+      ]);
       const url = monitor.url;
       await run('sh', ['-c', `dd if=/dev/zero of=${dir}/filler bs=64k count=64 2>/dev/null || true`]);
       const ids: string[] = [];

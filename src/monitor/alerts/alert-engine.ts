@@ -369,8 +369,8 @@ export class AlertEngine {
     this.#resolveTarget('update-failed', target, now);
   }
 
-  acknowledge(id: string): Alert | undefined {
-    const alert = this.#store.acknowledge(id, this.#now());
+  async acknowledge(id: string): Promise<Alert | undefined> {
+    const alert = await this.#store.acknowledge(id, this.#now());
     if (alert !== undefined) this.#publish(alert);
     return alert;
   }
@@ -673,7 +673,7 @@ export class AlertEngine {
   /** Reminders: open incidents once (not once per rule), only when some rule repeats. */
   #reminders(now: number): void {
     if (!Object.values(this.#rules.rules).some((rule) => rule.repeatMs !== undefined)) return;
-    for (const alert of this.#store.list({ state: 'open' })) {
+    for (const { alert } of this.#store.openIncidents()) {
       const repeatMs = this.#rules.rules[alert.kind].repeatMs;
       if (repeatMs === undefined || alert.acknowledgedAt !== null) continue;
       const last = this.#store.lastNotified(alert.id) ?? Date.parse(alert.openedAt);

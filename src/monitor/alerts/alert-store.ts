@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
+import type { Writer } from '../store/writer.js';
 import type { AlertKind } from './alert-rules.js';
 
 /** The alert object of the API, the stream and the notifications (docs/alerts.md). */
@@ -68,17 +69,54 @@ function fromRow(r: Row): Alert {
   };
 }
 
+interface Open {
+  alert: Alert;
+  readonly target: string;
+  lastNotifiedAt: number | null;
+}
+
+const SQL = {
+  open: `INSERT INTO alerts (id, rule, kind, engine, container_id, container_name, target, state, opened_at, count, summary, details)
+    VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, 1, ?, ?)`,
+  update: 'UPDATE alerts SET count = ?, summary = ?, details = ? WHERE id = ?',
+  resolve: `UPDATE alerts SET state = 'resolved', resolved_at = ?, summary = ?, details = ? WHERE id = ?`,
+  acknowledge: 'UPDATE alerts SET acknowledged_at = coalesce(acknowledged_at, ?) WHERE id = ?',
+  notified: 'UPDATE alerts SET last_notified_at = ? WHERE id = ?',
+  get: 'SELECT * FROM alerts WHERE id = ?',
+  openAll: `SELECT * FROM alerts WHERE state = 'open'`,
+  addDelivery:
+    'INSERT INTO deliveries (alert_id, notifier, event, attempt, at, ok, status, error, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  deliveries: 'SELECT * FROM deliveries WHERE alert_id = ? ORDER BY seq',
+} as const;
+
 /**
- * Incidents in SQLite, written at once (they are rare, and a restart of the monitor must neither
- * lose an open one nor send it again). `target` is the rule's key for what it watches
- * (`engine/containerId`, `engine`, `missing:web`), so an open incident is found again after a
- * restart.
+ * Incidents in the store. The open ones — what the rules decide on, at every event — are held in
+ * memory and written through the store's writer at once (pushSoon: committed right after the
+ * turn), so a decision never waits for a disk or a network; reads for the API flush first and
+ * read the store. `target` is the rule's key for what it watches (`engine/containerId`, `engine`,
+ * `missing:web`), so an open incident is found again after a restart (`load`).
  */
 export class AlertStore {
-  readonly #db: Db;
+  readonly #sql: Sql;
+  readonly #writer: Writer;
+  /** Open incidents by id. */
+  readonly #open = new Map<string, Open>();
 
-  constructor(db: Db) {
-    this.#db = db;
+  private constructor(sql: Sql, writer: Writer) {
+    this.#sql = sql;
+    this.#writer = writer;
+  }
+
+  /** The store with its open incidents read. */
+  static async load(sql: Sql, writer: Writer): Promise<AlertStore> {
+    const store = new AlertStore(sql, writer);
+    for (const row of await sql.all<Row>(SQL.openAll))
+      store.#open.set(row.id, {
+        alert: fromRow(row),
+        target: row.target,
+        lastNotifiedAt: row.last_notified_at,
+      });
+    return store;
   }
 
   open(input: {
@@ -92,24 +130,35 @@ export class AlertStore {
     at: number;
   }): Alert {
     const id = `a${randomBytes(6).toString('hex')}`;
-    this.#db
-      .prepare(
-        `INSERT INTO alerts (id, rule, kind, engine, container_id, container_name, target, state, opened_at, count, summary, details)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, 1, ?, ?)`,
-      )
-      .run(
-        id,
-        input.rule,
-        input.kind,
-        input.engine,
-        input.container?.id ?? null,
-        input.container?.name ?? null,
-        input.target,
-        input.at,
-        input.summary,
-        JSON.stringify(input.details),
-      );
-    return this.get(id) as Alert;
+    const details = JSON.stringify(input.details);
+    this.#writer.pushSoon(SQL.open, [
+      id,
+      input.rule,
+      input.kind,
+      input.engine,
+      input.container?.id ?? null,
+      input.container?.name ?? null,
+      input.target,
+      input.at,
+      input.summary,
+      details,
+    ]);
+    const alert: Alert = {
+      id,
+      rule: input.rule,
+      kind: input.kind,
+      engine: input.engine,
+      container: input.container === null ? null : { id: input.container.id, name: input.container.name },
+      state: 'open',
+      openedAt: new Date(input.at).toISOString(),
+      resolvedAt: null,
+      acknowledgedAt: null,
+      count: 1,
+      summary: input.summary,
+      details: JSON.parse(details) as Record<string, unknown>,
+    };
+    this.#open.set(id, { alert, target: input.target, lastNotifiedAt: null });
+    return alert;
   }
 
   /** Updates an open incident in place (count, summary, details). */
@@ -117,71 +166,77 @@ export class AlertStore {
     id: string,
     change: { count?: number; summary?: string; details?: Record<string, unknown> },
   ): Alert | undefined {
-    const current = this.get(id);
-    if (current === undefined) return undefined;
-    this.#db
-      .prepare('UPDATE alerts SET count = ?, summary = ?, details = ? WHERE id = ?')
-      .run(
-        change.count ?? current.count,
-        change.summary ?? current.summary,
-        JSON.stringify(change.details ?? current.details),
-        id,
-      );
-    return this.get(id);
+    const entry = this.#open.get(id);
+    if (entry === undefined) return undefined;
+    const details = JSON.stringify(change.details ?? entry.alert.details);
+    entry.alert = {
+      ...entry.alert,
+      count: change.count ?? entry.alert.count,
+      summary: change.summary ?? entry.alert.summary,
+      details: JSON.parse(details) as Record<string, unknown>,
+    };
+    this.#writer.pushSoon(SQL.update, [entry.alert.count, entry.alert.summary, details, id]);
+    return entry.alert;
   }
 
   resolve(id: string, at: number, summary: string, details?: Record<string, unknown>): Alert | undefined {
-    const current = this.get(id);
-    if (current === undefined || current.state === 'resolved') return current;
-    this.#db
-      .prepare(`UPDATE alerts SET state = 'resolved', resolved_at = ?, summary = ?, details = ? WHERE id = ?`)
-      .run(at, summary, JSON.stringify(details ?? current.details), id);
-    return this.get(id);
+    const entry = this.#open.get(id);
+    if (entry === undefined) return undefined;
+    const text = JSON.stringify(details ?? entry.alert.details);
+    this.#open.delete(id);
+    this.#writer.pushSoon(SQL.resolve, [at, summary, text, id]);
+    return {
+      ...entry.alert,
+      state: 'resolved',
+      resolvedAt: new Date(at).toISOString(),
+      summary,
+      details: JSON.parse(text) as Record<string, unknown>,
+    };
   }
 
-  acknowledge(id: string, at: number): Alert | undefined {
-    this.#db
-      .prepare('UPDATE alerts SET acknowledged_at = coalesce(acknowledged_at, ?) WHERE id = ?')
-      .run(at, id);
+  /** Marks it acknowledged (the first time counts); any incident, open or resolved. */
+  async acknowledge(id: string, at: number): Promise<Alert | undefined> {
+    const entry = this.#open.get(id);
+    if (entry !== undefined && entry.alert.acknowledgedAt === null)
+      entry.alert = { ...entry.alert, acknowledgedAt: new Date(at).toISOString() };
+    this.#writer.push(SQL.acknowledge, [at, id]);
     return this.get(id);
   }
 
   notified(id: string, at: number): void {
-    this.#db.prepare('UPDATE alerts SET last_notified_at = ? WHERE id = ?').run(at, id);
+    const entry = this.#open.get(id);
+    if (entry !== undefined) entry.lastNotifiedAt = at;
+    this.#writer.pushSoon(SQL.notified, [at, id]);
   }
 
+  /** When an open incident was last notified (reminders count from it). */
   lastNotified(id: string): number | undefined {
-    const row = this.#db.prepare('SELECT last_notified_at AS at FROM alerts WHERE id = ?').get(id) as
-      | { at: number | null }
-      | undefined;
-    return row?.at ?? undefined;
+    return this.#open.get(id)?.lastNotifiedAt ?? undefined;
   }
 
-  get(id: string): Alert | undefined {
-    const row = this.#db.prepare('SELECT * FROM alerts WHERE id = ?').get(id) as Row | undefined;
+  async get(id: string): Promise<Alert | undefined> {
+    await this.#writer.flush();
+    const row = await this.#sql.get<Row>(SQL.get, [id]);
     return row === undefined ? undefined : fromRow(row);
   }
 
   /** The open incident of a rule for a target, if any (one at a time). */
   openFor(rule: string, target: string): Alert | undefined {
-    const row = this.#db
-      .prepare(`SELECT * FROM alerts WHERE rule = ? AND target = ? AND state = 'open'`)
-      .get(rule, target) as Row | undefined;
-    return row === undefined ? undefined : fromRow(row);
+    for (const entry of this.#open.values())
+      if (entry.alert.rule === rule && entry.target === target) return entry.alert;
+    return undefined;
   }
 
   /** Every open incident with its rule target (restored into trackers at start). */
   openIncidents(): { alert: Alert; target: string }[] {
-    return (this.#db.prepare(`SELECT * FROM alerts WHERE state = 'open'`).all() as Row[]).map((r) => ({
-      alert: fromRow(r),
-      target: r.target,
-    }));
+    return [...this.#open.values()].map((e) => ({ alert: e.alert, target: e.target }));
   }
 
-  list(
+  async list(
     filter: { state?: string | undefined; engine?: string | undefined; container?: string | undefined },
     limit = 500,
-  ): Alert[] {
+  ): Promise<Alert[]> {
+    await this.#writer.flush();
     const where: string[] = [];
     const args: (string | number)[] = [];
     if (filter.state !== undefined) {
@@ -193,34 +248,35 @@ export class AlertStore {
       args.push(filter.engine);
     }
     if (filter.container !== undefined) {
-      where.push('(container_id = ? OR container_name = ? OR container_id LIKE ?)');
-      args.push(filter.container, filter.container, `${filter.container.replace(/[%_]/g, '')}%`);
+      where.push(`(container_id = ? OR container_name = ? OR container_id LIKE ? ESCAPE '\\')`);
+      args.push(
+        filter.container,
+        filter.container,
+        `${filter.container.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
+      );
     }
     const sql = `SELECT * FROM alerts ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC LIMIT ?`;
-    return (this.#db.prepare(sql).all(...args, limit) as Row[]).map(fromRow);
+    return (await this.#sql.all<Row>(sql, [...args, limit])).map(fromRow);
   }
 
   addDelivery(alertId: string, d: Delivery): void {
-    this.#db
-      .prepare(
-        'INSERT INTO deliveries (alert_id, notifier, event, attempt, at, ok, status, error, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        alertId,
-        d.notifier,
-        d.event,
-        d.attempt,
-        Date.parse(d.at),
-        d.ok ? 1 : 0,
-        d.status,
-        d.error,
-        d.response,
-      );
+    this.#writer.pushSoon(SQL.addDelivery, [
+      alertId,
+      d.notifier,
+      d.event,
+      d.attempt,
+      Date.parse(d.at),
+      d.ok ? 1 : 0,
+      d.status,
+      d.error,
+      d.response,
+    ]);
   }
 
-  deliveries(alertId: string): Delivery[] {
+  async deliveries(alertId: string): Promise<Delivery[]> {
+    await this.#writer.flush();
     return (
-      this.#db.prepare('SELECT * FROM deliveries WHERE alert_id = ? ORDER BY seq').all(alertId) as {
+      await this.#sql.all<{
         notifier: string;
         event: Delivery['event'];
         attempt: number;
@@ -229,7 +285,7 @@ export class AlertStore {
         status: number | null;
         error: string | null;
         response: string | null;
-      }[]
+      }>(SQL.deliveries, [alertId])
     ).map((r) => ({
       notifier: r.notifier,
       event: r.event,
@@ -244,12 +300,13 @@ export class AlertStore {
 
   /** Open incidents per kind and engine (`dockgate_alerts_open`). */
   openCounts(): { kind: string; engine: string; n: number }[] {
-    return this.#db
-      .prepare(`SELECT kind, engine, count(*) AS n FROM alerts WHERE state = 'open' GROUP BY kind, engine`)
-      .all() as {
-      kind: string;
-      engine: string;
-      n: number;
-    }[];
+    const counts = new Map<string, { kind: string; engine: string; n: number }>();
+    for (const { alert } of this.#open.values()) {
+      const key = `${alert.kind}|${alert.engine}`;
+      const entry = counts.get(key) ?? { kind: alert.kind, engine: alert.engine, n: 0 };
+      entry.n++;
+      counts.set(key, entry);
+    }
+    return [...counts.values()];
   }
 }

@@ -54,6 +54,7 @@ import {
   defaultStep,
   durationParam,
   engineOf,
+  liveContainer,
   many,
   notFound,
   resolveContainer,
@@ -144,7 +145,7 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
     // A WebSocket from a browser carries no header of its own: the exec route takes the token
     // from ?access_token= too (never logged: the monitor logs no URLs).
     const queryToken = request.headers.authorization === undefined ? bearerOf(request) : undefined;
-    request.principal = resolvePrincipal(authenticators, ctx.anonymousRole(), {
+    request.principal = await resolvePrincipal(authenticators, ctx.anonymousRole(), {
       authorization: queryToken === undefined ? request.headers.authorization : `Bearer ${queryToken}`,
       cookie: request.headers.cookie,
       method: request.method,
@@ -206,7 +207,7 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
     role: request.principal.role,
     via: request.principal.via,
     ...(request.principal.csrf === undefined ? {} : { csrf: request.principal.csrf }),
-    signIn: ctx.users.any(),
+    signIn: await ctx.users.any(),
     // Whether the dashboard shows the Terminal tab and the recorded sessions.
     terminal:
       ctx.terminals.config.role !== 'none' &&
@@ -244,8 +245,8 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
     }
     limiter.succeeded(request.ip, body.name);
     const old = sessionCookie(request.headers.cookie);
-    if (old !== undefined) ctx.sessions.end(old);
-    const session = ctx.sessions.create(user.name);
+    if (old !== undefined) await ctx.sessions.end(old);
+    const session = await ctx.sessions.create(user.name);
     ctx.log.info({ user: user.name, from: request.ip }, 'signed in');
     return reply
       .header('Set-Cookie', cookie(session.id, SESSION_MAX_MS / 1000, secure))
@@ -254,7 +255,7 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
 
   app.delete('/api/v1/session', async (request, reply) => {
     const id = sessionCookie(request.headers.cookie);
-    if (id !== undefined && request.principal.via === 'session') ctx.sessions.end(id);
+    if (id !== undefined && request.principal.via === 'session') await ctx.sessions.end(id);
     return reply.header('Set-Cookie', cookie('', 0, secure)).send({ ok: true });
   });
 
@@ -339,13 +340,13 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
 
   app.get('/api/v1/containers/:engine/:id', async (request) => {
     viewer(request, 'a container');
-    const item = resolveContainer(ctx, request);
-    return { ...item, timeline: ctx.history.timeline(item.engine, item.id) };
+    const item = await resolveContainer(ctx, request);
+    return { ...item, timeline: await ctx.history.timeline(item.engine, item.id) };
   });
 
   app.get('/api/v1/containers/:engine/:id/stats', async (request) => {
     viewer(request, 'stats');
-    const item = resolveContainer(ctx, request);
+    const item = await resolveContainer(ctx, request);
     const q = request.query as Record<string, string | string[] | undefined>;
     const sinceText = single(q, 'since');
     const stepText = single(q, 'step');
@@ -357,7 +358,7 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
     const step = stepText === undefined ? defaultStep(now - since) : durationParam(stepText, 'step');
     if (step < 1000) throw badQuery('step: at least 1s');
     if ((now - since) / step > 10_000) throw badQuery('step: more than 10000 points; use a larger step');
-    return { points: ctx.history.stats(item.engine, item.id, since, step) };
+    return { points: await ctx.history.stats(item.engine, item.id, since, step) };
   });
 
   app.get('/api/v1/containers/:engine/:id/logs', async (request, reply) => {
@@ -367,7 +368,7 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
       rankOf(ctx.logsConfig.role) > rankOf('operator') ? ctx.logsConfig.role : 'operator',
       'logs',
     );
-    const item = resolveContainer(ctx, request);
+    const item = await resolveContainer(ctx, request);
     const watcher = engineOf(ctx, item.engine);
     const q = request.query as Record<string, string | string[] | undefined>;
     const tailText = single(q, 'tail') ?? '100';
@@ -463,15 +464,15 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
   app.get('/api/v1/alerts/:id', async (request) => {
     viewer(request, 'an alert');
     const { id } = request.params as { id: string };
-    const alert = ctx.alertStore.get(id);
+    const alert = await ctx.alertStore.get(id);
     if (alert === undefined) throw notFound(`no alert ${id}`);
-    return { ...alert, deliveries: ctx.alertStore.deliveries(id) };
+    return { ...alert, deliveries: await ctx.alertStore.deliveries(id) };
   });
 
   app.post('/api/v1/alerts/:id/ack', async (request) => {
     requireRole(request.principal, 'operator', 'acknowledging an alert');
     const { id } = request.params as { id: string };
-    if (ctx.alertStore.get(id) === undefined) throw notFound(`no alert ${id}`);
+    if ((await ctx.alertStore.get(id)) === undefined) throw notFound(`no alert ${id}`);
     ctx.log.info({ alert: id, by: request.principal.name }, 'alert acknowledged');
     return ctx.alerts.acknowledge(id);
   });
@@ -501,7 +502,7 @@ function cookie(value: string, maxAgeSeconds: number, secure: boolean): string {
 const STATES = new Set(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead']);
 
 async function act(ctx: ApiContext, request: FastifyRequest, action: Action): Promise<unknown> {
-  const item = resolveContainer(ctx, request, false);
+  const item = liveContainer(ctx, request);
   const watcher = engineOf(ctx, item.engine);
   const q = request.query as Record<string, string | string[] | undefined>;
   const t = single(q, 't');

@@ -8,17 +8,31 @@ import type { ApiContext } from './api-server.js';
 
 /** What the API's routes read from a request: the container it names, query parameters, errors. */
 
+/** `{engine}/{id}`: a full id, a unique prefix or a name, of a container the engine has now. */
+export function liveContainer(ctx: ApiContext, request: FastifyRequest): ContainerItem {
+  const found = findLive(ctx, request);
+  if (found !== undefined) return found;
+  const { engine, id } = request.params as { engine: string; id: string };
+  throw notFound(`no container ${id} on engine ${engine}`);
+}
+
 /** `{engine}/{id}`: a full id, a unique prefix or a name; removed containers from the history. */
-export function resolveContainer(ctx: ApiContext, request: FastifyRequest, history = true): ContainerItem {
+export async function resolveContainer(ctx: ApiContext, request: FastifyRequest): Promise<ContainerItem> {
+  const live = findLive(ctx, request);
+  if (live !== undefined) return live;
+  const { engine, id } = request.params as { engine: string; id: string };
+  const stored = await ctx.history.findContainer(engine, id);
+  if (stored === 'ambiguous') throw badQuery(`id: ${id} matches more than one container`);
+  if (stored !== undefined) return stored;
+  throw notFound(`no container ${id} on engine ${engine}`);
+}
+
+function findLive(ctx: ApiContext, request: FastifyRequest): ContainerItem | undefined {
   const { engine, id } = request.params as { engine: string; id: string };
   if (ctx.state.engine(engine) === undefined) throw notFound(`no engine named ${engine}`);
   const live = ctx.state.resolve(engine, id);
   if (live === 'ambiguous') throw badQuery(`id: ${id} matches more than one container`);
-  if (live !== undefined) return live;
-  const stored = history ? ctx.history.findContainer(engine, id) : undefined;
-  if (stored === 'ambiguous') throw badQuery(`id: ${id} matches more than one container`);
-  if (stored !== undefined) return stored;
-  throw notFound(`no container ${id} on engine ${engine}`);
+  return live;
 }
 
 export function engineOf(ctx: ApiContext, engine: string): EngineWatcher {

@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from '../../clock.js';
 import { DockgateError } from '../../errors.js';
 import { ROLES, type Role } from '../config/monitor-config.js';
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 
 export interface MonitorUser {
   readonly name: string;
@@ -30,11 +30,11 @@ const argon2 = () => import('@node-rs/argon2');
  * `user add`/`user remove` from another process take effect at once.
  */
 export class MonitorUsers {
-  readonly #db: Db;
+  readonly #sql: Sql;
   readonly #now: Clock;
 
-  constructor(db: Db, now: Clock = systemClock) {
-    this.#db = db;
+  constructor(sql: Sql, now: Clock = systemClock) {
+    this.#sql = sql;
     this.#now = now;
   }
 
@@ -49,45 +49,43 @@ export class MonitorUsers {
       throw new DockgateError('DG_CONFIG_INVALID', `--role must be one of ${ROLES.join(', ')}`);
     checkPassword(password);
     const stored = await (await argon2()).hash(password);
-    this.#db.transaction(() => {
-      this.#db
-        .prepare(
-          `INSERT INTO users (name, role, password, created_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (name) DO UPDATE SET role = excluded.role, password = excluded.password`,
-        )
-        .run(name, role, stored, this.#now());
-      this.#db.prepare('DELETE FROM sessions WHERE user = ?').run(name);
-    })();
+    await this.#sql.transaction(async (tx) => {
+      await tx.run(
+        `INSERT INTO users (name, role, password, created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET role = excluded.role, password = excluded.password`,
+        [name, role, stored, this.#now()],
+      );
+      await tx.run('DELETE FROM sessions WHERE "user" = ?', [name]);
+    });
   }
 
-  list(): MonitorUser[] {
+  async list(): Promise<MonitorUser[]> {
     return (
-      this.#db.prepare('SELECT name, role, created_at AS at FROM users ORDER BY name').all() as {
-        name: string;
-        role: Role;
-        at: number;
-      }[]
+      await this.#sql.all<{ name: string; role: Role; at: number }>(
+        'SELECT name, role, created_at AS at FROM users ORDER BY name',
+      )
     ).map((r) => ({ name: r.name, role: r.role, createdAt: new Date(r.at).toISOString() }));
   }
 
   /** True once any user exists (the dashboard then offers to sign in). */
-  any(): boolean {
-    return this.#db.prepare('SELECT 1 FROM users LIMIT 1').get() !== undefined;
+  async any(): Promise<boolean> {
+    return (await this.#sql.get('SELECT 1 AS one FROM users LIMIT 1')) !== undefined;
   }
 
   /** True when the user existed; their sessions end with them. */
-  remove(name: string): boolean {
-    return this.#db.transaction(() => {
-      this.#db.prepare('DELETE FROM sessions WHERE user = ?').run(name);
-      return this.#db.prepare('DELETE FROM users WHERE name = ?').run(name).changes > 0;
-    })();
+  remove(name: string): Promise<boolean> {
+    return this.#sql.transaction(async (tx) => {
+      await tx.run('DELETE FROM sessions WHERE "user" = ?', [name]);
+      return (await tx.run('DELETE FROM users WHERE name = ?', [name])) > 0;
+    });
   }
 
   /** The user, when `password` is theirs; undefined otherwise (unknown name or wrong password). */
   async check(name: string, password: string): Promise<{ name: string; role: Role } | undefined> {
-    const row = this.#db.prepare('SELECT name, role, password FROM users WHERE name = ?').get(name) as
-      | { name: string; role: Role; password: string }
-      | undefined;
+    const row = await this.#sql.get<{ name: string; role: Role; password: string }>(
+      'SELECT name, role, password FROM users WHERE name = ?',
+      [name],
+    );
     if (password.length > MAX_PASSWORD) return undefined;
     const { hash, verify } = await argon2();
     if (row === undefined) {

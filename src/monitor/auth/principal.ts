@@ -32,19 +32,19 @@ export interface RequestCredentials {
  * carries something that proves no one.
  */
 export interface Authenticator {
-  authenticate(request: RequestCredentials): Principal | undefined;
+  authenticate(request: RequestCredentials): Promise<Principal | undefined>;
 }
 
 /** `Authorization: Bearer <token>` against the token store. */
 export function bearerAuthenticator(tokens: MonitorTokens): Authenticator {
   return {
-    authenticate(request) {
+    async authenticate(request) {
       const header = request.authorization;
       if (header === undefined) return undefined;
       if (Array.isArray(header)) throw unauthenticated('more than one Authorization header');
       const match = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i.exec(header);
       if (match === null) throw unauthenticated('the Authorization header must be "Bearer <token>"');
-      const found = tokens.find(match[1] as string);
+      const found = await tokens.find(match[1] as string);
       if (found === undefined) throw unauthenticated('unknown or revoked token');
       return { name: found.name, role: found.role, via: 'token' };
     },
@@ -52,13 +52,13 @@ export function bearerAuthenticator(tokens: MonitorTokens): Authenticator {
 }
 
 /** The first authenticator that recognises the request decides; else the anonymous role. */
-export function resolvePrincipal(
+export async function resolvePrincipal(
   authenticators: readonly Authenticator[],
   anonymousRole: Role | 'none',
   request: RequestCredentials,
-): Principal {
+): Promise<Principal> {
   for (const authenticator of authenticators) {
-    const principal = authenticator.authenticate(request);
+    const principal = await authenticator.authenticate(request);
     if (principal !== undefined) return principal;
   }
   return { name: 'anonymous', role: anonymousRole, via: 'anonymous' };

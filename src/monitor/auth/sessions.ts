@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type Clock, systemClock } from '../../clock.js';
 import { DockgateError } from '../../errors.js';
 import type { Role } from '../config/monitor-config.js';
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 import type { Authenticator, RequestCredentials } from './principal.js';
 
 /** The cookie's name. */
@@ -29,52 +29,58 @@ const sha256 = (text: string): string => createHash('sha256').update(text).diges
  * remove`, applies to an open browser at its next request.
  */
 export class Sessions {
-  readonly #db: Db;
+  readonly #sql: Sql;
   readonly #now: Clock;
 
-  constructor(db: Db, now: Clock = systemClock) {
-    this.#db = db;
+  constructor(sql: Sql, now: Clock = systemClock) {
+    this.#sql = sql;
     this.#now = now;
   }
 
-  create(user: string, now = this.#now()): Session {
+  async create(user: string, now = this.#now()): Promise<Session> {
     const id = randomBytes(32).toString('base64url');
     const csrf = randomBytes(24).toString('base64url');
-    this.#db
-      .prepare('INSERT INTO sessions (hash, user, csrf, created_at, last_seen) VALUES (?, ?, ?, ?, ?)')
-      .run(sha256(id), user, csrf, now, now);
+    await this.#sql.run(
+      'INSERT INTO sessions (hash, "user", csrf, created_at, last_seen) VALUES (?, ?, ?, ?, ?)',
+      [sha256(id), user, csrf, now, now],
+    );
     // Ended sessions go when a new one starts: the table stays the size of who is signed in.
-    this.#db
-      .prepare('DELETE FROM sessions WHERE last_seen < ? OR created_at < ?')
-      .run(now - SESSION_IDLE_MS, now - SESSION_MAX_MS);
+    await this.#sql.run('DELETE FROM sessions WHERE last_seen < ? OR created_at < ?', [
+      now - SESSION_IDLE_MS,
+      now - SESSION_MAX_MS,
+    ]);
     return { id, csrf };
   }
 
   /** The signed-in user of a cookie value, or undefined (unknown, ended, user removed). */
-  find(
+  async find(
     id: string,
     now = this.#now(),
-  ): { readonly user: string; readonly role: Role; readonly csrf: string } | undefined {
-    const row = this.#db
-      .prepare(
-        `SELECT s.hash, s.user, s.csrf, s.created_at AS created, s.last_seen AS seen, u.role
-         FROM sessions s JOIN users u ON u.name = s.user WHERE s.hash = ?`,
-      )
-      .get(sha256(id)) as
-      | { hash: string; user: string; csrf: string; created: number; seen: number; role: Role }
-      | undefined;
+  ): Promise<{ readonly user: string; readonly role: Role; readonly csrf: string } | undefined> {
+    const row = await this.#sql.get<{
+      hash: string;
+      user: string;
+      csrf: string;
+      created: number;
+      seen: number;
+      role: Role;
+    }>(
+      `SELECT s.hash, s."user" AS "user", s.csrf, s.created_at AS created, s.last_seen AS seen, u.role
+       FROM sessions s JOIN users u ON u.name = s."user" WHERE s.hash = ?`,
+      [sha256(id)],
+    );
     if (row === undefined) return undefined;
     if (row.seen < now - SESSION_IDLE_MS || row.created < now - SESSION_MAX_MS) {
-      this.#db.prepare('DELETE FROM sessions WHERE hash = ?').run(row.hash);
+      await this.#sql.run('DELETE FROM sessions WHERE hash = ?', [row.hash]);
       return undefined;
     }
     if (now - row.seen > TOUCH_MS)
-      this.#db.prepare('UPDATE sessions SET last_seen = ? WHERE hash = ?').run(now, row.hash);
+      await this.#sql.run('UPDATE sessions SET last_seen = ? WHERE hash = ?', [now, row.hash]);
     return { user: row.user, role: row.role, csrf: row.csrf };
   }
 
-  end(id: string): void {
-    this.#db.prepare('DELETE FROM sessions WHERE hash = ?').run(sha256(id));
+  async end(id: string): Promise<void> {
+    await this.#sql.run('DELETE FROM sessions WHERE hash = ?', [sha256(id)]);
   }
 }
 
@@ -101,10 +107,10 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export function sessionAuthenticator(sessions: Sessions): Authenticator {
   return {
-    authenticate(request: RequestCredentials) {
+    async authenticate(request: RequestCredentials) {
       const id = sessionCookie(request.cookie);
       if (id === undefined || id === '') return undefined;
-      const found = sessions.find(id);
+      const found = await sessions.find(id);
       if (found === undefined) return undefined;
       if (request.method !== undefined && !SAFE.has(request.method) && !request.csrfExempt) {
         const sent = request.csrf;

@@ -15,6 +15,7 @@ import {
   compileAlertRules,
 } from '../alerts/alert-rules.js';
 import { GROUP_DEFAULTS, GROUP_LABELS, type GroupLabel, type GroupRoute } from '../notify/notify-groups.js';
+import { parseStoreUrl, type StoreTarget } from '../store/store-url.js';
 import { parseDuration } from './duration.js';
 import { parseSize } from './size.js';
 
@@ -97,6 +98,8 @@ const fileSchema = z
     listen: z.string().optional(),
     tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
     data: z.string().optional(),
+    /** sqlite: (default), sqlite:DIR or postgres://… (docs/scaling.md). */
+    store: z.string().optional(),
     interval: duration.optional(),
     anonymousRole: z.enum(['none', ...ROLES]).optional(),
     metrics: z
@@ -210,6 +213,8 @@ export interface MonitorConfig {
   readonly engines: readonly EngineConfig[];
   readonly listen: ListenConfig;
   readonly data: string;
+  /** Where history, alerts, users and tokens live: SQLite in `data`, or PostgreSQL. */
+  readonly store: StoreTarget;
   readonly intervalMs: number;
   /** The role of a caller without a token; `none`: refused. */
   readonly anonymousRole: Role | 'none';
@@ -280,6 +285,7 @@ export interface MonitorOptions {
   readonly engine?: readonly string[];
   readonly config?: string;
   readonly data?: string;
+  readonly store?: string;
   readonly listen?: string;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
@@ -375,12 +381,14 @@ export function loadMonitorConfig(
     minute: file?.retention?.minute ?? MONITOR_DEFAULTS.retention.minute,
     hour: file?.retention?.hour ?? MONITOR_DEFAULTS.retention.hour,
   };
+  const data = resolve(
+    options.data ?? (file?.data === undefined ? MONITOR_DEFAULTS.data : resolve(base, file.data)),
+  );
   return {
     engines,
     listen,
-    data: resolve(
-      options.data ?? (file?.data === undefined ? MONITOR_DEFAULTS.data : resolve(base, file.data)),
-    ),
+    data,
+    store: parseStoreUrl(options.store ?? file?.store, data),
     intervalMs: parseDuration(options.interval ?? file?.interval ?? MONITOR_DEFAULTS.interval, '--interval'),
     anonymousRole,
     metricsCompat: metricsCompat as MetricsCompat,

@@ -91,10 +91,25 @@ export class EngineWatcher {
       containers: { running: 0, total: 0 },
       labels: config.labels,
     };
-    const last = options.history.lastEvent(config.name);
-    if (last !== undefined) {
-      this.#lastNano = last.nano;
-      for (const key of last.keys) this.#recent.add(key);
+  }
+
+  /**
+   * Where the last watcher of this engine stopped — this process before a restart, or another
+   * monitor before a takeover: events are replayed from there. Without it (the store away) the
+   * reconcile still finds every change, as reconcile entries.
+   */
+  async #restore(): Promise<void> {
+    try {
+      const last = await this.#o.history.lastEvent(this.config.name);
+      if (last !== undefined && this.#lastNano === undefined) {
+        this.#lastNano = last.nano;
+        for (const key of last.keys) this.#recent.add(key);
+      }
+    } catch (error) {
+      this.#o.log.warn(
+        { engine: this.name, err: (error as Error).message },
+        'last event not read from the store: reconciling without a replay',
+      );
     }
   }
 
@@ -153,6 +168,7 @@ export class EngineWatcher {
 
   async #loop(): Promise<void> {
     const signal = this.#controller.signal;
+    await this.#restore();
     let failures = 0;
     while (!signal.aborted) {
       try {

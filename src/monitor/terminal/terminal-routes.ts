@@ -3,7 +3,7 @@ import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DockgateError } from '../../errors.js';
 import type { ApiContext } from '../api/api-server.js';
-import { badQuery, engineOf, notFound, resolveContainer, sameSite, single } from '../api/request-params.js';
+import { badQuery, engineOf, liveContainer, notFound, sameSite, single } from '../api/request-params.js';
 import { type Principal, rankOf, requireRole } from '../auth/principal.js';
 import { sameText, sessionCookie } from '../auth/sessions.js';
 import type { TerminalConfig } from '../config/monitor-config.js';
@@ -80,7 +80,7 @@ export async function registerTerminalRoutes(
   app.get('/api/v1/terminals/:session/cast', async (request, reply) => {
     requireRole(request.principal, 'admin', 'a terminal recording');
     const { session } = request.params as { session: string };
-    const found = terminals.store.find(session);
+    const found = await terminals.store.find(session);
     const file = terminals.store.castFile(session);
     if (found === undefined || !existsSync(file))
       throw notFound(`no recording of terminal session ${session}`);
@@ -157,7 +157,7 @@ function startSession(
 }
 
 function terminalRequest(ctx: ApiContext, request: FastifyRequest): TerminalRequest {
-  const item = resolveContainer(ctx, request, false);
+  const item = liveContainer(ctx, request);
   const q = request.query as Record<string, string | string[] | undefined>;
   const cmdText = single(q, 'cmd');
   const size = (name: string, fallback: number): number => {
@@ -205,20 +205,20 @@ export function bearerOf(request: FastifyRequest): string | undefined {
 }
 
 /** Asked every 2 s during a session: why it must end now (revoked, signed out, role lost), or undefined. */
-function stillAllowed(
+async function stillAllowed(
   ctx: ApiContext,
   principal: Principal,
   credential: Credential,
   needed: TerminalConfig['role'],
-): string | undefined {
+): Promise<string | undefined> {
   if (needed === 'none') return 'terminals turned off';
   let role: Principal['role'];
   if (credential.kind === 'token') {
-    const found = ctx.tokens.find(credential.token);
+    const found = await ctx.tokens.find(credential.token);
     if (found === undefined) return 'token revoked';
     role = found.role;
   } else if (credential.kind === 'session') {
-    const found = ctx.sessions.find(credential.id);
+    const found = await ctx.sessions.find(credential.id);
     if (found === undefined) return `${principal.name} signed out`;
     role = found.role;
   } else {

@@ -37,7 +37,7 @@ export interface TerminalCaller {
   readonly via: 'token' | 'session' | 'anonymous';
   readonly address: string;
   /** Asked every 2 s: undefined while the caller may go on, else why not (signed out, role lost). */
-  readonly stillAllowed: () => string | undefined;
+  readonly stillAllowed: () => Promise<string | undefined>;
 }
 
 export interface TerminalDeps {
@@ -79,6 +79,8 @@ export class TerminalSession {
   #bytesIn = 0;
   #bytesOut = 0;
   #ended = false;
+  /** The session's row written (started): its end is written after it. */
+  #recorded: Promise<void> = Promise.resolve();
   #timers: NodeJS.Timeout[] = [];
 
   /** Resolves once the session has ended (recorded and audited). */
@@ -104,7 +106,8 @@ export class TerminalSession {
   async run(): Promise<void> {
     const { store, config, now } = this.#deps;
     const r = this.#request;
-    store.started({
+    // Written before anything runs; a session the store cannot record is not opened (below).
+    this.#recorded = store.started({
       id: this.id,
       by: this.#caller.name,
       via: this.#caller.via,
@@ -132,6 +135,9 @@ export class TerminalSession {
     this.#ws.on('close', () => void this.end('closed', null));
     this.#ws.on('error', () => void this.end('closed', null));
     try {
+      await this.#recorded.catch((error: Error) => {
+        throw new Refusal(`the session could not be recorded (${error.message}): not opened`);
+      });
       const state = this.#deps.state();
       if (state !== 'running') throw new Refusal(`container is not running (${state})`);
       const target = r.debug ? await this.#debugTarget() : r.container.id;
@@ -156,7 +162,7 @@ export class TerminalSession {
         { cols: r.cols, rows: r.rows, timestamp: now(), title: `${r.container.name}: ${cmd.join(' ')}` },
         { limit: config.castLimitBytes, input: config.record === 'all' },
       );
-      store.running(this.id, created.Id, cmd);
+      await store.running(this.id, created.Id, cmd);
       this.#deps.timeline({
         time: '',
         kind: 'action',
@@ -201,14 +207,19 @@ export class TerminalSession {
     if (debug !== undefined)
       await this.#deps.client.containers.remove(debug, { force: true }).catch(() => {});
     await this.#cast?.close();
-    this.#deps.store.ended(this.id, {
-      exitCode,
-      reason,
-      bytesIn: this.#bytesIn,
-      bytesOut: this.#bytesOut,
-      castBytes: this.#cast?.bytes ?? 0,
-      truncated: this.#cast?.truncated ?? false,
-    });
+    await this.#recorded.catch(() => {});
+    await this.#deps.store
+      .ended(this.id, {
+        exitCode,
+        reason,
+        bytesIn: this.#bytesIn,
+        bytesOut: this.#bytesOut,
+        castBytes: this.#cast?.bytes ?? 0,
+        truncated: this.#cast?.truncated ?? false,
+      })
+      .catch((error: Error) =>
+        this.#deps.log.warn({ session: this.id, err: error.message }, 'terminal session end not recorded'),
+      );
     if (this.#execId !== undefined)
       this.#deps.timeline({
         time: '',
@@ -355,9 +366,14 @@ export class TerminalSession {
         if (this.#ws.readyState === this.#ws.OPEN) this.#ws.ping();
       }, PING_MS).unref(),
       setInterval(() => {
-        const denied = this.#caller.stillAllowed();
-        if (denied !== undefined) void this.end(denied, null, 1008);
-        else if (this.#deps.state() !== 'running') void this.end('container stopped', null, 1000);
+        void this.#caller.stillAllowed().then(
+          (denied) => {
+            if (denied !== undefined) void this.end(denied, null, 1008);
+            else if (this.#deps.state() !== 'running') void this.end('container stopped', null, 1000);
+          },
+          // The store did not answer: asked again at the next check.
+          () => {},
+        );
       }, RECHECK_MS).unref(),
     );
   }

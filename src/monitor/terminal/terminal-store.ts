@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../../clock.js';
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 import type { TerminalRecord } from './terminal-record.js';
 
 export type { TerminalRecord } from './terminal-record.js';
@@ -33,12 +33,12 @@ interface Row {
  * are pruned with the history's retention and a total size, oldest first.
  */
 export class TerminalStore {
-  readonly #db: Db;
+  readonly #sql: Sql;
   readonly #now: Clock;
   readonly dir: string;
 
-  constructor(db: Db, dataDir: string, now: Clock) {
-    this.#db = db;
+  constructor(sql: Sql, dataDir: string, now: Clock) {
+    this.#sql = sql;
     this.#now = now;
     this.dir = join(dataDir, 'casts');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -48,7 +48,7 @@ export class TerminalStore {
     return join(this.dir, `${id}.cast`);
   }
 
-  started(session: {
+  async started(session: {
     id: string;
     by: string;
     via: TerminalRecord['via'];
@@ -58,13 +58,11 @@ export class TerminalStore {
     containerName: string;
     cmd: readonly string[];
     record: TerminalRecord['record'];
-  }): void {
-    this.#db
-      .prepare(
-        `INSERT INTO terminals (id, principal, via, address, engine, container, container_name, cmd, started_at, record)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
+  }): Promise<void> {
+    await this.#sql.run(
+      `INSERT INTO terminals (id, principal, via, address, engine, container, container_name, cmd, started_at, record)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
         session.id,
         session.by,
         session.via,
@@ -75,16 +73,19 @@ export class TerminalStore {
         JSON.stringify(session.cmd),
         this.#now(),
         session.record,
-      );
+      ],
+    );
   }
 
-  running(id: string, execId: string, cmd: readonly string[]): void {
-    this.#db
-      .prepare('UPDATE terminals SET exec_id = ?, cmd = ? WHERE id = ?')
-      .run(execId, JSON.stringify(cmd), id);
+  async running(id: string, execId: string, cmd: readonly string[]): Promise<void> {
+    await this.#sql.run('UPDATE terminals SET exec_id = ?, cmd = ? WHERE id = ?', [
+      execId,
+      JSON.stringify(cmd),
+      id,
+    ]);
   }
 
-  ended(
+  async ended(
     id: string,
     end: {
       exitCode: number | null;
@@ -94,13 +95,11 @@ export class TerminalStore {
       castBytes: number;
       truncated: boolean;
     },
-  ): void {
-    this.#db
-      .prepare(
-        `UPDATE terminals SET ended_at = ?, exit_code = ?, end_reason = ?, bytes_in = ?, bytes_out = ?, cast_bytes = ?, truncated = ?
-         WHERE id = ? AND ended_at IS NULL`,
-      )
-      .run(
+  ): Promise<void> {
+    await this.#sql.run(
+      `UPDATE terminals SET ended_at = ?, exit_code = ?, end_reason = ?, bytes_in = ?, bytes_out = ?, cast_bytes = ?, truncated = ?
+       WHERE id = ? AND ended_at IS NULL`,
+      [
         this.#now(),
         end.exitCode,
         end.reason,
@@ -109,35 +108,35 @@ export class TerminalStore {
         end.castBytes,
         end.truncated ? 1 : 0,
         id,
-      );
+      ],
+    );
   }
 
-  list(limit = 200): TerminalRecord[] {
+  async list(limit = 200): Promise<TerminalRecord[]> {
     return (
-      this.#db.prepare('SELECT * FROM terminals ORDER BY started_at DESC LIMIT ?').all(limit) as Row[]
+      await this.#sql.all<Row>('SELECT * FROM terminals ORDER BY started_at DESC LIMIT ?', [limit])
     ).map(fromRow);
   }
 
-  find(id: string): TerminalRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM terminals WHERE id = ?').get(id) as Row | undefined;
+  async find(id: string): Promise<TerminalRecord | undefined> {
+    const row = await this.#sql.get<Row>('SELECT * FROM terminals WHERE id = ?', [id]);
     return row === undefined ? undefined : fromRow(row);
   }
 
   /** Sessions a monitor that stopped hard left open: ended now, reason "monitor stopped". */
-  closeOrphans(): void {
-    this.#db
-      .prepare("UPDATE terminals SET ended_at = ?, end_reason = 'monitor stopped' WHERE ended_at IS NULL")
-      .run(this.#now());
+  async closeOrphans(): Promise<void> {
+    await this.#sql.run(
+      "UPDATE terminals SET ended_at = ?, end_reason = 'monitor stopped' WHERE ended_at IS NULL",
+      [this.#now()],
+    );
   }
 
   /** Drops records and recordings older than `keepMs`, then the oldest recordings beyond `totalBytes`. */
-  prune(keepMs: number, totalBytes: number): void {
+  async prune(keepMs: number, totalBytes: number): Promise<void> {
     const cut = this.#now() - keepMs;
-    const old = this.#db.prepare('SELECT id FROM terminals WHERE started_at < ?').all(cut) as {
-      id: string;
-    }[];
+    const old = await this.#sql.all<{ id: string }>('SELECT id FROM terminals WHERE started_at < ?', [cut]);
     for (const { id } of old) rmSync(this.castFile(id), { force: true });
-    this.#db.prepare('DELETE FROM terminals WHERE started_at < ?').run(cut);
+    await this.#sql.run('DELETE FROM terminals WHERE started_at < ?', [cut]);
     const files = readdirSync(this.dir)
       .filter((f) => f.endsWith('.cast'))
       .map((f) => {

@@ -148,7 +148,7 @@ export class UpdateChecker {
   /** The tag's last answer, asked again when due. */
   async #tag(ref: ImageReference, key: string, force: boolean): Promise<TagCheck | undefined> {
     const now = this.#now();
-    const last = this.#store.get(key);
+    const last = await this.#store.get(key);
     const waited = last === undefined ? Number.POSITIVE_INFINITY : now - last.checkedAt;
     // A registry that refused the credentials, or asked to wait, is not asked again before the
     // interval (or its Retry-After) is over, even on demand: no request storm.
@@ -173,7 +173,7 @@ export class UpdateChecker {
             checkedAt: now,
             retryAt: answer.retryAfterMs === undefined ? null : now + Math.max(answer.retryAfterMs, 60_000),
           };
-    this.#store.put(check);
+    await this.#store.put(check);
     if (answer.kind === 'error')
       this.#log.info(
         { tag: key, reason: answer.reason, err: answer.message },

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 
 /**
  * An update's steps, in order. Each is written before the engine is asked to do it, so a monitor
@@ -47,13 +47,15 @@ interface Row {
 
 /** The update journal, in the monitor's store. Writes are synchronous: a step is on disk before it is done. */
 export class UpdateJournal {
-  readonly #db: Db;
+  readonly #sql: Sql;
 
-  constructor(db: Db) {
-    this.#db = db;
+  constructor(sql: Sql) {
+    this.#sql = sql;
   }
 
-  begin(run: Omit<UpdateRun, 'id' | 'newId' | 'step' | 'finishedAt' | 'result' | 'reason'>): UpdateRun {
+  async begin(
+    run: Omit<UpdateRun, 'id' | 'newId' | 'step' | 'finishedAt' | 'result' | 'reason'>,
+  ): Promise<UpdateRun> {
     const full: UpdateRun = {
       ...run,
       id: randomUUID(),
@@ -63,12 +65,10 @@ export class UpdateJournal {
       result: null,
       reason: null,
     };
-    this.#db
-      .prepare(
-        `INSERT INTO update_runs (id, engine, name, old_id, new_id, image, from_digest, to_digest, step,
-           was_running, by, started_at) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
+    await this.#sql.run(
+      `INSERT INTO update_runs (id, engine, name, old_id, new_id, image, from_digest, to_digest, step,
+         was_running, "by", started_at) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)`,
+      [
         full.id,
         full.engine,
         full.name,
@@ -80,40 +80,48 @@ export class UpdateJournal {
         full.wasRunning ? 1 : 0,
         full.by,
         full.startedAt,
-      );
+      ],
+    );
     return full;
   }
 
-  step(run: UpdateRun, step: UpdateStep, newId?: string): UpdateRun {
+  async step(run: UpdateRun, step: UpdateStep, newId?: string): Promise<UpdateRun> {
     const next = { ...run, step, newId: newId ?? run.newId };
-    this.#db
-      .prepare('UPDATE update_runs SET step = ?, new_id = ? WHERE id = ?')
-      .run(step, next.newId, run.id);
+    await this.#sql.run('UPDATE update_runs SET step = ?, new_id = ? WHERE id = ?', [
+      step,
+      next.newId,
+      run.id,
+    ]);
     return next;
   }
 
-  finish(run: UpdateRun, result: UpdateResult, reason: string | null, at: number): UpdateRun {
-    this.#db
-      .prepare('UPDATE update_runs SET finished_at = ?, result = ?, reason = ? WHERE id = ?')
-      .run(at, result, reason, run.id);
+  async finish(run: UpdateRun, result: UpdateResult, reason: string | null, at: number): Promise<UpdateRun> {
+    await this.#sql.run('UPDATE update_runs SET finished_at = ?, result = ?, reason = ? WHERE id = ?', [
+      at,
+      result,
+      reason,
+      run.id,
+    ]);
     return { ...run, finishedAt: at, result, reason };
   }
 
   /** Updates of this engine a monitor began and never finished. */
-  unfinished(engine: string): UpdateRun[] {
+  async unfinished(engine: string): Promise<UpdateRun[]> {
     return (
-      this.#db
-        .prepare('SELECT * FROM update_runs WHERE engine = ? AND finished_at IS NULL ORDER BY started_at')
-        .all(engine) as Row[]
+      await this.#sql.all<Row>(
+        'SELECT * FROM update_runs WHERE engine = ? AND finished_at IS NULL ORDER BY started_at',
+        [engine],
+      )
     ).map(fromRow);
   }
 
   /** The last updates, newest first (a container's page shows its own). */
-  recent(engine: string, name: string, limit = 20): UpdateRun[] {
+  async recent(engine: string, name: string, limit = 20): Promise<UpdateRun[]> {
     return (
-      this.#db
-        .prepare('SELECT * FROM update_runs WHERE engine = ? AND name = ? ORDER BY started_at DESC LIMIT ?')
-        .all(engine, name, limit) as Row[]
+      await this.#sql.all<Row>(
+        'SELECT * FROM update_runs WHERE engine = ? AND name = ? ORDER BY started_at DESC LIMIT ?',
+        [engine, name, limit],
+      )
     ).map(fromRow);
   }
 }

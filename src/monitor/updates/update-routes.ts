@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ApiContext } from '../api/api-server.js';
 import { openEvents } from '../api/event-stream.js';
-import { asAnswer, badQuery, resolveContainer } from '../api/request-params.js';
+import { asAnswer, badQuery, liveContainer, resolveContainer } from '../api/request-params.js';
 import { requireRole } from '../auth/principal.js';
 import type { UpdateChecker } from './update-checker.js';
 import type { UpdateOutcome, UpdateProgress, Updater } from './update-runner.js';
@@ -51,13 +51,13 @@ export async function registerUpdateRoutes(
 
   app.get('/api/v1/containers/:engine/:id/update', async (request) => {
     requireRole(request.principal, 'viewer', 'the updates');
-    const item = resolveContainer(ctx, request);
-    return { update: item.update, runs: updater.recent(item.engine, item.name) };
+    const item = await resolveContainer(ctx, request);
+    return { update: item.update, runs: await updater.recent(item.engine, item.name) };
   });
 
   app.post('/api/v1/containers/:engine/:id/update', async (request, reply) => {
     requireRole(request.principal, 'operator', 'an update');
-    const item = resolveContainer(ctx, request, false);
+    const item = liveContainer(ctx, request);
     const options = parseBody(request);
     if (!wantsEvents(request)) {
       const outcome = await updater.update(item, request.principal, options);

@@ -135,7 +135,7 @@ export class Updater {
   }
 
   /** The journal's last updates of a container (by name: each update is a new id). */
-  recent(engine: string, name: string): UpdateRun[] {
+  recent(engine: string, name: string): Promise<UpdateRun[]> {
     return this.#journal.recent(engine, name);
   }
 
@@ -217,7 +217,7 @@ export class Updater {
       detail: { settings: plan.settings },
     });
 
-    let run = this.#journal.begin({
+    let run = await this.#journal.begin({
       engine: item.engine,
       name,
       oldId: old.Id,
@@ -232,22 +232,22 @@ export class Updater {
     const aside = `${name}${OLD_SUFFIX}${old.Id.slice(0, 12)}`;
     try {
       // 1. The old container steps aside (same id, new name): the way back.
-      run = this.#journal.step(run, 'renamed');
+      run = await this.#journal.step(run, 'renamed');
       progress({ step: 'rename', message: `${name} → ${aside}` });
       await client.containers.rename(old.Id, aside);
       // 2. The new one under the name. A refusal here (the gateway's policy, a bad setting) is
       //    answered as it is, once the old container has its name back: nothing changed.
-      run = this.#journal.step(run, 'created');
+      run = await this.#journal.step(run, 'created');
       progress({ step: 'create', message: `creating ${name} from ${image}` });
       let newId: string;
       try {
         newId = (await client.containers.create(plan.body as never, { name })).Id;
       } catch (error) {
         await client.containers.rename(old.Id, name);
-        this.#journal.finish(run, 'refused', messageOf(error), this.#now());
+        await this.#journal.finish(run, 'refused', messageOf(error), this.#now());
         throw error;
       }
-      run = this.#journal.step(run, 'created', newId);
+      run = await this.#journal.step(run, 'created', newId);
       this.#alerts.hold(item.engine, newId);
       try {
         for (const { network, endpoint } of plan.connect)
@@ -255,7 +255,7 @@ export class Updater {
             body: { Container: newId, EndpointConfig: endpoint },
           });
         // 3. Stop the old, 4. start the new (a container that was stopped stays so: nothing to gate).
-        run = this.#journal.step(run, 'stopped');
+        run = await this.#journal.step(run, 'stopped');
         if (run.wasRunning) {
           progress({ step: 'stop', message: `stopping ${aside}` });
           watcher.expectStop(old.Id, principal.name);
@@ -265,7 +265,7 @@ export class Updater {
             { timeout: stopTimeout(old) * 1000 + STOP_GRACE_MS },
           );
         }
-        run = this.#journal.step(run, 'started');
+        run = await this.#journal.step(run, 'started');
         if (run.wasRunning) {
           progress({ step: 'start', message: `starting ${name}` });
           await client.containers.start(newId);
@@ -278,7 +278,7 @@ export class Updater {
         const logs = await this.#logsOf(item.engine, newId).catch(() => []);
         return await this.#rollBack(watcher, run, verdict.reason, logs, progress, principal);
       }
-      run = this.#journal.step(run, 'passed');
+      run = await this.#journal.step(run, 'passed');
       await this.#finish(client, run);
       progress({ step: 'done', message: `${name} runs ${short(to)}`, detail: { from, to, id: newId } });
       return { result: 'updated', from, to, id: newId };
@@ -388,7 +388,7 @@ export class Updater {
       },
       null,
     );
-    this.#journal.finish(run, 'updated', null, now);
+    await this.#journal.finish(run, 'updated', null, now);
     this.#alerts.succeeded(run.engine, run.oldId);
     this.#log.info(
       { engine: run.engine, container: run.name, from: run.fromDigest, to: run.toDigest, by: run.by },
@@ -409,7 +409,7 @@ export class Updater {
     progress({ step: 'rollback', message: `rolling back: ${reason}` });
     await this.#undo(watcher.client, run);
     const now = this.#now();
-    this.#journal.finish(run, 'rolled-back', reason, now);
+    await this.#journal.finish(run, 'rolled-back', reason, now);
     this.#history.addTimeline(
       run.engine,
       run.oldId,
@@ -466,7 +466,7 @@ export class Updater {
   async recover(engine: string): Promise<void> {
     const watcher = this.#watcher(engine);
     if (watcher === undefined) return;
-    for (const found of this.#journal.unfinished(engine)) {
+    for (const found of await this.#journal.unfinished(engine)) {
       const run = found;
       if (this.#busy.has(`${engine}/${run.name}`)) continue;
       this.#busy.add(`${engine}/${run.name}`);
@@ -479,7 +479,7 @@ export class Updater {
         const reason = 'the monitor stopped in the middle of the update';
         await this.#undo(watcher.client, run);
         const now = this.#now();
-        this.#journal.finish(run, 'rolled-back', reason, now);
+        await this.#journal.finish(run, 'rolled-back', reason, now);
         this.#history.addTimeline(
           engine,
           run.oldId,

@@ -1,4 +1,4 @@
-import type { Db } from '../store/database.js';
+import type { Sql } from '../store/sql.js';
 
 /** What a registry said of one `registry/repository:tag` at its last check. */
 export interface TagCheck {
@@ -23,14 +23,14 @@ interface Row {
 
 /** The last answer per tag, in the monitor's SQLite file. */
 export class UpdateStore {
-  readonly #db: Db;
+  readonly #sql: Sql;
 
-  constructor(db: Db) {
-    this.#db = db;
+  constructor(sql: Sql) {
+    this.#sql = sql;
   }
 
-  get(key: string): TagCheck | undefined {
-    const row = this.#db.prepare('SELECT * FROM update_checks WHERE key = ?').get(key) as Row | undefined;
+  async get(key: string): Promise<TagCheck | undefined> {
+    const row = await this.#sql.get<Row>('SELECT * FROM update_checks WHERE key = ?', [key]);
     return row === undefined
       ? undefined
       : {
@@ -43,13 +43,12 @@ export class UpdateStore {
         };
   }
 
-  put(check: TagCheck): void {
-    this.#db
-      .prepare(
-        `INSERT INTO update_checks (key, digest, error, reason, checked_at, retry_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (key) DO UPDATE SET digest = excluded.digest, error = excluded.error,
-           reason = excluded.reason, checked_at = excluded.checked_at, retry_at = excluded.retry_at`,
-      )
-      .run(check.key, check.digest, check.error, check.reason, check.checkedAt, check.retryAt);
+  async put(check: TagCheck): Promise<void> {
+    await this.#sql.run(
+      `INSERT INTO update_checks (key, digest, error, reason, checked_at, retry_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET digest = excluded.digest, error = excluded.error,
+         reason = excluded.reason, checked_at = excluded.checked_at, retry_at = excluded.retry_at`,
+      [check.key, check.digest, check.error, check.reason, check.checkedAt, check.retryAt],
+    );
   }
 }

@@ -17,11 +17,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DockerClient } from '../src/client/index.js';
 import type { ContainerItem } from '../src/monitor/model/container.js';
-import { SseReader } from '../test/helpers/monitor-process.js';
 import { startPrivateEngine } from '../test/helpers/private-engine.js';
 import { ensureTestImage } from '../test/helpers/test-image.js';
 import { log, MAIN, numberArg, root, startServe } from './lib/cli.js';
 import { cpuGroups, cpuOver, engineProcesses } from './lib/engine-cpu.js';
+import { killLatency, median, p95 } from './lib/kill-latency.js';
 import { startDetached, stop, treeRss, waitForPort } from './lib/processes.js';
 
 const COUNT = numberArg('--containers', 200);
@@ -43,11 +43,6 @@ function get(url: string): Promise<{ ms: number; body: string }> {
       .end();
   });
 }
-
-const median = (values: number[]): number =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
-const p95 = (values: number[]): number =>
-  [...values].sort((a, b) => a - b)[Math.ceil(values.length * 0.95) - 1] ?? Number.NaN;
 
 async function startMonitor(args: string[], data: string, port: number): Promise<ChildProcess> {
   const child = startDetached(process.execPath, [
@@ -178,7 +173,7 @@ async function main(): Promise<void> {
       };
       rows.push(row);
       log(JSON.stringify(row));
-      if (variant.path.startsWith('cgroup')) kills = await killLatency(client, image, url);
+      if (variant.path.startsWith('cgroup')) kills = await killLatency(client, image, url, KILLS);
       await stop(monitor);
       if (gateway !== undefined) await stop(gateway);
     }
@@ -244,54 +239,6 @@ function engineConfig(work: string, host: string): string {
   const file = join(work, 'engine-stats.yaml');
   writeFileSync(file, `version: 1\nengines:\n  - name: e\n    url: ${host}\n    stats: engine\n`);
   return file;
-}
-
-/**
- * Kill-to-event: a running container is killed through the engine; the time until the monitor's
- * stream shows it exited, from the kill request and from the engine's own `die` time.
- */
-async function killLatency(
-  client: DockerClient,
-  image: string,
-  url: string,
-): Promise<{ fromRequest: number[]; fromDie: number[] }> {
-  const fromRequest: number[] = [];
-  const fromDie: number[] = [];
-  const stream = new SseReader(`${url}/api/v1/stream`);
-  await sleep(500);
-  for (let i = 0; i < KILLS; i++) {
-    const { Id } = await client.json<{ Id: string }>('POST', '/containers/create', {
-      body: { Image: image, Cmd: ['sleep', '3600'], HostConfig: { NetworkMode: 'none' } },
-    });
-    await client.json('POST', `/containers/${Id}/start`);
-    for (let j = 0; j < 100; j++) {
-      if (
-        stream.events.some(
-          (e) => (e.data as ContainerItem).id === Id && (e.data as ContainerItem).state === 'running',
-        )
-      )
-        break;
-      await sleep(20);
-    }
-    const sent = performance.now();
-    const wall = Date.now();
-    await client.json('POST', `/containers/${Id}/kill`);
-    for (let j = 0; j < 500; j++) {
-      const seen = stream.events.find(
-        (e) => (e.data as ContainerItem).id === Id && (e.data as ContainerItem).state === 'exited',
-      );
-      if (seen !== undefined) {
-        fromRequest.push(seen.at - sent);
-        const died = Date.parse((seen.data as ContainerItem).finishedAt ?? '');
-        fromDie.push(seen.at - sent + (wall - died));
-        break;
-      }
-      await sleep(5);
-    }
-    await client.json('DELETE', `/containers/${Id}`, { query: { force: 1 } });
-  }
-  await stream.close();
-  return { fromRequest, fromDie };
 }
 
 function writeReport(

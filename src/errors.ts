@@ -89,6 +89,11 @@ export const ERRORS = {
     summary: 'An engine call of the monitor timed out; the engine is shown as degraded.',
   },
   DG_NOT_FOUND: { status: 404, summary: 'The monitor knows no such engine, container or alert.' },
+  DG_ENGINE_ELSEWHERE: {
+    status: 409,
+    summary:
+      'The engine is watched by another monitor sharing the store; the request could not be sent there (an anonymous caller, or ownership moving).',
+  },
   DG_STORE_UNAVAILABLE: {
     status: undefined,
     summary:

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { DockgateError } from '../errors.js';
@@ -25,6 +26,7 @@ const monitorModules = async () => ({
   ...(await import('../monitor/monitor.js')),
   ...(await import('../monitor/notify/notifiers.js')),
   ...(await import('../monitor/store/open-store.js')),
+  ...(await import('../monitor/store/copy-store.js')),
   ...(await import('../monitor/auth/monitor-tokens.js')),
   ...(await import('../monitor/auth/monitor-users.js')),
 });
@@ -122,6 +124,39 @@ export function registerMonitorCommand(program: Command): void {
         }
       }
       if (failed) process.exitCode = 1;
+    });
+
+  monitor
+    .command('migrate')
+    .description(
+      'copy a SQLite store into an empty PostgreSQL one (users, tokens, containers, timelines, stats, alerts…) and say what was copied',
+    )
+    .requiredOption('--from <url>', "sqlite:DIR — the monitor's data directory")
+    .requiredOption('--to <url>', 'postgres://user@host:port/database — empty, or new (the schema is made)')
+    .action(async (options: { from: string; to: string }) => {
+      const from = parseStoreUrl(options.from, MONITOR_DEFAULTS.data);
+      const to = parseStoreUrl(options.to, MONITOR_DEFAULTS.data);
+      if (from.kind !== 'sqlite' || to.kind !== 'postgres')
+        throw new DockgateError('DG_CONFIG_INVALID', 'migrate --from sqlite:DIR --to postgres://…');
+      if (!existsSync(join(from.dir, 'monitor.db')))
+        throw new DockgateError('DG_CONFIG_INVALID', `--from: no monitor.db in ${from.dir}`);
+      const { openStore, copyStore } = await monitorModules();
+      const log = createLogger('warn');
+      const source = await openStore(from, log);
+      try {
+        const target = await openStore(to, log);
+        try {
+          const copied = await copyStore(source, target);
+          for (const { table, rows } of copied) process.stdout.write(`${table}\t${rows}\n`);
+          process.stderr.write(
+            `copied ${copied.reduce((n, c) => n + c.rows, 0)} rows into ${describeStore(to)}; browser sessions are not copied (sign in again). Start the monitors with --store ${describeStore(to)}.\n`,
+          );
+        } finally {
+          await target.close();
+        }
+      } finally {
+        await source.close();
+      }
     });
 
   const token = monitor

@@ -11,6 +11,7 @@ import { EventStream } from './api/event-stream.js';
 import { MonitorTokens } from './auth/monitor-tokens.js';
 import { MonitorUsers } from './auth/monitor-users.js';
 import { Sessions } from './auth/sessions.js';
+import { Cluster } from './cluster/cluster.js';
 import { type Instance, newInstance } from './cluster/cluster-routes.js';
 import { type EngineConfig, enginesFromFile, type MonitorConfig } from './config/monitor-config.js';
 import { EngineWatcher } from './engines/engine-watcher.js';
@@ -24,6 +25,7 @@ import type { ContainerItem } from './model/container.js';
 import { ContainerFacts } from './notify/container-facts.js';
 import { DeliveryQueue } from './notify/delivery.js';
 import { type Notifier, notifierFor } from './notify/notifiers.js';
+import { Outbox } from './notify/outbox.js';
 import { LiveState } from './state/live-state.js';
 import { StatsCollector } from './stats/stats-collector.js';
 import { History } from './store/history.js';
@@ -68,6 +70,9 @@ export class Monitor {
   readonly alerts: AlertEngine;
   readonly notifiers: readonly Notifier[];
   readonly #delivery: DeliveryQueue;
+  /** Every notification's transition, written before it is sent (notify/outbox.ts). */
+  readonly #outbox: Outbox;
+  #recoverTimer: NodeJS.Timeout | undefined;
   readonly #terminals: TerminalContext;
   /** Every container's log (undefined when `logs.collect` is false). */
   readonly logs: LogStore | undefined;
@@ -79,6 +84,8 @@ export class Monitor {
   /** This process among the monitors sharing a store (docs/scaling.md). */
   readonly instance: Instance;
   #shareTimer: NodeJS.Timeout | undefined;
+  /** Several monitors on one PostgreSQL store: leases, fencing, the replica (cluster/). */
+  #cluster: Cluster | undefined;
   readonly #watched = new Map<string, Watched>();
   #engines: readonly EngineConfig[];
   #api: FastifyInstance | undefined;
@@ -100,7 +107,11 @@ export class Monitor {
   static async open(config: MonitorConfig, log: Logger, now: Clock = systemClock): Promise<Monitor> {
     const store = await openStore(config.store, log, { retention: config.retention });
     try {
-      const alertStore = await AlertStore.load(store.sql, store.writer);
+      // Several monitors: each holds the incidents of the engines it owns (adopted with the lease).
+      const alertStore = await AlertStore.load(store.sql, store.writer, {
+        now,
+        engines: store.pg === undefined ? 'all' : 'adopted',
+      });
       const terminalStore = new TerminalStore(store.sql, config.data, now);
       // A monitor killed mid-session left its sessions open: they ended when it did.
       await terminalStore.closeOrphans();
@@ -138,14 +149,28 @@ export class Monitor {
     this.#terminals = { store: terminalStore, config: config.terminal, open: new Set() };
     this.logs = config.logs.collect ? new LogStore(config.data, log, config.logs.retention, now) : undefined;
     this.#share = new FairShare(config.logs.budget);
-    this.metrics = monitorMetrics(this.state, this.#counters, config.metricsCompat, (registry) =>
-      alertMetrics(registry, this.alertStore),
+    this.metrics = monitorMetrics(
+      this.state,
+      this.#counters,
+      config.metricsCompat,
+      (registry) => alertMetrics(registry, this.alertStore),
+      (engine) => this.owns(engine),
     );
     // Notifier URLs are checked now: a bad one stops the monitor at start, not at the first alert.
     // The alertmanager notifier names the monitor's page of each alert (generatorURL).
     const alertmanager = { baseUrl: () => (this.url === '' ? undefined : this.url), now };
     this.notifiers = config.notify.map((n) =>
       notifierFor(n.url, n.kinds, process.env, alertmanager, n.group),
+    );
+    this.instance = newInstance(now());
+    const shared = this.store.pg !== undefined;
+    this.#outbox = new Outbox(
+      this.store.sql,
+      {
+        self: this.instance.id,
+        ...(shared ? { term: (engine: string) => this.#cluster?.term(engine) } : {}),
+      },
+      now,
     );
     this.#delivery = new DeliveryQueue(
       () => this.notifiers,
@@ -154,6 +179,7 @@ export class Monitor {
       now,
       // Grouping reads the container's compose project and image (kept a while once it is removed).
       (alert) => this.#facts.get(alert.engine, alert.container?.id),
+      { outbox: this.#outbox, shared },
     );
     this.alerts = new AlertEngine({
       rules: config.alerts,
@@ -164,6 +190,7 @@ export class Monitor {
       logsOf: (engine, id) => this.#lastLogs(engine, id),
       publish: (alert) => this.stream.publish('alert', alert),
       now,
+      owns: (engine) => this.owns(engine),
     });
     this.#engines = config.engines;
     this.updates = new UpdateChecker({
@@ -174,7 +201,6 @@ export class Monitor {
       log,
       now,
     });
-    this.instance = newInstance(now());
     this.updater = new Updater({
       watcher: (name) => this.#watched.get(name)?.watcher,
       journal: new UpdateJournal(this.store.sql),
@@ -205,12 +231,35 @@ export class Monitor {
       if (change.kind === 'container') {
         this.#facts.remember(change.item);
         this.stream.publish('container', change.item);
-      } else this.stream.publish('engine', change.engine);
+        return;
+      }
+      this.stream.publish('engine', change.engine);
+      // The others show this engine as its owner sees it.
+      if (this.#cluster?.owns(change.engine.name) === true) this.history.saveEngineView(change.engine);
     });
   }
 
+  /**
+   * Whether this monitor watches `engine` — evaluates its rules, exports its metrics, writes its
+   * history: always with SQLite; with PostgreSQL while it holds the engine's lease.
+   */
+  owns(engine: string): boolean {
+    return this.#cluster === undefined || this.#cluster.owns(engine);
+  }
+
   async start(): Promise<void> {
-    for (const engine of this.#engines) this.#watch(engine);
+    if (this.store.pg === undefined) for (const engine of this.#engines) this.#watch(engine);
+    else
+      for (const engine of this.#engines)
+        if (this.state.engine(engine.name) === undefined)
+          this.state.setEngine({
+            name: engine.name,
+            url: engine.endpoint.url,
+            status: 'connecting',
+            since: new Date(this.#now()).toISOString(),
+            containers: { running: 0, total: 0 },
+            labels: engine.labels,
+          });
     // Each second the ingest budget is shared again; what a container wrote beyond its share is
     // said in its own log, with the count.
     this.#shareTimer = setInterval(() => {
@@ -245,6 +294,8 @@ export class Monitor {
         updates: this.updates,
         updater: this.updater,
         instance: this.instance,
+        cluster: () => this.#cluster?.view(),
+        ownerOf: async (engine) => this.#cluster?.ownerOf(engine),
         url: () => this.url,
       },
       this.config.listen,
@@ -254,12 +305,27 @@ export class Monitor {
     const address = api.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : this.config.listen.port;
     this.url = this.config.listen.url.replace(/:\d+$/, `:${port}`);
+    if (this.store.pg !== undefined) await this.#startCluster(this.store.pg);
     // Incidents open before a restart go on being re-sent where the receiver expects it.
     const open = this.alertStore.openIncidents().map((o) => o.alert);
     for (const notifier of this.notifiers)
       notifier.resume?.(open.filter((a) => notifier.kinds.size === 0 || notifier.kinds.has(a.kind)));
+    // Notifications a monitor claimed and never marked sent (it died mid-way): sent again by the
+    // engine's owner. Right away (a restart), then every 10 s.
+    const recover = (): void => {
+      const engines = this.#engines.map((e) => e.name).filter((e) => this.owns(e));
+      const lead = [...this.#engines.map((e) => e.name)].sort()[0];
+      if (lead !== undefined && this.owns(lead)) engines.push('*');
+      void this.#delivery
+        .recover(engines)
+        .catch((error: Error) => this.#log.debug({ err: error.message }, 'outbox: recovery failed'));
+    };
+    recover();
+    this.#recoverTimer = setInterval(recover, 10_000);
+    this.#recoverTimer.unref();
     this.#rollup = setInterval(() => {
       void this.history.rollup();
+      void this.#outbox.prune(this.config.retention.hourMs).catch(() => {});
       void this.#pruneRecordings();
       this.logs?.prune();
     }, ROLLUP_MS);
@@ -277,10 +343,17 @@ export class Monitor {
 
   /** The one line printed at start: where it listens, which engines it watches. */
   summary(version: string): string {
-    const engines = [...this.#watched.values()].map(
-      (w) => `${w.watcher.name} (${w.watcher.config.endpoint.url})`,
+    // Several monitors: the engines this one took in its first round; the others follow.
+    const mine = this.#engines.filter((e) =>
+      this.#cluster === undefined ? this.#watched.has(e.name) : this.owns(e.name),
     );
-    return `dockgate monitor ${version} listening on ${this.url}, watching ${engines.join(', ')}`;
+    const engines = mine.map((e) => `${e.name} (${e.endpoint.url})`);
+    const others = this.#engines.length - mine.length;
+    const shared =
+      this.#cluster === undefined || others === 0
+        ? ''
+        : `; ${others} more watched by the other monitors sharing the store`;
+    return `dockgate monitor ${version} listening on ${this.url}, watching ${engines.join(', ')}${shared}`;
   }
 
   /**
@@ -324,7 +397,9 @@ export class Monitor {
         if (wanted === undefined) this.state.dropEngine(name);
       }
     }
-    for (const engine of next) if (!this.#watched.has(engine.name)) this.#watch(engine);
+    // Several monitors: a new engine is watched once a monitor takes its lease (membership).
+    for (const engine of next)
+      if (!this.#watched.has(engine.name) && this.owns(engine.name)) this.#watch(engine);
     this.#engines = next;
     this.#log.info({ why, engines: next.map((e) => e.name) }, 'engine list reloaded');
   }
@@ -332,6 +407,7 @@ export class Monitor {
   async stop(): Promise<void> {
     this.#stopping = true;
     if (this.#rollup !== undefined) clearInterval(this.#rollup);
+    if (this.#recoverTimer !== undefined) clearInterval(this.#recoverTimer);
     if (this.#shareTimer !== undefined) clearInterval(this.#shareTimer);
     if (this.#reloadTimer !== undefined) clearTimeout(this.#reloadTimer);
     this.#fileWatcher?.close();
@@ -341,6 +417,7 @@ export class Monitor {
     this.stream.close();
     await Promise.all([...this.#terminals.open].map((session) => session.end('monitor stopped', null, 1001)));
     await this.#api?.close();
+    await this.#cluster?.pause(); // no lease taken or given from here on
     await Promise.all(
       [...this.#watched.values()].map(async ({ watcher, collector, logs }) => {
         collector.stop();
@@ -349,8 +426,62 @@ export class Monitor {
       }),
     );
     await this.#delivery.drain();
+    // The last writes under this monitor's terms, then the leases go back: the others take the
+    // engines at once instead of after the lease time.
+    await this.store.writer.flush();
+    await this.#cluster?.stop();
     this.logs?.close();
     await this.store.close();
+  }
+
+  /**
+   * Joins the monitors sharing this PostgreSQL store (docs/scaling.md): engines are watched as
+   * their leases are taken — the open incidents adopted first, the events replayed from where the
+   * last owner stopped — and given up when lost; the others' engines are followed from the store.
+   */
+  async #startCluster(pg: NonNullable<Store['pg']>): Promise<void> {
+    const lead = (engine: string): boolean => [...this.#engines.map((e) => e.name)].sort()[0] === engine;
+    this.#cluster = new Cluster({
+      pg,
+      sql: this.store.sql,
+      writer: this.store.writer,
+      self: this.instance,
+      listen: this.url,
+      engines: () => this.#engines.map((e) => e.name),
+      state: this.state,
+      publishAlert: (alert) => this.stream.publish('alert', alert),
+      log: this.#log,
+      timing: this.config.cluster,
+      events: {
+        acquired: (name) => {
+          const engine = this.#engines.find((e) => e.name === name);
+          if (engine === undefined || this.#watched.has(name)) return;
+          void this.alerts
+            .adopt(name, lead(name))
+            .catch((error: Error) =>
+              this.#log.warn({ engine: name, err: error.message }, 'cluster: open incidents not read'),
+            )
+            .then(() => {
+              if (this.owns(name) && !this.#watched.has(name) && !this.#stopping) this.#watch(engine);
+            });
+        },
+        lost: (name) => {
+          this.#unwatch(name);
+          this.alerts.forget(name, lead(name));
+        },
+      },
+    });
+    await this.#cluster.start();
+  }
+
+  /** Stops watching an engine (the state it showed stays: the replica follows it from here). */
+  #unwatch(name: string): void {
+    const watched = this.#watched.get(name);
+    if (watched === undefined) return;
+    this.#watched.delete(name);
+    watched.collector.stop();
+    watched.logs?.stop();
+    void watched.watcher.stop();
   }
 
   /** Terminal recordings: kept as long as the history's hour tier, and 1 GiB in all. */
@@ -390,6 +521,7 @@ export class Monitor {
       log: this.#log,
       state: this.state,
       history: this.history,
+      saveResources: this.#cluster !== undefined,
       callTimeoutMs: this.config.callTimeoutMs,
       maxInFlight: this.config.maxInFlight,
       onEvent: (event) => {

@@ -190,8 +190,22 @@ export async function monitorCli(
 }
 
 /** `monitor token add NAME --role ROLE --data DATA`: the token it printed (alone on its line). */
-export async function monitorToken(data: string, name: string, role: string): Promise<string> {
-  const { code, stdout, stderr } = await monitorCli(['token', 'add', name, '--role', role, '--data', data]);
+export async function monitorToken(
+  data: string,
+  name: string,
+  role: string,
+  store?: string,
+): Promise<string> {
+  const { code, stdout, stderr } = await monitorCli([
+    'token',
+    'add',
+    name,
+    '--role',
+    role,
+    '--data',
+    data,
+    ...(store === undefined ? [] : ['--store', store]),
+  ]);
   if (code !== 0) throw new Error(`token add ${name}: ${stderr}`);
   const lines = stdout.trim().split('\n');
   if (lines.length !== 1) throw new Error(`token add ${name}: not one line: ${stdout}`);

@@ -16,6 +16,9 @@ export interface PrivatePostgres {
   database(name: string): string;
   /** `pg_ctl stop` (fast), then start again on the same data: PostgreSQL restarted. */
   restart(): void;
+  /** `pg_ctl stop` (fast): the server away until `start`. */
+  pause(): void;
+  start(): void;
   stop(): void;
 }
 
@@ -62,6 +65,10 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       asPostgres('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
       start();
     },
+    pause(): void {
+      asPostgres('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+    },
+    start,
     stop(): void {
       try {
         asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);

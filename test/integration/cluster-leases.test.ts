@@ -100,8 +100,16 @@ describe('engine leases (lease rows, terms, fencing)', () => {
 describe('GET /api/v1/cluster with the SQLite store', () => {
   it('one instance owning every engine it watches; admins only', async () => {
     const data = mkdtempSync(join(tmpdir(), 'dockgate-cluster-'));
-    const token = await monitorToken(data, 'root', 'admin');
-    const monitor = await startMonitor(['--engine', `local=${testEngine().host}`, '--data', data]);
+    // SQLite is the point here: pinned, so a --store=postgres run leaves it.
+    const token = await monitorToken(data, 'root', 'admin', 'sqlite:');
+    const monitor = await startMonitor([
+      '--engine',
+      `local=${testEngine().host}`,
+      '--data',
+      data,
+      '--store',
+      'sqlite:',
+    ]);
     try {
       const answer = await fetch(`${monitor.url}/api/v1/cluster`, {
         headers: { authorization: `Bearer ${token}` },
@@ -140,8 +148,7 @@ describe('membership: engines shared between monitors by leases', () => {
       });
     const a = member('ma');
     const b = member('mb');
-    a.start();
-    b.start();
+    await Promise.all([a.start(), b.start()]);
     try {
       await waitFor(() => a.owned().length === 2 && b.owned().length === 2, {
         what: 'a 2/2 split',

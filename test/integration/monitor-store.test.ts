@@ -216,7 +216,7 @@ for (const backend of storeBackends()) {
       assert.equal(h.status().pending, 2);
       await store.sql.run('ALTER TABLE engine_periods_away RENAME TO engine_periods');
       await h.flush();
-      assert.deepEqual(h.status(), { ok: true, pending: 0, dropped: 0 });
+      assert.deepEqual(h.status(), { ok: true, pending: 0, dropped: 0, fenced: 0 });
       assert.equal(await count(store, 'SELECT count(*) AS n FROM engine_periods'), 1);
     });
   });

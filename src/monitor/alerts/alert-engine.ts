@@ -67,6 +67,7 @@ export class AlertEngine {
   readonly #logMatches = new Map<string, number>();
   /** `engine/id` of containers an update is replacing or trying: the update reports on them. */
   readonly #updating = new Set<string>();
+  readonly #owns: (engine: string) => boolean;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: {
@@ -79,7 +80,10 @@ export class AlertEngine {
     publish: (alert: Alert) => void;
     /** The monitor's clock (tests pass one they control). */
     now?: Clock;
+    /** Engines whose rules this monitor evaluates (several monitors: those it owns). */
+    owns?: (engine: string) => boolean;
   }) {
+    this.#owns = options.owns ?? (() => true);
     this.#now = options.now ?? systemClock;
     this.#rules = options.rules;
     this.#store = options.store;
@@ -105,6 +109,26 @@ export class AlertEngine {
     for (const { alert, target } of this.#store.openIncidents()) {
       this.#trackers.set(`${alert.rule}|${target}`, firingSince(Date.parse(alert.openedAt)));
     }
+  }
+
+  /**
+   * This monitor owns `engine` now (several monitors, docs/scaling.md): its open incidents are
+   * taken over as the last owner left them — firing, nothing sent again — and its rules run here.
+   */
+  async adopt(engine: string, lead = false): Promise<void> {
+    for (const { alert, target } of await this.#store.adopt(engine, lead))
+      this.#trackers.set(`${alert.rule}|${target}`, firingSince(Date.parse(alert.openedAt)));
+  }
+
+  /** Another monitor owns `engine` now: what was tracked of it here is that one's. */
+  forget(engine: string, lead = false): void {
+    this.#store.forget(engine, lead);
+    const mine = (target: string): boolean =>
+      target === engine || target.startsWith(`${engine}/`) || (lead && target.startsWith('missing:'));
+    for (const key of [...this.#trackers.keys()])
+      if (mine(key.slice(key.indexOf('|') + 1))) this.#trackers.delete(key);
+    for (const key of [...this.#watches.keys()]) if (key.startsWith(`${engine}/`)) this.#watches.delete(key);
+    for (const key of [...this.#logMatches.keys()]) if (mine(key)) this.#logMatches.delete(key);
   }
 
   start(): void {
@@ -264,8 +288,9 @@ export class AlertEngine {
 
   tick(now: number): void {
     this.#logQuiet(now);
-    for (const engine of this.#state.engines()) this.#engineRule(engine, now);
+    for (const engine of this.#state.engines()) if (this.#owns(engine.name)) this.#engineRule(engine, now);
     for (const item of this.#state.containers()) {
+      if (!this.#owns(item.engine)) continue; // another monitor's to decide on
       if (!this.#engineUp(item.engine)) continue; // held while its engine is down: no storm after
       if (this.#updating.has(`${item.engine}/${item.id}`)) continue; // the update reports on it
       const watch = this.#watch(item.engine, item.id);
@@ -422,6 +447,9 @@ export class AlertEngine {
       .engines()
       .filter((e) => rule.scope.engines.length === 0 || rule.scope.engines.includes(e.name));
     if (engines.length === 0) return;
+    // Across engines, one monitor decides: the owner of the first of them (several monitors).
+    const lead = engines.map((e) => e.name).sort()[0] as string;
+    if (!this.#owns(lead)) return;
     if (engines.some((e) => e.status !== 'up' && e.status !== 'degraded')) return; // unknown while an engine is away
     const running = engines.some((e) =>
       this.#state.containers({ engine: e.name }).some((c) => c.state === 'running' && test(c)),

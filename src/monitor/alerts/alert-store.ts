@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { type Clock, systemClock } from '../../clock.js';
 import type { Sql } from '../store/sql.js';
-import type { Writer } from '../store/writer.js';
+import type { Writer, WriteTag } from '../store/writer.js';
 import type { AlertKind } from './alert-rules.js';
 
 /** The alert object of the API, the stream and the notifications (docs/alerts.md). */
@@ -32,7 +33,13 @@ export interface Delivery {
   readonly response: string | null;
 }
 
-interface Row {
+/** How an incident's write is tagged: fenced by its engine's lease; one across engines is not. */
+function tagOf(engine: string): WriteTag {
+  return engine === '*' ? { engine, wake: true, fenced: false } : { engine, wake: true };
+}
+
+/** An `alerts` row as both backends return it. */
+export interface AlertRow {
   id: string;
   rule: string;
   kind: AlertKind;
@@ -52,7 +59,7 @@ interface Row {
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-function fromRow(r: Row): Alert {
+export function alertFromRow(r: AlertRow): Alert {
   return {
     id: r.id,
     rule: r.rule,
@@ -76,12 +83,14 @@ interface Open {
 }
 
 const SQL = {
-  open: `INSERT INTO alerts (id, rule, kind, engine, container_id, container_name, target, state, opened_at, count, summary, details)
-    VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, 1, ?, ?)`,
-  update: 'UPDATE alerts SET count = ?, summary = ?, details = ? WHERE id = ?',
-  resolve: `UPDATE alerts SET state = 'resolved', resolved_at = ?, summary = ?, details = ? WHERE id = ?`,
-  acknowledge: 'UPDATE alerts SET acknowledged_at = coalesce(acknowledged_at, ?) WHERE id = ?',
+  open: `INSERT INTO alerts (id, rule, kind, engine, container_id, container_name, target, state, opened_at, count, summary, details, changed_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, 1, ?, ?, ?)`,
+  update: 'UPDATE alerts SET count = ?, summary = ?, details = ?, changed_at = ? WHERE id = ?',
+  resolve: `UPDATE alerts SET state = 'resolved', resolved_at = ?, summary = ?, details = ?, changed_at = ? WHERE id = ?`,
+  acknowledge:
+    'UPDATE alerts SET acknowledged_at = coalesce(acknowledged_at, ?), changed_at = ? WHERE id = ?',
   notified: 'UPDATE alerts SET last_notified_at = ? WHERE id = ?',
+  openOf: `SELECT * FROM alerts WHERE state = 'open' AND (engine = ? OR (? = 1 AND engine = '*'))`,
   get: 'SELECT * FROM alerts WHERE id = ?',
   openAll: `SELECT * FROM alerts WHERE state = 'open'`,
   addDelivery:
@@ -99,24 +108,54 @@ const SQL = {
 export class AlertStore {
   readonly #sql: Sql;
   readonly #writer: Writer;
+  readonly #now: Clock;
   /** Open incidents by id. */
   readonly #open = new Map<string, Open>();
 
-  private constructor(sql: Sql, writer: Writer) {
+  private constructor(sql: Sql, writer: Writer, now: Clock) {
     this.#sql = sql;
     this.#writer = writer;
+    this.#now = now;
   }
 
-  /** The store with its open incidents read. */
-  static async load(sql: Sql, writer: Writer): Promise<AlertStore> {
-    const store = new AlertStore(sql, writer);
-    for (const row of await sql.all<Row>(SQL.openAll))
-      store.#open.set(row.id, {
-        alert: fromRow(row),
-        target: row.target,
-        lastNotifiedAt: row.last_notified_at,
-      });
+  /**
+   * The store with its open incidents read: all of them (one monitor), or none until `adopt`
+   * (several monitors: each holds the incidents of the engines it owns).
+   */
+  static async load(
+    sql: Sql,
+    writer: Writer,
+    options: { now?: Clock; engines?: 'all' | 'adopted' } = {},
+  ): Promise<AlertStore> {
+    const store = new AlertStore(sql, writer, options.now ?? systemClock);
+    if (options.engines !== 'adopted')
+      for (const row of await sql.all<AlertRow>(SQL.openAll)) store.#hold(row);
     return store;
+  }
+
+  /**
+   * This monitor owns `engine` now: its open incidents, as the last owner left them (`lead`: the
+   * first engine, whose owner also decides the incidents across engines).
+   */
+  async adopt(engine: string, lead = false): Promise<{ alert: Alert; target: string }[]> {
+    await this.#writer.flush();
+    const rows = await this.#sql.all<AlertRow>(SQL.openOf, [engine, lead ? 1 : 0]);
+    for (const row of rows) this.#hold(row);
+    return rows.map((r) => ({ alert: alertFromRow(r), target: r.target }));
+  }
+
+  /** Another monitor owns `engine` now: its incidents are that one's to decide on. */
+  forget(engine: string, lead = false): void {
+    for (const [id, entry] of this.#open)
+      if (entry.alert.engine === engine || (lead && entry.alert.engine === '*')) this.#open.delete(id);
+  }
+
+  #hold(row: AlertRow): void {
+    this.#open.set(row.id, {
+      alert: alertFromRow(row),
+      target: row.target,
+      lastNotifiedAt: row.last_notified_at,
+    });
   }
 
   open(input: {
@@ -131,18 +170,23 @@ export class AlertStore {
   }): Alert {
     const id = `a${randomBytes(6).toString('hex')}`;
     const details = JSON.stringify(input.details);
-    this.#writer.pushSoon(SQL.open, [
-      id,
-      input.rule,
-      input.kind,
-      input.engine,
-      input.container?.id ?? null,
-      input.container?.name ?? null,
-      input.target,
-      input.at,
-      input.summary,
-      details,
-    ]);
+    this.#writer.pushSoon(
+      SQL.open,
+      [
+        id,
+        input.rule,
+        input.kind,
+        input.engine,
+        input.container?.id ?? null,
+        input.container?.name ?? null,
+        input.target,
+        input.at,
+        input.summary,
+        details,
+        this.#now(),
+      ],
+      tagOf(input.engine),
+    );
     const alert: Alert = {
       id,
       rule: input.rule,
@@ -175,7 +219,11 @@ export class AlertStore {
       summary: change.summary ?? entry.alert.summary,
       details: JSON.parse(details) as Record<string, unknown>,
     };
-    this.#writer.pushSoon(SQL.update, [entry.alert.count, entry.alert.summary, details, id]);
+    this.#writer.pushSoon(
+      SQL.update,
+      [entry.alert.count, entry.alert.summary, details, this.#now(), id],
+      tagOf(entry.alert.engine),
+    );
     return entry.alert;
   }
 
@@ -184,7 +232,7 @@ export class AlertStore {
     if (entry === undefined) return undefined;
     const text = JSON.stringify(details ?? entry.alert.details);
     this.#open.delete(id);
-    this.#writer.pushSoon(SQL.resolve, [at, summary, text, id]);
+    this.#writer.pushSoon(SQL.resolve, [at, summary, text, this.#now(), id], tagOf(entry.alert.engine));
     return {
       ...entry.alert,
       state: 'resolved',
@@ -199,14 +247,15 @@ export class AlertStore {
     const entry = this.#open.get(id);
     if (entry !== undefined && entry.alert.acknowledgedAt === null)
       entry.alert = { ...entry.alert, acknowledgedAt: new Date(at).toISOString() };
-    this.#writer.push(SQL.acknowledge, [at, id]);
+    this.#writer.push(SQL.acknowledge, [at, this.#now(), id]);
     return this.get(id);
   }
 
   notified(id: string, at: number): void {
     const entry = this.#open.get(id);
-    if (entry !== undefined) entry.lastNotifiedAt = at;
-    this.#writer.pushSoon(SQL.notified, [at, id]);
+    if (entry === undefined) return;
+    entry.lastNotifiedAt = at;
+    this.#writer.pushSoon(SQL.notified, [at, id], { ...tagOf(entry.alert.engine), wake: false });
   }
 
   /** When an open incident was last notified (reminders count from it). */
@@ -216,8 +265,8 @@ export class AlertStore {
 
   async get(id: string): Promise<Alert | undefined> {
     await this.#writer.flush();
-    const row = await this.#sql.get<Row>(SQL.get, [id]);
-    return row === undefined ? undefined : fromRow(row);
+    const row = await this.#sql.get<AlertRow>(SQL.get, [id]);
+    return row === undefined ? undefined : alertFromRow(row);
   }
 
   /** The open incident of a rule for a target, if any (one at a time). */
@@ -256,7 +305,7 @@ export class AlertStore {
       );
     }
     const sql = `SELECT * FROM alerts ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC LIMIT ?`;
-    return (await this.#sql.all<Row>(sql, [...args, limit])).map(fromRow);
+    return (await this.#sql.all<AlertRow>(sql, [...args, limit])).map(alertFromRow);
   }
 
   addDelivery(alertId: string, d: Delivery): void {

@@ -30,7 +30,9 @@ import {
   sessionAuthenticator,
   sessionCookie,
 } from '../auth/sessions.js';
+import type { ClusterView } from '../cluster/cluster.js';
 import { type Instance, registerClusterRoutes } from '../cluster/cluster-routes.js';
+import { forwardToOwner, type OwnerOf } from '../cluster/owner-forward.js';
 import type { ListenConfig, LogsConfig, Role } from '../config/monitor-config.js';
 import type { EngineWatcher } from '../engines/engine-watcher.js';
 import { registerLogRoutes } from '../logs/log-routes.js';
@@ -97,6 +99,10 @@ export interface ApiContext {
   readonly updater: Updater;
   /** This monitor process (`GET /api/v1/cluster`). */
   readonly instance: Instance;
+  /** Several monitors: the leases and instances as the store has them (undefined: SQLite). */
+  readonly cluster: () => Promise<ClusterView> | undefined;
+  /** Several monitors: the one that watches an engine this one does not. */
+  readonly ownerOf: OwnerOf;
   /** The URL it listens on, once it does. */
   readonly url: () => string;
 }
@@ -154,6 +160,13 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
     });
     refuseCrossSite(request);
   });
+  // Several monitors: what needs an engine another monitor watches is answered by that one.
+  forwardToOwner(app, {
+    watches: (engine) => ctx.watcher(engine) !== undefined,
+    known: (engine) => ctx.state.engine(engine) !== undefined,
+    ownerOf: ctx.ownerOf,
+    self: ctx.instance.id,
+  });
   app.setErrorHandler((error, _request, reply) => {
     const { status, message } = asAnswer(error);
     const retryAfter = (error as { retryAfter?: number }).retryAfter;
@@ -168,7 +181,7 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
   await registerTerminalRoutes(app, ctx, ctx.terminals);
   await registerLogRoutes(app, { logs: ctx.logs, config: ctx.logsConfig, state: ctx.state, now: ctx.now });
   await registerUpdateRoutes(app, ctx, ctx.updates, ctx.updater);
-  await registerClusterRoutes(app, ctx.instance, ctx.state, ctx.url);
+  await registerClusterRoutes(app, ctx.instance, ctx.state, ctx.url, ctx.cluster);
 
   const viewer = (request: FastifyRequest, what: string): void =>
     requireRole(request.principal, 'viewer', what);
@@ -289,12 +302,13 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
     const body = {
       status: ok ? 'ok' : 'degraded',
       history: history.ok
-        ? { writing: true, pending: history.pending }
+        ? { writing: true, pending: history.pending, dropped: history.dropped, fenced: history.fenced }
         : {
             writing: false,
             error: `history is not being written: ${history.error}`,
             pending: history.pending,
             dropped: history.dropped,
+            fenced: history.fenced,
           },
       ...(logs === undefined
         ? {}

@@ -37,8 +37,13 @@ function findLive(ctx: ApiContext, request: FastifyRequest): ContainerItem | und
 
 export function engineOf(ctx: ApiContext, engine: string): EngineWatcher {
   const watcher = ctx.watcher(engine);
-  if (watcher === undefined) throw notFound(`no engine named ${engine}`);
-  return watcher;
+  if (watcher !== undefined) return watcher;
+  if (ctx.state.engine(engine) !== undefined)
+    throw new DockgateError(
+      'DG_ENGINE_ELSEWHERE',
+      `engine ${engine} is watched by another monitor sharing the store (GET /api/v1/cluster names it): ask that one`,
+    );
+  throw notFound(`no engine named ${engine}`);
 }
 
 export function single(q: Record<string, string | string[] | undefined>, name: string): string | undefined {

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { requireRole } from '../auth/principal.js';
 import type { LiveState } from '../state/live-state.js';
+import type { ClusterView } from './cluster.js';
 
 /** This monitor process, as `GET /api/v1/cluster` names it. */
 export interface Instance {
@@ -24,17 +25,20 @@ export function newInstance(now: number): Instance {
 
 /**
  * `GET /api/v1/cluster` (admin, docs/scaling.md): which monitor instances share the store and
- * which owns each engine. With the SQLite store there is one instance, owning every engine it
- * watches, for as long as it runs (term 1, no expiry).
+ * which owns each engine — from the lease table on PostgreSQL. With the SQLite store there is one
+ * instance, owning every engine it watches, for as long as it runs (term 1, no expiry).
  */
 export async function registerClusterRoutes(
   app: FastifyInstance,
   self: Instance,
   state: LiveState,
   listen: () => string,
+  cluster: () => Promise<ClusterView> | undefined,
 ): Promise<void> {
   app.get('/api/v1/cluster', async (request) => {
     requireRole(request.principal, 'admin', 'the cluster view');
+    const shared = cluster();
+    if (shared !== undefined) return shared;
     const engines = state.engines().map((e) => e.name);
     return {
       self: self.id,

@@ -49,8 +49,18 @@ export class Membership {
     return [...this.#held.keys()].sort();
   }
 
-  start(): void {
-    this.#schedule(0);
+  /** The first round now (what this monitor takes is known when it returns), then one per interval. */
+  async start(): Promise<void> {
+    this.#round = this.round().catch(() => this.#expireUntrusted());
+    await this.#round;
+    this.#schedule(this.#options.intervalMs);
+  }
+
+  /** Stops the rounds: nothing more is taken or renewed; what is held stays until `stop`. */
+  async pause(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    await this.#round?.catch(() => {});
   }
 
   /** Stops; `release`: give every lease back at once (a clean shutdown), else let them expire. */
@@ -86,7 +96,8 @@ export class Membership {
     }
     for (const engine of acquire) {
       if (this.#stopped) return;
-      const held = await this.#store.acquire(engine);
+      // One lease another monitor still has locked (it stopped mid-commit) does not stop the round.
+      const held = await this.#store.acquire(engine).catch(() => undefined);
       if (held === undefined) continue;
       this.#held.set(engine, held);
       this.#events.acquired(engine, held.term);

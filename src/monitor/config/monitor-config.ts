@@ -14,6 +14,7 @@ import {
   alertsSchema,
   compileAlertRules,
 } from '../alerts/alert-rules.js';
+import { CLUSTER_DEFAULTS, type ClusterTiming } from '../cluster/cluster-timing.js';
 import { GROUP_DEFAULTS, GROUP_LABELS, type GroupLabel, type GroupRoute } from '../notify/notify-groups.js';
 import { parseStoreUrl, type StoreTarget } from '../store/store-url.js';
 import { parseDuration } from './duration.js';
@@ -100,6 +101,11 @@ const fileSchema = z
     data: z.string().optional(),
     /** sqlite: (default), sqlite:DIR or postgres://… (docs/scaling.md). */
     store: z.string().optional(),
+    /** Several monitors on one PostgreSQL store (docs/scaling.md). */
+    cluster: z
+      .object({ leaseTtl: duration.optional(), pollOnly: z.boolean().optional(), poll: duration.optional() })
+      .strict()
+      .optional(),
     interval: duration.optional(),
     anonymousRole: z.enum(['none', ...ROLES]).optional(),
     metrics: z
@@ -215,6 +221,8 @@ export interface MonitorConfig {
   readonly data: string;
   /** Where history, alerts, users and tokens live: SQLite in `data`, or PostgreSQL. */
   readonly store: StoreTarget;
+  /** Lease and follow timing when several monitors share a PostgreSQL store. */
+  readonly cluster: ClusterTiming;
   readonly intervalMs: number;
   /** The role of a caller without a token; `none`: refused. */
   readonly anonymousRole: Role | 'none';
@@ -389,6 +397,7 @@ export function loadMonitorConfig(
     listen,
     data,
     store: parseStoreUrl(options.store ?? file?.store, data),
+    cluster: clusterTiming(file?.cluster),
     intervalMs: parseDuration(options.interval ?? file?.interval ?? MONITOR_DEFAULTS.interval, '--interval'),
     anonymousRole,
     metricsCompat: metricsCompat as MetricsCompat,
@@ -626,4 +635,28 @@ function invalid(message: string): DockgateError {
 /** Where the SQLite file lives in a data directory. */
 export function databaseFile(data: string): string {
   return join(data, 'monitor.db');
+}
+
+/** `cluster:` of monitor.yaml: a lease of 3 s to 5 min, renewed five times within it. */
+function clusterTiming(
+  file:
+    | { leaseTtl?: string | undefined; pollOnly?: boolean | undefined; poll?: string | undefined }
+    | undefined,
+): ClusterTiming {
+  const leaseTtlMs =
+    file?.leaseTtl === undefined
+      ? CLUSTER_DEFAULTS.leaseTtlMs
+      : parseDuration(file.leaseTtl, 'cluster.leaseTtl');
+  if (leaseTtlMs < 3_000 || leaseTtlMs > 300_000)
+    throw new DockgateError('DG_CONFIG_INVALID', 'cluster.leaseTtl: between 3s and 5m');
+  const pollMs =
+    file?.poll === undefined ? CLUSTER_DEFAULTS.pollMs : parseDuration(file.poll, 'cluster.poll');
+  if (pollMs < 100 || pollMs > 60_000)
+    throw new DockgateError('DG_CONFIG_INVALID', 'cluster.poll: between 100ms and 1m');
+  return {
+    leaseTtlMs,
+    intervalMs: Math.round(leaseTtlMs / 5),
+    pollOnly: file?.pollOnly ?? CLUSTER_DEFAULTS.pollOnly,
+    pollMs,
+  };
 }

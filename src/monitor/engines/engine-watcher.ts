@@ -24,6 +24,11 @@ export interface WatcherOptions {
   readonly log: Logger;
   readonly state: LiveState;
   readonly history: History;
+  /**
+   * Several monitors: every item change is written — stats too — so the monitors that do not own
+   * this engine show its containers' resources (replica.ts). One monitor: lifecycle changes only.
+   */
+  readonly saveResources?: boolean;
   readonly callTimeoutMs: number;
   readonly maxInFlight: number;
   /** Told of each container event once it is applied (the alert rules listen here). */
@@ -144,7 +149,8 @@ export class EngineWatcher {
   setResources(id: string, resources: Partial<ContainerItem>): void {
     const item = this.#o.state.container(this.config.name, id);
     if (item === undefined || item.state === 'removed') return;
-    this.#o.state.upsert({ ...item, ...resources });
+    const next = { ...item, ...resources };
+    if (this.#o.state.upsert(next) && this.#o.saveResources === true) this.#o.history.saveContainer(next);
   }
 
   /** The stats collector chose how it reads this engine's stats. */

@@ -26,6 +26,8 @@ export function monitorMetrics(
   counters: ContainerCounters,
   compat: MetricsCompat,
   extra: (registry: Registry) => void = () => {},
+  /** Several monitors: each exports the engines it owns, so `sum without(instance)` is continuous. */
+  owns: (engine: string) => boolean = () => true,
 ): Registry {
   const registry = new Registry();
   processMetrics(registry, 'dockgate_monitor_');
@@ -34,7 +36,7 @@ export function monitorMetrics(
   let snapshot: ContainerItem[] | undefined;
   const containers = (): ContainerItem[] => {
     if (snapshot === undefined) {
-      snapshot = state.containers();
+      snapshot = state.containers().filter((item) => owns(item.engine));
       counters.retain((engine, id) => state.container(engine, id) !== undefined);
       setImmediate(() => {
         snapshot = undefined;

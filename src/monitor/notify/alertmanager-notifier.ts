@@ -45,7 +45,7 @@ export class AlertmanagerNotifier implements Notifier {
     this.#now = options.now ?? systemClock;
   }
 
-  async send(event: NotifyEvent, alert: Alert, signal: AbortSignal): Promise<Answer> {
+  async send(event: NotifyEvent, alert: Alert, signal: AbortSignal, _key?: string): Promise<Answer> {
     this.#keep(event, alert);
     return this.#post([this.payload(event, alert)], signal);
   }
@@ -70,7 +70,12 @@ export class AlertmanagerNotifier implements Notifier {
         : `/containers/${encodeURIComponent(alert.engine)}/${encodeURIComponent(alert.container.id)}`;
     return {
       labels: alertmanagerLabels(alert),
-      annotations: { summary: alert.summary, description: detailLines(alert).join('\n') },
+      // Alertmanager deduplicates by labels itself; the key names the incident and transition.
+      annotations: {
+        summary: alert.summary,
+        description: detailLines(alert).join('\n'),
+        dedup_key: `${alert.id}:${event}`,
+      },
       startsAt: alert.openedAt,
       endsAt:
         event === 'resolved'

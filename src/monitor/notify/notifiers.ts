@@ -19,8 +19,11 @@ export interface Notifier {
   readonly name: string;
   /** Kinds routed here; empty: every kind. */
   readonly kinds: ReadonlySet<AlertKind>;
-  /** One attempt; throws when the receiver refused (status ≥ 300) or could not be reached. */
-  send(event: NotifyEvent, alert: Alert, signal: AbortSignal): Promise<Answer>;
+  /**
+   * One attempt; throws when the receiver refused (status ≥ 300) or could not be reached. `key`:
+   * the transition's dedupKey (outbox.ts), in the payload where the service has room for it.
+   */
+  send(event: NotifyEvent, alert: Alert, signal: AbortSignal, key?: string): Promise<Answer>;
   /** How its messages are grouped; none: each alert alone (alertmanager+, which groups by itself). */
   readonly grouping?: GroupRoute | undefined;
   /** Incidents open when the monitor started (a receiver that expects re-sends gets them). */
@@ -92,8 +95,13 @@ function buildNotifier(
       return {
         name,
         kinds: routed,
-        send: (event, alert, signal) =>
-          post(to, JSON.stringify({ status: event, alert }), { 'content-type': 'application/json' }, signal),
+        send: (event, alert, signal, key) =>
+          post(
+            to,
+            JSON.stringify({ status: event, alert, dedupKey: key ?? `${alert.id}:${event}` }),
+            { 'content-type': 'application/json' },
+            signal,
+          ),
       };
     }
     case 'slack+https':
@@ -151,12 +159,13 @@ function buildNotifier(
       return {
         name,
         kinds: routed,
-        send: (event, alert, signal) =>
+        send: (event, alert, signal, key) =>
           post(
             to,
             [alert.summary, ...detailLines(alert)].join('\n'),
             {
               'content-type': 'text/plain; charset=utf-8',
+              'x-dockgate-dedup-key': key ?? `${alert.id}:${event}`,
               title: encodeHeader(
                 `${event === 'firing' ? 'Alert' : 'Resolved'}: ${alert.kind} ${alert.container?.name ?? alert.engine}`,
               ),
@@ -203,10 +212,11 @@ function smtpNotifier(url: string, name: string, kinds: ReadonlySet<AlertKind>):
   return {
     name,
     kinds,
-    async send(event, alert) {
+    async send(event, alert, _signal, key) {
       const info = await transport.sendMail({
         from,
         to,
+        headers: { 'X-Dockgate-Dedup-Key': key ?? `${alert.id}:${event}` },
         subject: messageText(event, alert),
         text: [
           alert.summary,

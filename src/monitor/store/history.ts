@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from '../../clock.js';
 import type { Logger } from '../../log/logger.js';
 import { type ContainerItem, UNKNOWN_UPDATE } from '../model/container.js';
+import type { EngineView } from '../state/live-state.js';
 import { maintainSamplePartitions } from './postgres/sample-partitions.js';
 import type { Sql } from './sql.js';
 import type { Writer, WriterStatus } from './writer.js';
@@ -89,8 +90,11 @@ const TIERS = [
 ] as const;
 
 const SQL = {
-  saveContainer: `INSERT INTO containers (engine, id, name, item, first_seen, removed_at) VALUES (?, ?, ?, ?, ?, ?)
-    ON CONFLICT (engine, id) DO UPDATE SET name = excluded.name, item = excluded.item, removed_at = excluded.removed_at`,
+  saveContainer: `INSERT INTO containers (engine, id, name, item, first_seen, removed_at, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (engine, id) DO UPDATE SET name = excluded.name, item = excluded.item, removed_at = excluded.removed_at,
+      changed_at = excluded.changed_at`,
+  saveEngineView: `INSERT INTO engines (name, url, view, changed_at) VALUES (?, ?, ?, ?)
+    ON CONFLICT (name) DO UPDATE SET url = excluded.url, view = excluded.view, changed_at = excluded.changed_at`,
   addTimeline: `INSERT INTO timeline (engine, container, time_nano, kind, action, exit_code, expected, "by", detail, dedupe)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
   addSample: `INSERT INTO samples (tier, engine, container, t, cpu, mem, mem_limit, net_rx, net_tx, blk_r, blk_w, pids)
@@ -159,14 +163,23 @@ export class History {
   }
 
   saveContainer(item: ContainerItem, removedAt: number | null = null): void {
-    this.#writer.push(SQL.saveContainer, [
-      item.engine,
-      item.id,
-      item.name,
-      JSON.stringify(item),
-      this.#now(),
-      removedAt,
-    ]);
+    const now = this.#now();
+    this.#writer.push(
+      SQL.saveContainer,
+      [item.engine, item.id, item.name, JSON.stringify(item), now, removedAt, now],
+      {
+        engine: item.engine,
+        wake: true,
+      },
+    );
+  }
+
+  /** An engine's view as the API shows it (the monitors that do not own it show this one). */
+  saveEngineView(view: EngineView): void {
+    this.#writer.push(SQL.saveEngineView, [view.name, view.url, JSON.stringify(view), this.#now()], {
+      engine: view.name,
+      wake: true,
+    });
   }
 
   addTimeline(
@@ -176,44 +189,52 @@ export class History {
     entry: TimelineEntry,
     dedupe: string | null,
   ): void {
-    this.#writer.push(SQL.addTimeline, [
-      engine,
-      container,
-      timeNano,
-      entry.kind,
-      entry.action,
-      entry.exitCode ?? null,
-      entry.expected === undefined ? null : entry.expected ? 1 : 0,
-      entry.by ?? null,
-      entry.detail === undefined ? null : JSON.stringify(entry.detail),
-      dedupe,
-    ]);
+    this.#writer.push(
+      SQL.addTimeline,
+      [
+        engine,
+        container,
+        timeNano,
+        entry.kind,
+        entry.action,
+        entry.exitCode ?? null,
+        entry.expected === undefined ? null : entry.expected ? 1 : 0,
+        entry.by ?? null,
+        entry.detail === undefined ? null : JSON.stringify(entry.detail),
+        dedupe,
+      ],
+      { engine },
+    );
   }
 
   addSample(sample: Sample): void {
-    this.#writer.push(SQL.addSample, [
-      sample.engine,
-      sample.container,
-      sample.t,
-      sample.cpu,
-      sample.mem,
-      sample.memLimit,
-      sample.netRx,
-      sample.netTx,
-      sample.blkR,
-      sample.blkW,
-      sample.pids,
-    ]);
+    this.#writer.push(
+      SQL.addSample,
+      [
+        sample.engine,
+        sample.container,
+        sample.t,
+        sample.cpu,
+        sample.mem,
+        sample.memLimit,
+        sample.netRx,
+        sample.netTx,
+        sample.blkR,
+        sample.blkW,
+        sample.pids,
+      ],
+      { engine: sample.engine },
+    );
   }
 
   setLastEvent(engine: string, url: string, nano: number, keys: readonly string[]): void {
-    this.#writer.push(SQL.setLastEvent, [engine, url, String(nano), JSON.stringify(keys)]);
+    this.#writer.push(SQL.setLastEvent, [engine, url, String(nano), JSON.stringify(keys)], { engine });
   }
 
   /** An engine's status changed: the period before ends, a new one starts. */
   enginePeriod(engine: string, status: string, since: number, error: string | undefined): void {
-    this.#writer.push(SQL.closePeriod, [since, engine]);
-    this.#writer.push(SQL.openPeriod, [engine, status, since, error ?? null]);
+    this.#writer.push(SQL.closePeriod, [since, engine], { engine });
+    this.#writer.push(SQL.openPeriod, [engine, status, since, error ?? null], { engine });
   }
 
   async lastEvent(engine: string): Promise<{ nano: number; keys: string[] } | undefined> {

@@ -197,4 +197,30 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX update_runs_open ON update_runs (engine, finished_at);
   `,
+  // 7: when each container, engine view and alert last changed (the writer's clock, ms), so
+  // other monitors sharing a store follow what the owner of an engine sees (docs/scaling.md);
+  // the engine's view as the API shows it.
+  `
+  ALTER TABLE containers ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX containers_changed ON containers (changed_at);
+  ALTER TABLE engines ADD COLUMN view TEXT;
+  ALTER TABLE engines ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE alerts ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX alerts_changed ON alerts (changed_at);
+  `,
+  // 8: the notification outbox (docs/alerts.md#outbox): one row per incident and transition —
+  // its key is the dedupKey every payload carries — written before anything is sent, marked sent
+  // after; rows a monitor claimed and never marked are sent again by the engine's next owner.
+  `
+  CREATE TABLE outbox (
+    key TEXT PRIMARY KEY,
+    alert_id TEXT NOT NULL,
+    engine TEXT NOT NULL,
+    event TEXT NOT NULL,
+    claimed_by TEXT NOT NULL,
+    claimed_at INTEGER NOT NULL,
+    sent_at INTEGER
+  );
+  CREATE INDEX outbox_unsent ON outbox (engine, claimed_at) WHERE sent_at IS NULL;
+  `,
 ];

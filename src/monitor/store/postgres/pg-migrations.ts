@@ -196,6 +196,29 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX update_runs_open ON update_runs (engine, finished_at);
   `,
+  // 3: as SQLite's 7 — when each container, engine view and alert last changed, and the engine
+  // view: what the monitors that do not own an engine follow (cluster/replica.ts).
+  `
+  ALTER TABLE containers ADD COLUMN changed_at BIGINT NOT NULL DEFAULT 0;
+  CREATE INDEX containers_changed ON containers (changed_at);
+  ALTER TABLE engines ADD COLUMN view TEXT;
+  ALTER TABLE engines ADD COLUMN changed_at BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE alerts ADD COLUMN changed_at BIGINT NOT NULL DEFAULT 0;
+  CREATE INDEX alerts_changed ON alerts (changed_at);
+  `,
+  // 4: as SQLite's 8 — the notification outbox.
+  `
+  CREATE TABLE outbox (
+    key TEXT PRIMARY KEY,
+    alert_id TEXT NOT NULL,
+    engine TEXT NOT NULL,
+    event TEXT NOT NULL,
+    claimed_by TEXT NOT NULL,
+    claimed_at BIGINT NOT NULL,
+    sent_at BIGINT
+  );
+  CREATE INDEX outbox_unsent ON outbox (engine, claimed_at) WHERE sent_at IS NULL;
+  `,
 ];
 
 /** Arbitrary, fixed: the advisory lock key of dockgate's migrations. */

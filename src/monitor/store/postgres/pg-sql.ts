@@ -20,6 +20,15 @@ export function connectPostgres(url: string, options: { max?: number } = {}): Pg
     idle_timeout: 60,
     max_lifetime: 30 * 60,
     connect_timeout: 10,
+    connection: {
+      // A monitor stopped (SIGSTOP, a VM paused) inside a transaction would hold the row locks of
+      // what it wrote and block the next owner's writes: PostgreSQL ends such a session after
+      // 5 s. No statement waits more than 3 s for a lock (a membership round goes on), none runs
+      // more than a minute.
+      idle_in_transaction_session_timeout: 5_000,
+      lock_timeout: 3_000,
+      statement_timeout: 60_000,
+    },
     types: {
       bigint: {
         to: 20,

@@ -169,10 +169,41 @@ async function main(): Promise<void> {
           { encoding: 'utf8' },
         ).trim(),
       );
+    const psql = (query: string): string =>
+      execFileSync(
+        '/usr/lib/postgresql/15/bin/psql',
+        [
+          '-h',
+          pg.socketDir,
+          '-p',
+          String(pg.port),
+          '-U',
+          'postgres',
+          '-d',
+          'bench',
+          '-tAF',
+          '\t',
+          '-c',
+          query,
+        ],
+        { encoding: 'utf8' },
+      ).trim();
+    const windowStart = Date.now();
     const sizeBefore = dbSize();
     const cpus = await cpuGroups([...monitors.map((m) => () => [m.pid as number]), pgPids], WINDOW_S);
     const sizeAfter = dbSize();
     const rss = monitors.map((m) => treeRss(m.pid as number) / 1048576);
+    // The raw tier's daily partition: rows written in the window, its heap and each index.
+    const today = `samples_raw_${new Date().toISOString().slice(0, 10).replaceAll('-', '')}`;
+    const rawRows = Number(psql(`SELECT count(*) FROM samples WHERE tier = 0 AND t >= ${windowStart}`));
+    const heap = Number(psql(`SELECT pg_relation_size('${today}')`));
+    const partitionRows = Number(psql(`SELECT count(*) FROM ${today}`));
+    const indexes = psql(
+      `SELECT c.relname, am.amname, pg_relation_size(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam WHERE i.indrelid = '${today}'::regclass ORDER BY 1`,
+    )
+      .split('\n')
+      .map((line) => line.split('\t'))
+      .map(([name, method, bytes]) => ({ name, method, bytes: Number(bytes) }));
     const growthPerDay = ((sizeAfter - sizeBefore) * 86_400) / WINDOW_S;
     log(
       `monitors ${cpus
@@ -241,7 +272,7 @@ off: a test cluster). CPU is % of one core over a ${WINDOW_S} s window.
 ${monitors
   .map(
     (_, i) =>
-      `| monitor ${i + 1} of 3, PostgreSQL (${view?.leases.filter((l) => l.owner === selfs[i]).length ?? 0} engines) | ${cpus[i]?.toFixed(2)} % | ${rss[i]?.toFixed(0)} MB |`,
+      `| monitor ${i + 1} of 3, PostgreSQL (engines: ${view?.leases.filter((l) => l.owner === selfs[i]).length ?? 0}) | ${cpus[i]?.toFixed(2)} % | ${rss[i]?.toFixed(0)} MB |`,
   )
   .join('\n')}
 | PostgreSQL (all its processes) | ${cpus[3]?.toFixed(2)} % | — |
@@ -250,7 +281,8 @@ ${monitors
       .slice(0, 3)
       .map((c) => `${(c / Math.max(singleCpu, 0.01)).toFixed(2)}×`)
       .join(', ')} (goal: within 1.5× — each watches fewer engines but also follows the others' changes).
-- Database growth: ${((sizeAfter - sizeBefore) / 1024).toFixed(0)} KiB in ${WINDOW_S} s → about ${(growthPerDay / 1048576).toFixed(0)} MiB per day before retention (raw samples are kept 24 h and dropped by the day partition).
+- Database growth: ${((sizeAfter - sizeBefore) / 1024).toFixed(0)} KiB in ${WINDOW_S} s → about ${(growthPerDay / 1048576).toFixed(0)} MiB per day at most (raw samples are kept 24 h and dropped by the day partition; the rest of the growth is the container rows rewritten with each stats round for the other monitors — dead tuples autovacuum reclaims).
+- Stats partition \`${today}\`: ${(rawRows / WINDOW_S).toFixed(1)} raw samples inserted per second during the window (committed with the rest of each 250 ms batch); ${partitionRows} rows, heap ${(heap / 1024).toFixed(0)} KiB (${(heap / Math.max(partitionRows, 1)).toFixed(0)} B a row); indexes: ${indexes.map((x) => `${x.method} ${(x.bytes / 1024).toFixed(0)} KiB`).join(', ')} — the BRIN index on time stays a few pages however many rows the day holds.
 - Kill → \`container\` event on a monitor that does not own the engine (${KILLS} kills): p50 ${median(latencies).toFixed(0)} ms, p95 ${p95(latencies).toFixed(0)} ms (goal: p95 < 500 ms).
 - Takeover after SIGKILL of the monitor owning the most engines: ${takeover.toFixed(0)} ms (lease 10 s, renewal every 2 s; goal < 15 s).
 - Transitions: of ${KILLS} kills, ${lost} missing and ${twice} recorded twice in the timelines read from the survivor.

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -28,6 +28,7 @@ let storeUrl: string;
 const engines = new Map<string, { engine: PrivateEngine; client: DockerClient; image: string }>();
 let hook: Webhook<{ status: string; alert: Alert; dedupKey?: string }>;
 let config: string;
+let pollOnly: string;
 const running: MonitorProcess[] = [];
 let adminA = '';
 
@@ -58,6 +59,9 @@ notify:
   - { url: "${hook.url}", group_by: [container], group_wait: 0s, group_interval: 0s }
 `,
   );
+  // Monitor b follows the others by polling alone (as behind PgBouncer in transaction mode).
+  pollOnly = join(dir, 'monitor-poll.yaml');
+  writeFileSync(pollOnly, `${readFileSync(config, 'utf8')}cluster: { pollOnly: true, poll: 500ms }\n`);
 });
 
 after(async () => {
@@ -79,7 +83,7 @@ after(async () => {
 async function monitor(name: string): Promise<MonitorProcess> {
   const data = join(tmpdir(), `dockgate-cluster-${process.pid}-${name}`);
   const started = await startMonitor(
-    ['--config', config, '--data', data, '--store', storeUrl],
+    ['--config', name === 'b' ? pollOnly : config, '--data', data, '--store', storeUrl],
     {},
     { waitUp: false },
   );
@@ -135,7 +139,7 @@ describe('several monitors on PostgreSQL (issue 28)', () => {
   let a: MonitorProcess;
   let b: MonitorProcess;
 
-  it('two monitors split four engines 2/2; each serves all four; each exports only its own', async () => {
+  it("two monitors split four engines 2/2; each serves all four; sign-ins and tokens shared; an action on the other one's engine sent there; each exports only its own", async () => {
     a = await monitor('a');
     // Tokens are in the shared store: one token works on every monitor.
     const token = await monitorCli(['token', 'add', 'admin', '--role', 'admin', '--store', storeUrl]);
@@ -170,6 +174,40 @@ describe('several monitors on PostgreSQL (issue 28)', () => {
         },
         { what: 'every container on every monitor', timeout: 20_000 },
       );
+    // Users, sessions and tokens are the store's: a sign-in on one works on the other; a revoked
+    // token fails on both at their next request.
+    const user = await monitorCli(
+      ['user', 'add', 'alice', '--role', 'viewer', '--password-stdin', '--store', storeUrl],
+      'correct horse battery\n',
+    );
+    assert.equal(user.code, 0, user.stderr);
+    const signIn = await fetch(`${a.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'alice', password: 'correct horse battery' }),
+    });
+    assert.equal(signIn.status, 200);
+    const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    const me = (await (await fetch(`${b.url}/api/v1/me`, { headers: { cookie } })).json()) as {
+      name: string;
+      via: string;
+    };
+    assert.deepEqual([me.name, me.via], ['alice', 'session'], 'signed in on a, known on b');
+    const temp = (
+      await monitorCli(['token', 'add', 'temp', '--role', 'admin', '--store', storeUrl])
+    ).stdout.trim();
+    for (const m of [a, b])
+      assert.equal(
+        (await fetch(`${m.url}/api/v1/tokens`, { headers: { authorization: `Bearer ${temp}` } })).status,
+        200,
+      );
+    assert.equal((await monitorCli(['token', 'revoke', 'temp', '--store', storeUrl])).code, 0);
+    for (const m of [a, b])
+      assert.equal(
+        (await fetch(`${m.url}/api/v1/tokens`, { headers: { authorization: `Bearer ${temp}` } })).status,
+        401,
+      );
+
     const own = new Map((await cluster(a)).instances.map((i) => [i.id, i.engines]));
     // An action on an engine the other monitor watches: sent there, answered here.
     const selfA = (await cluster(a)).self;

@@ -110,7 +110,7 @@ function buildNotifier(
       return {
         name,
         kinds: routed,
-        send: (event, alert, signal) =>
+        send: (event, alert, signal, key) =>
           post(
             to,
             JSON.stringify({
@@ -121,6 +121,11 @@ function buildNotifier(
                   type: 'context',
                   elements: [{ type: 'mrkdwn', text: line }],
                 })),
+                // The outbox's key (docs/alerts.md#outbox): a bot relaying these can drop a repeat.
+                {
+                  type: 'context',
+                  elements: [{ type: 'mrkdwn', text: `dedupKey ${key ?? `${alert.id}:${event}`}` }],
+                },
               ],
             }),
             { 'content-type': 'application/json' },
@@ -134,7 +139,7 @@ function buildNotifier(
       return {
         name,
         kinds: routed,
-        send: (event, alert, signal) =>
+        send: (event, alert, signal, key) =>
           post(
             to,
             JSON.stringify({
@@ -145,6 +150,7 @@ function buildNotifier(
                   description: detailLines(alert).join('\n').slice(0, 4096),
                   color: event === 'firing' ? 0xd32f2f : 0x388e3c,
                   timestamp: event === 'firing' ? alert.openedAt : (alert.resolvedAt ?? alert.openedAt),
+                  footer: { text: `dedupKey ${key ?? `${alert.id}:${event}`}` },
                 },
               ],
             }),

@@ -150,25 +150,6 @@ async function main(): Promise<void> {
             return false;
           }
         });
-    const dbSize = (): number =>
-      Number(
-        execFileSync(
-          '/usr/lib/postgresql/15/bin/psql',
-          [
-            '-h',
-            pg.socketDir,
-            '-p',
-            String(pg.port),
-            '-U',
-            'postgres',
-            '-d',
-            'bench',
-            '-tAc',
-            "SELECT pg_database_size('bench')",
-          ],
-          { encoding: 'utf8' },
-        ).trim(),
-      );
     const psql = (query: string): string =>
       execFileSync(
         '/usr/lib/postgresql/15/bin/psql',
@@ -188,6 +169,7 @@ async function main(): Promise<void> {
         ],
         { encoding: 'utf8' },
       ).trim();
+    const dbSize = (): number => Number(psql("SELECT pg_database_size('bench')"));
     const windowStart = Date.now();
     const sizeBefore = dbSize();
     const cpus = await cpuGroups([...monitors.map((m) => () => [m.pid as number]), pgPids], WINDOW_S);

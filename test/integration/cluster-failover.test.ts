@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
 import { DockerClient } from '../../src/client/index.js';
 import type { Alert } from '../../src/monitor/alerts/alert-store.js';
 import type { ClusterView } from '../../src/monitor/cluster/cluster.js';
@@ -235,6 +236,23 @@ describe('several monitors on PostgreSQL (issue 28)', () => {
         ),
       { what: 'the stop recorded by the owner, shown here', timeout: 20_000 },
     );
+    // A terminal on the other monitor's engine, opened here: relayed to the owner and back.
+    // b's other engine (not the one stopped above): its container still runs.
+    const shellEngine = ENGINES.find((e) => e !== elsewhere && !(own.get(selfA) ?? []).includes(e)) as string;
+    const shell = ids[ENGINES.indexOf(shellEngine as (typeof ENGINES)[number])] as string;
+    const output = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const ws = new WebSocket(
+        `${a.url.replace(/^http/, 'ws')}/api/v1/containers/${shellEngine}/${shell}/exec?access_token=${adminA}&cmd=${encodeURIComponent('echo via-the-owner')}`,
+      );
+      ws.on('message', (data: Buffer, binary: boolean) => {
+        if (binary) text += data.toString();
+      });
+      ws.on('close', () => resolve(text));
+      ws.on('error', reject);
+      setTimeout(() => reject(new Error(`no end of the relayed terminal: ${text}`)), 20_000).unref();
+    });
+    assert.match(output, /via-the-owner/, `the relayed terminal's output on ${shellEngine}`);
     for (const m of [a, b]) {
       const self = (await cluster(m)).self;
       const metrics = await (await fetch(`${m.url}/metrics`)).text();

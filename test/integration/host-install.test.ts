@@ -300,7 +300,7 @@ describe('shell completion', () => {
       ],
       { env: { ...process.env, HOME: dir } },
     );
-    assert.equal(zsh.stdout.trim(), 'notify token user');
+    assert.equal(zsh.stdout.trim(), 'notify migrate token user');
     const fish = await run(
       'fish',
       ['-c', `source ${dir}/dockgate.fish; complete -C 'dockgate monitor token '`],

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { request as send } from 'undici';
+import { type RawData, WebSocket as WebSocketClient } from 'ws';
 import { DockgateError } from '../../errors.js';
 
 /** Who owns an engine this monitor does not watch (several monitors; undefined: nobody else). */
@@ -80,4 +81,52 @@ function needsEngine(request: FastifyRequest): boolean {
   if (request.method !== 'GET' && request.method !== 'HEAD')
     return route.startsWith('/api/v1/containers/:engine/');
   return route === '/api/v1/containers/:engine/:id/logs';
+}
+
+/**
+ * A terminal (a WebSocket) asked of this monitor for an engine another one watches: this monitor
+ * has checked who is calling (role, and for a signed-in browser its CSRF token and Origin); the
+ * owner is asked with the caller's own credentials and its Origin — the owner checks them again —
+ * and the frames are relayed both ways as they come (binary stays binary) until either side
+ * closes. Frames the browser sends before the owner answers are held, in order.
+ */
+export function relayTerminal(
+  client: WebSocketClient,
+  request: FastifyRequest,
+  owner: { id: string; listen: string },
+  self: string,
+): void {
+  const headers: Record<string, string> = { [FORWARDED]: self, origin: new URL(owner.listen).origin };
+  for (const name of ['authorization', 'cookie'] as const) {
+    const value = request.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  const upstream = new WebSocketClient(`${owner.listen.replace(/^http/, 'ws')}${request.url}`, { headers });
+  const held: { data: RawData; binary: boolean }[] = [];
+  client.on('message', (data: RawData, binary: boolean) => {
+    if (upstream.readyState === upstream.OPEN) upstream.send(data, { binary });
+    else held.push({ data, binary });
+  });
+  upstream.on('open', () => {
+    for (const { data, binary } of held.splice(0)) upstream.send(data, { binary });
+  });
+  upstream.on('message', (data: RawData, binary: boolean) => {
+    if (client.readyState === client.OPEN) client.send(data, { binary });
+  });
+  const closeCode = (code: number): number =>
+    code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1011;
+  upstream.on('close', (code, reason) => {
+    if (client.readyState === client.OPEN) client.close(closeCode(code), reason.toString().slice(0, 120));
+  });
+  upstream.on('error', (error) => {
+    if (client.readyState !== client.OPEN) return;
+    client.send(
+      JSON.stringify({
+        type: 'error',
+        message: `the monitor watching this engine (${owner.id}): ${error.message}`,
+      }),
+    );
+    client.close(1011, 'owner unreachable');
+  });
+  client.on('close', () => upstream.terminate());
 }

@@ -1,11 +1,13 @@
 import { createReadStream, existsSync } from 'node:fs';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { RawData } from 'ws';
 import { DockgateError } from '../../errors.js';
 import type { ApiContext } from '../api/api-server.js';
 import { badQuery, engineOf, liveContainer, notFound, sameSite, single } from '../api/request-params.js';
 import { type Principal, rankOf, requireRole } from '../auth/principal.js';
 import { sameText, sessionCookie } from '../auth/sessions.js';
+import { relayTerminal } from '../cluster/owner-forward.js';
 import type { TerminalConfig } from '../config/monitor-config.js';
 import { shellWords } from './shell-words.js';
 import { type TerminalRequest, TerminalSession } from './terminal-session.js';
@@ -62,15 +64,39 @@ export async function registerTerminalRoutes(
       },
     },
     (socket, request) => {
-      const session = startSession(ctx, terminals, request, socket);
-      if (session === undefined) return;
-      // Open until it has ended (run() returns once the shell runs): the monitor's stop ends
-      // what is here, and the per-caller cap counts it.
-      terminals.open.add(session);
-      void session.ended.then(() => terminals.open.delete(session));
-      void session.run();
+      // Several monitors: an engine another one watches gets its terminal there, relayed.
+      const { engine } = request.params as { engine: string };
+      if (ctx.watcher(engine) === undefined && ctx.state.engine(engine) !== undefined) {
+        // What the browser sends while the owner is looked up is kept, and handed on after.
+        const early: [RawData, boolean][] = [];
+        const hold = (data: RawData, binary: boolean): void => {
+          early.push([data, binary]);
+        };
+        socket.on('message', hold);
+        const then = (relay: { id: string; listen: string } | undefined): void => {
+          socket.off('message', hold);
+          if (relay !== undefined && request.headers['x-dockgate-forwarded-by'] === undefined)
+            relayTerminal(socket, request, relay, ctx.instance.id);
+          else opened(socket, request);
+          for (const [data, binary] of early) socket.emit('message', data, binary);
+        };
+        void ctx.ownerOf(engine).then(then, () => then(undefined));
+        return;
+      }
+      opened(socket, request);
     },
   );
+
+  /** A session on an engine this monitor watches (or the refusal that says why not). */
+  function opened(socket: import('ws').WebSocket, request: FastifyRequest): void {
+    const session = startSession(ctx, terminals, request, socket);
+    if (session === undefined) return;
+    // Open until it has ended (run() returns once the shell runs): the monitor's stop ends
+    // what is here, and the per-caller cap counts it.
+    terminals.open.add(session);
+    void session.ended.then(() => terminals.open.delete(session));
+    void session.run();
+  }
 
   app.get('/api/v1/terminals', async (request) => {
     requireRole(request.principal, 'admin', 'the terminal sessions');

@@ -31,8 +31,8 @@ export interface Held {
  * expired raises its term; renewing needs the same owner and term and an unexpired row; a
  * monitor trusts a lease only until `trustUntil` — the time it sent the renewal plus the lease
  * time, by its own monotonic clock — so a monitor paused or cut off stops acting before another
- * can have taken over. Every write a watcher makes for the engine carries `fenced(engine, term)`:
- * a stale term writes nothing. No session advisory locks: they break behind PgBouncer.
+ * can have taken over. Every write a watcher makes for the engine is fenced by its term (the
+ * writer's commit, lease-fence.ts; `fenced()` for a write of its own): a stale term writes nothing. No session advisory locks: they break behind PgBouncer.
  */
 export class LeaseStore {
   readonly #sql: Sql;
@@ -99,9 +99,13 @@ export class LeaseStore {
       WHERE engine = ${held.engine} AND owner = ${this.#self.id} AND term = ${held.term}`;
   }
 
-  /** The fencing condition every write for `engine` carries: true only for the current term. */
+  /**
+   * The fencing condition, as a clause for a write of its own: true while this monitor holds the
+   * engine with that term — owner and term, not the expiry, the same rule the writer's commit
+   * applies (lease-fence.ts): any takeover raises the term.
+   */
   fenced(held: Pick<Held, 'engine' | 'term'>) {
     return this.#sql`EXISTS (SELECT 1 FROM engine_leases
-      WHERE engine = ${held.engine} AND owner = ${this.#self.id} AND term = ${held.term} AND expires_at > now())`;
+      WHERE engine = ${held.engine} AND owner = ${this.#self.id} AND term = ${held.term})`;
   }
 }

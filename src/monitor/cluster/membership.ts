@@ -65,9 +65,7 @@ export class Membership {
 
   /** Stops; `release`: give every lease back at once (a clean shutdown), else let them expire. */
   async stop(release = true): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    await this.#round?.catch(() => {});
+    await this.pause();
     for (const [engine, held] of this.#held) {
       this.#held.delete(engine);
       this.#events.lost(engine);

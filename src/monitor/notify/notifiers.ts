@@ -2,6 +2,7 @@ import nodemailer from 'nodemailer';
 import { DockgateError } from '../../errors.js';
 import type { AlertKind } from '../alerts/alert-rules.js';
 import type { Alert } from '../alerts/alert-store.js';
+import { maskPassword } from '../config/mask-url.js';
 import { detailLines, messageText } from './alert-text.js';
 import { AlertmanagerNotifier, type AlertmanagerOptions } from './alertmanager-notifier.js';
 import { type Answer, post } from './http-post.js';
@@ -42,9 +43,10 @@ export function expandSecrets(url: string, env: NodeJS.ProcessEnv = process.env)
 
 /** A URL with its password and (for webhook services) its secret path masked. */
 export function maskUrl(url: string): string {
-  return url
-    .replace(/\/\/([^:/@]+):([^@/]*)@/, '//$1:***@')
-    .replace(/(hooks\.slack\.com\/services\/|discord(?:app)?\.com\/api\/webhooks\/)[^?\s]+/, '$1***');
+  return maskPassword(url).replace(
+    /(hooks\.slack\.com\/services\/|discord(?:app)?\.com\/api\/webhooks\/)[^?\s]+/,
+    '$1***',
+  );
 }
 
 /**

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { DockgateError } from '../../errors.js';
+import { maskPassword } from '../config/mask-url.js';
 
 /** Where the monitor keeps its history, users, alerts (docs/scaling.md). */
 export type StoreTarget =
@@ -21,20 +22,15 @@ export function parseStoreUrl(raw: string | undefined, dataDir: string): StoreTa
   if (/^postgres(ql)?:/.test(text))
     throw new DockgateError(
       'DG_CONFIG_INVALID',
-      `--store: "${maskStoreUrl(text)}" is not postgres://user@host:port/database (or postgres://user@/database?host=/socket/dir)`,
+      `--store: "${maskPassword(text)}" is not postgres://user@host:port/database (or postgres://user@/database?host=/socket/dir)`,
     );
   throw new DockgateError(
     'DG_CONFIG_INVALID',
-    `--store: "${maskStoreUrl(text)}" is not sqlite:, sqlite:DIR or postgres://user@host:port/db`,
+    `--store: "${maskPassword(text)}" is not sqlite:, sqlite:DIR or postgres://user@host:port/db`,
   );
-}
-
-/** The URL with its password masked, for logs and errors. */
-export function maskStoreUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]+):([^@/]*)@/, '//$1:***@');
 }
 
 /** What `/healthz` and the start line say of the store. */
 export function describeStore(target: StoreTarget): string {
-  return target.kind === 'sqlite' ? `sqlite:${target.dir}` : maskStoreUrl(target.url);
+  return target.kind === 'sqlite' ? `sqlite:${target.dir}` : maskPassword(target.url);
 }

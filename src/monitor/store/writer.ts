@@ -112,11 +112,6 @@ export class Writer {
     return this.#error === undefined ? { ok: true, ...base } : { ok: false, error: this.#error, ...base };
   }
 
-  /** ms since the last successful commit. */
-  get sinceCommit(): number {
-    return performance.now() - this.#lastCommit;
-  }
-
   /** Commits what is queued; with nothing to write, asks the store once in a while that it is there. */
   async #tick(): Promise<void> {
     if (this.#queue.length > 0 || this.#flushing !== undefined) return this.flush();

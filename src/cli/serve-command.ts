@@ -55,6 +55,11 @@ export function registerServeCommand(program: Command): void {
     .option('--audit-file <file>', 'write one line per request and decision here (rotated) instead of stdout')
     .option('--audit-max-size <size>', 'rotate the audit file at this size (bytes, or 10M, 1G)')
     .option('--audit-keep <n>', 'rotated audit files kept')
+    .option(
+      '--host-root <dir>',
+      "where the host's root filesystem is mounted, for GET /dockgate/v1/host (/host in a container started with -v /:/host:ro)",
+      '/',
+    )
     .option('--admin <url>', 'admin listener on loopback: /metrics, /healthz, /readyz (tcp://127.0.0.1:9375)')
     .option('--tls-cert <file>', 'PEM certificate for tls:// listeners')
     .option('--tls-key <file>', 'PEM private key for tls:// listeners')

@@ -5,6 +5,13 @@
 
 export type { EngineEndpoint, EngineTls } from '../engine/endpoint.js';
 export { defaultEngineEndpoint, parseEngineUrl } from '../engine/endpoint.js';
+export type {
+  HostAnswer,
+  HostFilesystem,
+  HostInterface,
+  HostPressure,
+  HostUnavailable,
+} from '../engine/host/host-answer.js';
 export type { Call, Filters, LogsOptions } from './api/containers.js';
 export { Containers } from './api/containers.js';
 export { Exec } from './api/exec.js';

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { defaultTokenFile } from '../auth/tokens.js';
@@ -53,6 +53,7 @@ const rawServeOptions = z
       .optional(),
     auditKeep: z.string().regex(/^\d+$/, '--audit-keep must be a number of files').optional(),
     admin: z.string().optional(),
+    hostRoot: z.string().regex(/^\//, '--host-root must be an absolute path such as /host').optional(),
     workers: z
       .string()
       .regex(/^(auto|\d+)$/, '--workers must be a number of processes or "auto"')
@@ -83,6 +84,7 @@ export interface RawServeOptions {
   readonly auditMaxSize?: string;
   readonly auditKeep?: string;
   readonly admin?: string;
+  readonly hostRoot?: string;
 }
 
 /** Where one line per decision goes: the log (stdout), or a size-rotated file. */
@@ -117,6 +119,8 @@ export interface ServeConfig {
   readonly audit: AuditConfig;
   /** The admin listener (metrics, health), off unless given. */
   readonly admin: ListenAddress | undefined;
+  /** Where the host's root filesystem is here, for `GET /dockgate/v1/host` (docs/hosts.md). */
+  readonly hostRoot: string;
 }
 
 /**
@@ -212,6 +216,7 @@ export function loadServeConfig(raw: RawServeOptions): ServeConfig {
       keep: Number(options.auditKeep ?? file?.audit?.keep ?? 5),
     },
     admin: adminAddress,
+    hostRoot: hostRootOf(options.hostRoot),
   };
 }
 
@@ -257,4 +262,15 @@ function readMaterial(file: string, option: string): Buffer {
   } catch (cause) {
     throw new DockgateError('DG_TLS_MATERIAL', `${option} ${file}: ${(cause as Error).message}`, { cause });
   }
+}
+
+/** `--host-root`: a directory that exists (a missing mount is said at start, not per request). */
+function hostRootOf(dir: string | undefined): string {
+  if (dir === undefined || dir === '/') return '/';
+  if (!existsSync(dir))
+    throw new DockgateError(
+      'DG_CONFIG_INVALID',
+      `--host-root ${dir} does not exist: mount the host's root there (-v /:${dir}:ro) or leave the option out`,
+    );
+  return dir.replace(/\/+$/, '');
 }

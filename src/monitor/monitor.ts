@@ -15,6 +15,8 @@ import { Cluster } from './cluster/cluster.js';
 import { type Instance, newInstance } from './cluster/cluster-routes.js';
 import { type EngineConfig, enginesFromFile, type MonitorConfig } from './config/monitor-config.js';
 import { EngineWatcher } from './engines/engine-watcher.js';
+import { hostMetrics } from './hosts/host-metrics.js';
+import { Hosts } from './hosts/hosts.js';
 import { FairShare } from './logs/fair-share.js';
 import { LogCollector } from './logs/log-collector.js';
 import { LogPaths } from './logs/log-paths.js';
@@ -74,6 +76,8 @@ export class Monitor {
   readonly #outbox: Outbox;
   #recoverTimer: NodeJS.Timeout | undefined;
   readonly #terminals: TerminalContext;
+  /** Each watched engine's host: CPU, memory, filesystems, Docker's disk use, cleanups. */
+  readonly hosts: Hosts;
   /** Every container's log (undefined when `logs.collect` is false). */
   readonly logs: LogStore | undefined;
   readonly #share: FairShare;
@@ -149,11 +153,23 @@ export class Monitor {
     this.#terminals = { store: terminalStore, config: config.terminal, open: new Set() };
     this.logs = config.logs.collect ? new LogStore(config.data, log, config.logs.retention, now) : undefined;
     this.#share = new FairShare(config.logs.budget);
+    this.hosts = new Hosts({
+      store: this.store,
+      history: this.history,
+      retention: config.retention,
+      log,
+      intervalMs: config.intervalMs,
+      keepMs: Math.max(config.alerts.host.diskFill.windowMs, 3_600_000),
+      now,
+    });
     this.metrics = monitorMetrics(
       this.state,
       this.#counters,
       config.metricsCompat,
-      (registry) => alertMetrics(registry, this.alertStore),
+      (registry) => {
+        alertMetrics(registry, this.alertStore);
+        hostMetrics(registry, this.hosts, (engine) => this.owns(engine));
+      },
       (engine) => this.owns(engine),
     );
     // Notifier URLs are checked now: a bad one stops the monitor at start, not at the first alert.
@@ -191,6 +207,7 @@ export class Monitor {
       publish: (alert) => this.stream.publish('alert', alert),
       now,
       owns: (engine) => this.owns(engine),
+      hosts: (engine) => this.hosts.facts(engine),
     });
     this.#engines = config.engines;
     this.updates = new UpdateChecker({
@@ -297,6 +314,7 @@ export class Monitor {
         cluster: () => this.#cluster?.view(),
         ownerOf: async (engine) => this.#cluster?.ownerOf(engine),
         url: () => this.url,
+        hosts: this.hosts,
       },
       this.config.listen,
     );
@@ -325,6 +343,7 @@ export class Monitor {
     this.#recoverTimer.unref();
     this.#rollup = setInterval(() => {
       void this.history.rollup();
+      void this.hosts.rollup();
       void this.#outbox.prune(this.config.retention.hourMs).catch(() => {});
       void this.#pruneRecordings();
       this.logs?.prune();
@@ -393,6 +412,7 @@ export class Monitor {
         this.#watched.delete(name);
         watched.collector.stop();
         watched.logs?.stop();
+        this.hosts.unwatch(name);
         void watched.watcher.stop();
         if (wanted === undefined) this.state.dropEngine(name);
       }
@@ -418,6 +438,7 @@ export class Monitor {
     await Promise.all([...this.#terminals.open].map((session) => session.end('monitor stopped', null, 1001)));
     await this.#api?.close();
     await this.#cluster?.pause(); // no lease taken or given from here on
+    this.hosts.stop();
     await Promise.all(
       [...this.#watched.values()].map(async ({ watcher, collector, logs }) => {
         collector.stop();
@@ -481,6 +502,7 @@ export class Monitor {
     this.#watched.delete(name);
     watched.collector.stop();
     watched.logs?.stop();
+    this.hosts.unwatch(name);
     void watched.watcher.stop();
   }
 
@@ -554,6 +576,7 @@ export class Monitor {
     this.#watched.set(engine.name, { watcher, collector, logs });
     watcher.start();
     collector.start();
+    this.hosts.watch(watcher);
     logs?.start();
     void this.#recoverUpdates(engine.name);
   }

@@ -1,9 +1,11 @@
+import { HOST_ROUTE, HostEndpoint } from '../agent/host-endpoint.js';
 import { AGENT_LOGS_ROUTE, LogsEndpoint } from '../agent/logs-endpoint.js';
 import { RunningSet } from '../agent/running-set.js';
 import { StatsEndpoint } from '../agent/stats-endpoint.js';
 import { hashToken } from '../auth/tokens.js';
 import type { DockerClient } from '../client/docker-client.js';
 import { EngineError } from '../client/errors.js';
+import { HostReader } from '../engine/host/host-reader.js';
 import type {
   AuditFields,
   ConnectionInfo,
@@ -50,6 +52,8 @@ export interface GatekeeperOptions {
   readonly onOpen?: ((delta: 1 | -1) => void) | undefined;
   /** How containers that requests reach into are looked up (cache TTL, events). */
   readonly targets?: TargetInspectorOptions | undefined;
+  /** Where the host's root filesystem is mounted here (`--host-root`; `/` on the host itself). */
+  readonly hostRoot?: string | undefined;
 }
 
 /** What the target stage found: a refusal, and what the audit line records. */
@@ -78,6 +82,7 @@ export class Gatekeeper implements Gate {
   readonly #targets: TargetInspector;
   readonly #statsEndpoint: StatsEndpoint;
   readonly #logsEndpoint: LogsEndpoint;
+  readonly #hostEndpoint: HostEndpoint;
   readonly #running: RunningSet;
   readonly #heads: HeadMemo;
   /**
@@ -98,6 +103,7 @@ export class Gatekeeper implements Gate {
     this.#running = new RunningSet(options.engine);
     this.#statsEndpoint = new StatsEndpoint(options.engine, undefined, this.#running);
     this.#logsEndpoint = new LogsEndpoint(options.engine, this.#running);
+    this.#hostEndpoint = new HostEndpoint(options.engine, new HostReader({ root: options.hostRoot ?? '/' }));
     this.#heads = new HeadMemo(options.learner !== undefined);
   }
 
@@ -187,6 +193,7 @@ export class Gatekeeper implements Gate {
     if (outcome.kind === 'deny') return this.#refuse(request, caller, outcome.denial, head.normalised.path);
     if (head.route?.route.name === 'GET /dockgate/v1/stats')
       return this.#stats(request, caller, head, outcome);
+    if (head.route?.route.name === HOST_ROUTE) return this.#host(request, caller, head);
     const { ownerChecks, targetChecks } = outcome.effects;
     if (ownerChecks.length === 0 && targetChecks.length === 0)
       return this.#pass(request, caller, head, outcome, outcome.wouldDeny);
@@ -301,6 +308,35 @@ export class Gatekeeper implements Gate {
       undefined,
       undefined,
       head.route?.route.name,
+    );
+    return {
+      kind: 'answer',
+      status,
+      contentType: 'application/json',
+      body: Buffer.from(`${JSON.stringify(body)}\n`),
+      audit: line,
+    };
+  }
+
+  /**
+   * `GET /dockgate/v1/host`: the engine's machine, read here (agent/host-endpoint.ts). The same
+   * facts for every caller the profile allows (like `/info`): nothing in it belongs to one owner.
+   */
+  async #host(
+    request: GateRequest,
+    caller: Caller,
+    head: Extract<HeadOutcome, { kind: 'allow' }>,
+  ): Promise<Ruling> {
+    const { status, body } = await this.#hostEndpoint.answer();
+    const line = audit(
+      request,
+      caller,
+      head.normalised.path,
+      'allow',
+      head.rule.name,
+      undefined,
+      undefined,
+      HOST_ROUTE,
     );
     return {
       kind: 'answer',

@@ -92,6 +92,8 @@ const READ_ONLY_RULES = [
   'GET /dockgate/v1/stats',
   // A container's log read from its files on the host: the same lines as its /logs.
   'GET /dockgate/v1/containers/*/logs',
+  // The engine's machine from /proc and statfs: what /info says of it, measured (docs/hosts.md).
+  'GET /dockgate/v1/host',
 ].map((allow) => ({ allow }));
 
 const MANAGE_RULES = ['start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait'].map((verb) => ({

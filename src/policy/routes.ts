@@ -120,6 +120,8 @@ const TEMPLATES: readonly string[] = [
   // dockgate's own: every running container's stats in one answer (src/agent/stats-endpoint.ts).
   'GET /dockgate/v1/stats',
   'GET /dockgate/v1/containers/{id}/logs',
+  // The engine's machine: CPU, memory, filesystems, network (src/agent/host-endpoint.ts).
+  'GET /dockgate/v1/host',
 ];
 
 export interface Route {

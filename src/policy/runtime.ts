@@ -29,6 +29,7 @@ export function createPolicyRuntime(
     engine,
     log,
     learner,
+    hostRoot: config.hostRoot,
     onOpen: metrics === undefined ? undefined : (delta) => metrics.open(delta),
   });
   const reloader = new PolicyReloader(config.policySource, gatekeeper, log, (ok, generation) =>

@@ -1,6 +1,11 @@
 /** The dashboard's view of the monitor: the same API and stream any client uses (docs/monitor.md). */
 // The container and engine items are the server's own types (type-only: nothing of the server
 // reaches the bundle); the alert object is repeated below (its module needs Node).
+
+export type { DiskView } from '../../src/monitor/hosts/disk-usage.js';
+export type { HostSeriesPoint } from '../../src/monitor/hosts/host-history.js';
+export type { HostView } from '../../src/monitor/hosts/host-sources.js';
+export type { PruneOutcome } from '../../src/monitor/hosts/prune-runner.js';
 export type { ContainerItem } from '../../src/monitor/model/container.js';
 export type { EngineView } from '../../src/monitor/state/live-state.js';
 
@@ -90,6 +95,16 @@ export async function send(method: 'POST' | 'DELETE', path: string): Promise<unk
   const body = (await response.json().catch(() => ({}))) as { message?: string };
   if (!response.ok) throw new Error(body.message ?? response.statusText);
   return body;
+}
+
+/** A POST with a JSON body; throws the API's message on an error status. */
+export async function postJson<T>(path: string, body: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': 'application/json' };
+  if (csrf !== undefined) headers['X-CSRF-Token'] = csrf;
+  const response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
+  const answer = (await response.json().catch(() => ({}))) as T & { message?: string };
+  if (!response.ok) throw new Error(answer.message ?? response.statusText);
+  return answer;
 }
 
 /** One event of an update's answer (docs/updates.md#the-answer). */

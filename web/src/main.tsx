@@ -14,6 +14,7 @@ import {
 } from './api.js';
 import './styles.css';
 import '@xterm/xterm/css/xterm.css';
+import { EnginePage } from './engine-page.js';
 import { bytes, uptime } from './format.js';
 import { LogsPage } from './logs-page.js';
 import { Breakable, Name } from './names.js';
@@ -364,6 +365,7 @@ type Route =
   | { page: 'container'; engine: string; id: string }
   | { page: 'alerts' }
   | { page: 'engines' }
+  | { page: 'engine'; name: string }
   | { page: 'terminals' }
   | { page: 'logs' }
   | { page: 'login' };
@@ -378,6 +380,8 @@ function route(): Route {
     };
   if (location.pathname === '/alerts') return { page: 'alerts' };
   if (location.pathname === '/engines') return { page: 'engines' };
+  const e = /^\/engines\/([^/]+)$/.exec(location.pathname);
+  if (e !== null) return { page: 'engine', name: decodeURIComponent(e[1] as string) };
   if (location.pathname === '/terminals') return { page: 'terminals' };
   if (location.pathname === '/logs') return { page: 'logs' };
   if (location.pathname === '/login') return { page: 'login' };
@@ -615,7 +619,10 @@ function Dashboard({ me }: { me: Me }) {
           <a href="/alerts" aria-current={where.page === 'alerts' ? 'page' : undefined}>
             Alerts{openAlerts > 0 ? ` (${openAlerts})` : ''}
           </a>
-          <a href="/engines" aria-current={where.page === 'engines' ? 'page' : undefined}>
+          <a
+            href="/engines"
+            aria-current={where.page === 'engines' || where.page === 'engine' ? 'page' : undefined}
+          >
             Engines
           </a>
           {me.logs === true ? (
@@ -646,6 +653,9 @@ function Dashboard({ me }: { me: Me }) {
         />
       ) : null}
       {where.page === 'engines' ? <EnginesPage engines={engines} /> : null}
+      {where.page === 'engine' ? (
+        <EnginePage name={where.name} engine={engines.get(where.name)} me={me} />
+      ) : null}
       {where.page === 'terminals' ? <TerminalsPage /> : null}
       {where.page === 'logs' ? <LogsPage /> : null}
     </main>

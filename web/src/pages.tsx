@@ -489,7 +489,9 @@ export function EnginesPage({ engines }: { engines: ReadonlyMap<string, EngineVi
         <tbody>
           {[...engines.values()].map((e) => (
             <tr key={e.name} data-engine={e.name}>
-              <th scope="row">{e.name}</th>
+              <th scope="row">
+                <a href={`/engines/${encodeURIComponent(e.name)}`}>{e.name}</a>
+              </th>
               <td>
                 <span class={`engine ${e.status}`}>{e.status}</span>{' '}
                 <span class="muted">since {when(e.since)}</span>

@@ -1,3 +1,4 @@
+import type { HostAnswer } from '../../engine/host/host-answer.js';
 import { closeBody, jsonLines } from '../streams.js';
 import type { Transport } from '../transport.js';
 import type { EventMessage, SystemDataUsage, SystemInfo, SystemVersion } from '../types.js';
@@ -21,6 +22,13 @@ export class System {
   }
   df(options?: Call): Promise<SystemDataUsage> {
     return this.#t.json('GET', '/system/df', call(options));
+  }
+  /**
+   * `GET /dockgate/v1/host` — a dockgate gateway only (dockerd answers 404): the engine's machine,
+   * CPU, memory, filesystems (the docker root marked), network, pressure (docs/hosts.md).
+   */
+  host(options?: Call): Promise<HostAnswer> {
+    return this.#t.json('GET', '/dockgate/v1/host', { ...call(options), versioned: false });
   }
   /**
    * Engine events as they happen (typed messages). Without `until` the iterable never ends by

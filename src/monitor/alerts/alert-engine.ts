@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '../../clock.js';
 import type { Logger } from '../../log/logger.js';
+import { type HostFacts, hostConditions } from '../hosts/host-rules.js';
 import type { Stored } from '../logs/log-store.js';
 import type { ContainerItem } from '../model/container.js';
 import type { DeliveryQueue } from '../notify/delivery.js';
@@ -68,6 +69,7 @@ export class AlertEngine {
   /** `engine/id` of containers an update is replacing or trying: the update reports on them. */
   readonly #updating = new Set<string>();
   readonly #owns: (engine: string) => boolean;
+  readonly #hosts: (engine: string) => HostFacts | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: {
@@ -82,8 +84,11 @@ export class AlertEngine {
     now?: Clock;
     /** Engines whose rules this monitor evaluates (several monitors: those it owns). */
     owns?: (engine: string) => boolean;
+    /** Each engine's host as last read (hosts/): the disk, disk-fill, host-memory and host-cpu rules. */
+    hosts?: (engine: string) => HostFacts | undefined;
   }) {
     this.#owns = options.owns ?? (() => true);
+    this.#hosts = options.hosts ?? (() => undefined);
     this.#now = options.now ?? systemClock;
     this.#rules = options.rules;
     this.#store = options.store;
@@ -288,7 +293,11 @@ export class AlertEngine {
 
   tick(now: number): void {
     this.#logQuiet(now);
-    for (const engine of this.#state.engines()) if (this.#owns(engine.name)) this.#engineRule(engine, now);
+    for (const engine of this.#state.engines())
+      if (this.#owns(engine.name)) {
+        this.#engineRule(engine, now);
+        if (this.#engineUp(engine.name)) this.#hostRules(engine.name, now);
+      }
     for (const item of this.#state.containers()) {
       if (!this.#owns(item.engine)) continue; // another monitor's to decide on
       if (!this.#engineUp(item.engine)) continue; // held while its engine is down: no storm after
@@ -438,6 +447,26 @@ export class AlertEngine {
       () => `engine ${engine.name} is unreachable${engine.error === undefined ? '' : `: ${engine.error}`}`,
       () => ({ error: engine.error, url: engine.url }),
     );
+  }
+
+  /** disk, disk-fill, host-memory, host-cpu: the host's conditions (pure, host-rules.ts) through the tracker. */
+  #hostRules(engine: string, now: number): void {
+    const facts = this.#hosts(engine);
+    if (facts === undefined) return;
+    for (const c of hostConditions(this.#rules.host, facts)) {
+      const rule = this.#rules.rules[c.kind];
+      if (!rule.enabled || (rule.scope.engines.length > 0 && !rule.scope.engines.includes(engine))) continue;
+      this.#levelTarget(
+        rule,
+        c.target,
+        engine,
+        null,
+        c.active,
+        now,
+        () => c.summary,
+        () => c.details,
+      );
+    }
   }
 
   #missingRule(entry: string, test: (item: ContainerItem) => boolean, now: number): void {

@@ -17,6 +17,10 @@ export const ALERT_KINDS = [
   'log',
   'update-available',
   'update-failed',
+  'disk',
+  'disk-fill',
+  'host-memory',
+  'host-cpu',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
@@ -90,6 +94,37 @@ export const alertsSchema = z
       .object({ ...common })
       .strict()
       .optional(),
+    /** A filesystem of an engine's host above `usedPercent` or below `availableBytes` (docs/hosts.md). */
+    disk: z
+      .object({
+        ...common,
+        usedPercent: z.number().positive().max(100).optional(),
+        availableBytes: z.union([z.number().positive(), z.string()]).optional(),
+        /** Mount points, `docker-root` (the default) or `*` (every writable one). */
+        mounts: z.array(z.string().min(1)).min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    /** A filesystem predicted full within `within`, from its free space's slope over `window`. */
+    'disk-fill': z
+      .object({
+        ...common,
+        within: z.string().optional(),
+        window: z.string().optional(),
+        mounts: z.array(z.string().min(1)).min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    /** The host's available memory below `below` (a percent of the total, or a size). */
+    'host-memory': z
+      .object({ ...common, below: z.union([z.number().positive(), z.string()]).optional() })
+      .strict()
+      .optional(),
+    /** The host's CPU (all cores) above `above` percent. */
+    'host-cpu': z
+      .object({ ...common, above: z.number().positive().max(100).optional() })
+      .strict()
+      .optional(),
     /** Patterns in the kept logs (docs/alerts.md#log): one incident per container and pattern. */
     log: z
       .array(
@@ -146,6 +181,23 @@ export interface AlertRules {
   readonly cpuAbovePercent: number;
   /** memory: a fraction of the limit (`90%`) or bytes. */
   readonly memoryAbove: { readonly fraction: number } | { readonly bytes: number };
+  /** The host rules' thresholds (docs/hosts.md#alerts). */
+  readonly host: HostThresholds;
+}
+
+export interface HostThresholds {
+  readonly disk: {
+    readonly usedPercent: number;
+    readonly availableBytes: number | undefined;
+    readonly mounts: readonly string[];
+  };
+  readonly diskFill: {
+    readonly withinMs: number;
+    readonly windowMs: number;
+    readonly mounts: readonly string[];
+  };
+  readonly memoryBelow: { readonly fraction: number } | { readonly bytes: number };
+  readonly cpuAbovePercent: number;
 }
 
 /** The defaults, in one place (docs/alerts.md shows them). */
@@ -156,6 +208,10 @@ export const ALERT_DEFAULTS = {
   cpu: { above: 90, for: '5m' },
   memory: { above: '90%', for: '5m' },
   log: { quiet: '10m' },
+  disk: { usedPercent: 90, for: '1m', mounts: ['docker-root'] },
+  diskFill: { within: '24h', window: '6h', for: '10m' },
+  hostMemory: { below: '10%', for: '5m' },
+  hostCpu: { above: 90, for: '5m' },
 } as const;
 
 /** What monitor.yaml's `alerts:` says, with every default filled in; errors name the key. */
@@ -207,6 +263,29 @@ export function compileAlertRules(file: AlertsFile | undefined): AlertRules {
       'update-available': rule('update-available', false, f['update-available'], '0s', '0s'),
       // On: someone asked for the update and it did not happen; resolved by a later update that works.
       'update-failed': rule('update-failed', true, f['update-failed'], '0s', '0s'),
+      // The host's (docs/hosts.md): disk and disk-fill on by default — the way fleets fail most.
+      disk: rule('disk', true, f.disk, ALERT_DEFAULTS.disk.for, ALERT_DEFAULTS.disk.for),
+      'disk-fill': rule(
+        'disk-fill',
+        true,
+        f['disk-fill'],
+        ALERT_DEFAULTS.diskFill.for,
+        ALERT_DEFAULTS.diskFill.for,
+      ),
+      'host-memory': rule(
+        'host-memory',
+        false,
+        f['host-memory'],
+        ALERT_DEFAULTS.hostMemory.for,
+        ALERT_DEFAULTS.hostMemory.for,
+      ),
+      'host-cpu': rule(
+        'host-cpu',
+        false,
+        f['host-cpu'],
+        ALERT_DEFAULTS.hostCpu.for,
+        ALERT_DEFAULTS.hostCpu.for,
+      ),
     },
     logs: (f.log ?? []).map((spec, i) => {
       const at = `alerts.log[${i}]`;
@@ -233,7 +312,40 @@ export function compileAlertRules(file: AlertsFile | undefined): AlertRules {
     missing,
     cpuAbovePercent: f.cpu?.above ?? ALERT_DEFAULTS.cpu.above,
     memoryAbove: memoryThreshold(memoryAbove),
+    host: {
+      disk: {
+        usedPercent: f.disk?.usedPercent ?? ALERT_DEFAULTS.disk.usedPercent,
+        availableBytes:
+          f.disk?.availableBytes === undefined
+            ? undefined
+            : size(f.disk.availableBytes, 'alerts.disk.availableBytes'),
+        mounts: f.disk?.mounts ?? ALERT_DEFAULTS.disk.mounts,
+      },
+      diskFill: {
+        withinMs: duration(
+          f['disk-fill']?.within ?? ALERT_DEFAULTS.diskFill.within,
+          'alerts.disk-fill.within',
+        ),
+        windowMs: duration(
+          f['disk-fill']?.window ?? ALERT_DEFAULTS.diskFill.window,
+          'alerts.disk-fill.window',
+        ),
+        mounts: f['disk-fill']?.mounts ?? f.disk?.mounts ?? ALERT_DEFAULTS.disk.mounts,
+      },
+      memoryBelow: hostMemoryThreshold(f['host-memory']?.below ?? ALERT_DEFAULTS.hostMemory.below),
+      cpuAbovePercent: f['host-cpu']?.above ?? ALERT_DEFAULTS.hostCpu.above,
+    },
   };
+}
+
+function size(value: number | string, at: string): number {
+  return typeof value === 'number' ? value : parseSize(value, at);
+}
+
+function hostMemoryThreshold(value: number | string): HostThresholds['memoryBelow'] {
+  const percent = typeof value === 'string' ? /^(\d+(?:\.\d+)?)%$/.exec(value) : null;
+  if (percent !== null) return { fraction: Number(percent[1]) / 100 };
+  return { bytes: size(value, 'alerts.host-memory.below') };
 }
 
 /** The label on a container that silences every alert about it. */

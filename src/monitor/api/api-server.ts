@@ -35,6 +35,8 @@ import { type Instance, registerClusterRoutes } from '../cluster/cluster-routes.
 import { forwardToOwner, type OwnerOf } from '../cluster/owner-forward.js';
 import type { ListenConfig, LogsConfig, Role } from '../config/monitor-config.js';
 import type { EngineWatcher } from '../engines/engine-watcher.js';
+import { registerHostRoutes } from '../hosts/host-routes.js';
+import type { Hosts } from '../hosts/hosts.js';
 import { registerLogRoutes } from '../logs/log-routes.js';
 import type { LogStore } from '../logs/log-store.js';
 import type { LiveState } from '../state/live-state.js';
@@ -105,6 +107,8 @@ export interface ApiContext {
   readonly ownerOf: OwnerOf;
   /** The URL it listens on, once it does. */
   readonly url: () => string;
+  /** Each watched engine's host: samples, disk use, cleanups (docs/hosts.md). */
+  readonly hosts: Hosts;
 }
 
 declare module 'fastify' {
@@ -182,6 +186,7 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
   await registerLogRoutes(app, { logs: ctx.logs, config: ctx.logsConfig, state: ctx.state, now: ctx.now });
   await registerUpdateRoutes(app, ctx, ctx.updates, ctx.updater);
   await registerClusterRoutes(app, ctx.instance, ctx.state, ctx.url, ctx.cluster);
+  await registerHostRoutes(app, ctx);
 
   const viewer = (request: FastifyRequest, what: string): void =>
     requireRole(request.principal, 'viewer', what);
@@ -198,6 +203,7 @@ export async function buildApi(ctx: ApiContext, listen: ListenConfig): Promise<F
     '/containers/:engine/:id',
     '/alerts',
     '/engines',
+    '/engines/:engine',
     '/terminals',
     '/logs',
   ]) {

@@ -79,8 +79,13 @@ export function forwardToOwner(
 function needsEngine(request: FastifyRequest): boolean {
   const route = request.routeOptions.url ?? '';
   if (request.method !== 'GET' && request.method !== 'HEAD')
-    return route.startsWith('/api/v1/containers/:engine/');
-  return route === '/api/v1/containers/:engine/:id/logs';
+    return route.startsWith('/api/v1/containers/:engine/') || route.startsWith('/api/v1/engines/:engine/');
+  // The live tail, and the host as its owner reads it (the latest reading is in that one's memory).
+  return (
+    route === '/api/v1/containers/:engine/:id/logs' ||
+    route === '/api/v1/engines/:engine/host' ||
+    route === '/api/v1/engines/:engine/disk'
+  );
 }
 
 /**

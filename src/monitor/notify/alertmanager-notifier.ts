@@ -178,4 +178,4 @@ export function alertmanagerLabels(alert: Alert): Record<string, string> {
   };
 }
 
-const WARNING = new Set<AlertKind>(['cpu', 'memory', 'update-available']);
+const WARNING = new Set<AlertKind>(['cpu', 'memory', 'update-available', 'disk-fill', 'host-cpu']);

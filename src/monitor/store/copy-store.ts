@@ -139,6 +139,25 @@ const TABLES: readonly {
     ],
     order: 'started_at',
   },
+  {
+    table: 'host_samples',
+    columns: [
+      'tier',
+      'engine',
+      't',
+      'cpu',
+      'mem_used',
+      'mem_avail',
+      'swap_used',
+      'root_used',
+      'root_avail',
+      'load1',
+      'net_rx',
+      'net_tx',
+    ],
+    order: 'tier, t',
+  },
+  { table: 'prunes', columns: ['id', 'engine', 'at', '"by"', 'options', 'result'], order: 'at' },
 ];
 
 /** Rows per INSERT (16 columns × 500 stays far below PostgreSQL's 65,535 parameters). */
@@ -148,7 +167,7 @@ const BATCH = 500;
  * `dockgate monitor migrate --from sqlite:DIR --to postgres://…`: copies a SQLite store into an
  * empty PostgreSQL one — users, tokens, containers, timelines, stats in every tier (the days they
  * cover made as partitions first), engine periods, alerts with their deliveries, terminal sessions,
- * update checks and runs — each table in one transaction, and says how many rows of each. A target
+ * update checks and runs, host samples and cleanups — each table in one transaction, and says how many rows of each. A target
  * that already holds users, tokens, containers or alerts is refused: nothing is merged.
  */
 export async function copyStore(from: Store, to: Store): Promise<{ table: string; rows: number }[]> {

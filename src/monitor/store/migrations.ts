@@ -223,4 +223,32 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX outbox_unsent ON outbox (engine, claimed_at) WHERE sent_at IS NULL;
   `,
+  // 9: hosts (docs/hosts.md) — each engine's machine sampled into the same tiers as containers'
+  // stats (0 raw, 1 minute, 2 hour; rates per second, averaged on rollup), and the cleanups asked.
+  `
+  CREATE TABLE host_samples (
+    tier INTEGER NOT NULL,
+    engine TEXT NOT NULL,
+    t INTEGER NOT NULL,
+    cpu REAL,
+    mem_used INTEGER,
+    mem_avail INTEGER,
+    swap_used INTEGER,
+    root_used INTEGER,
+    root_avail INTEGER,
+    load1 REAL,
+    net_rx REAL,
+    net_tx REAL,
+    PRIMARY KEY (tier, engine, t)
+  ) WITHOUT ROWID;
+  CREATE TABLE prunes (
+    id TEXT PRIMARY KEY,
+    engine TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    by TEXT NOT NULL,
+    options TEXT NOT NULL,
+    result TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX prunes_engine ON prunes (engine, at);
+  `,
 ];

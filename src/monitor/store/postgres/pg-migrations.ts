@@ -219,6 +219,34 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX outbox_unsent ON outbox (engine, claimed_at) WHERE sent_at IS NULL;
   `,
+  // 5: as SQLite's 9 — host samples (small: one row per engine per interval, not partitioned)
+  // and the cleanups asked.
+  `
+  CREATE TABLE host_samples (
+    tier INTEGER NOT NULL,
+    engine TEXT NOT NULL,
+    t BIGINT NOT NULL,
+    cpu DOUBLE PRECISION,
+    mem_used BIGINT,
+    mem_avail BIGINT,
+    swap_used BIGINT,
+    root_used BIGINT,
+    root_avail BIGINT,
+    load1 DOUBLE PRECISION,
+    net_rx DOUBLE PRECISION,
+    net_tx DOUBLE PRECISION,
+    PRIMARY KEY (tier, engine, t)
+  );
+  CREATE TABLE prunes (
+    id TEXT PRIMARY KEY,
+    engine TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    "by" TEXT NOT NULL,
+    options TEXT NOT NULL,
+    result TEXT NOT NULL
+  );
+  CREATE INDEX prunes_engine ON prunes (engine, at);
+  `,
 ];
 
 /** Arbitrary, fixed: the advisory lock key of dockgate's migrations. */

@@ -1,0 +1,372 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { stat, statfs } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type {
+  HostAnswer,
+  HostCpu,
+  HostFilesystem,
+  HostInterface,
+  HostMemory,
+  HostPressure,
+  HostUnavailable,
+  PressureEntry,
+  PressureLine,
+} from './host-answer.js';
+
+/** `/proc/stat` counts in USER_HZ, which Linux fixes at 100 for user space on every architecture. */
+const USER_HZ = 100;
+
+/** A statfs that has not answered by then is left behind (a dead NFS server never answers). */
+const STATFS_TIMEOUT_MS = 1_000;
+
+/**
+ * Pseudo and read-only image filesystems, and the mount points under which only those, or
+ * containers' own mounts, live — node_exporter's default exclusions, so the lists agree.
+ */
+const IGNORED_TYPES =
+  /^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$/;
+const IGNORED_MOUNTS =
+  /^\/(dev|proc|sys|run\/credentials\/.+|run\/docker\/netns\/.+|var\/lib\/docker\/.+|var\/lib\/containers\/storage\/.+)($|\/)/;
+
+/** Where the host's files are, as this process sees them. */
+interface Paths {
+  /** A procfs: the kernel-wide files (stat, meminfo, loadavg, uptime, pressure) are the host's in any. */
+  readonly proc: string;
+  /** The host's mount table and network counters; undefined with the reason when not reachable. */
+  readonly mounts: string | { readonly missing: string };
+  readonly netDev: string | { readonly missing: string };
+  /** Prefixed to a host path to reach it here. */
+  readonly root: string;
+}
+
+/**
+ * Reads the engine's machine for `GET /dockgate/v1/host` (docs/hosts.md). `root` is where the
+ * host's root filesystem is mounted in this process (`/` on the host itself; `/host` in the image,
+ * from `-v /:/host:ro`): the mount table, the network counters, the hostname and os-release come
+ * from there. CPU, memory, load, uptime and pressure are kernel-wide and read from any procfs.
+ * Nothing missing is guessed: it is listed in `unavailable` with the mount that would supply it.
+ */
+export class HostReader {
+  readonly #paths: Paths;
+  /** Mounts whose statfs did not answer: not asked again until that call returns. */
+  readonly #stuck = new Set<string>();
+
+  constructor(options: { root?: string } = {}) {
+    this.#paths = pathsFor(options.root ?? '/');
+  }
+
+  get root(): string {
+    return this.#paths.root;
+  }
+
+  /** One reading; `dockerRootDir` (from the engine's `/info`) marks the filesystem that holds it. */
+  async read(dockerRootDir: string | undefined): Promise<HostAnswer> {
+    const read = new Date().toISOString();
+    const unavailable: HostUnavailable[] = [];
+    const p = this.#paths;
+    const attempt = <T>(field: HostUnavailable['field'], fn: () => T | undefined, why: string): T | null => {
+      try {
+        const value = fn();
+        if (value !== undefined) return value;
+      } catch (error) {
+        unavailable.push({ field, reason: `${why}: ${(error as Error).message}` });
+        return null;
+      }
+      unavailable.push({ field, reason: why });
+      return null;
+    };
+    const cpu = attempt('cpu', () => readCpu(p.proc), `${p.proc}/stat or loadavg not readable`);
+    const memory = attempt('memory', () => readMemory(p.proc), `${p.proc}/meminfo not readable`);
+    const uptime = attempt(
+      'uptime',
+      () => Number.parseFloat(readFileSync(join(p.proc, 'uptime'), 'utf8')),
+      `${p.proc}/uptime not readable`,
+    );
+    const kernel = attempt(
+      'kernel',
+      () => readFileSync(join(p.proc, 'sys/kernel/osrelease'), 'utf8').trim(),
+      'no kernel release',
+    );
+    const host = attempt('hostname', () => this.#hostname(), `no ${join(p.root, 'etc/hostname')}`);
+    const os = attempt('os', () => osName(p.root), `no ${join(p.root, 'etc/os-release')}`);
+    const pressure = readPressure(p.proc);
+    if (pressure === undefined)
+      unavailable.push({ field: 'pressure', reason: 'the kernel has no /proc/pressure (PSI off)' });
+    let network: HostInterface[] = [];
+    if (typeof p.netDev === 'string') {
+      const netDev = p.netDev;
+      network = attempt('network', () => parseNetDev(readFileSync(netDev, 'utf8')), `${netDev}`) ?? [];
+    } else unavailable.push({ field: 'network', reason: p.netDev.missing });
+    let filesystems: HostFilesystem[] = [];
+    if (typeof p.mounts === 'string') {
+      try {
+        filesystems = await this.#filesystems(readFileSync(p.mounts, 'utf8'), dockerRootDir, unavailable);
+      } catch (error) {
+        unavailable.push({ field: 'filesystems', reason: `${p.mounts}: ${(error as Error).message}` });
+      }
+    } else unavailable.push({ field: 'filesystems', reason: p.mounts.missing });
+    return {
+      read,
+      hostname: host,
+      kernel,
+      os,
+      uptimeSeconds: uptime === null || Number.isNaN(uptime) ? null : uptime,
+      cpu,
+      memory,
+      filesystems,
+      network,
+      ...(pressure === undefined ? {} : { pressure }),
+      unavailable,
+    };
+  }
+
+  #hostname(): string | undefined {
+    if (this.#paths.root === '/') return hostname();
+    const text = readFileSync(join(this.#paths.root, 'etc/hostname'), 'utf8').trim();
+    return text === '' ? undefined : text;
+  }
+
+  async #filesystems(
+    table: string,
+    dockerRootDir: string | undefined,
+    unavailable: HostUnavailable[],
+  ): Promise<HostFilesystem[]> {
+    const root = this.#paths.root;
+    const here = (mount: string): string => (root === '/' ? mount : join(root, mount));
+    const candidates = parseMounts(table).filter(
+      (m) =>
+        !IGNORED_TYPES.test(m.fsType) &&
+        !IGNORED_MOUNTS.test(m.mount) &&
+        (dockerRootDir === undefined || !m.mount.startsWith(`${dockerRootDir}/`)),
+    );
+    const measured = await Promise.all(
+      candidates.map(async (m) => ({ m, facts: await this.#measure(here(m.mount)) })),
+    );
+    // One entry per device (df's rule): a bind mount of a directory shows the same filesystem again.
+    const byDevice = new Map<number, HostFilesystem & { dev: number }>();
+    for (const { m, facts } of measured) {
+      if (facts === undefined || facts.size === 0) continue;
+      const known = byDevice.get(facts.dev);
+      if (known !== undefined && known.mount.length <= m.mount.length) continue;
+      byDevice.set(facts.dev, {
+        mount: m.mount,
+        device: m.device,
+        fsType: m.fsType,
+        sizeBytes: facts.size,
+        usedBytes: facts.used,
+        availableBytes: facts.available,
+        inodes: facts.inodes,
+        inodesUsed: facts.inodesUsed,
+        readOnly: m.readOnly,
+        dockerRoot: false,
+        dev: facts.dev,
+      });
+    }
+    let rootDev: number | undefined;
+    if (dockerRootDir === undefined)
+      unavailable.push({ field: 'dockerRoot', reason: "the engine's DockerRootDir is not known" });
+    else {
+      try {
+        rootDev = (await stat(here(dockerRootDir))).dev;
+      } catch (error) {
+        unavailable.push({
+          field: 'dockerRoot',
+          reason: `${dockerRootDir} is not reachable here (${(error as NodeJS.ErrnoException).code ?? 'error'})${root === '/' ? '' : ` under ${root}`}`,
+        });
+      }
+    }
+    return [...byDevice.values()]
+      .map(({ dev, ...fs }) => ({ ...fs, dockerRoot: dev === rootDev }))
+      .sort((a, b) => Number(b.dockerRoot) - Number(a.dockerRoot) || a.mount.localeCompare(b.mount));
+  }
+
+  /** statfs and the device number of one mount point; undefined when it cannot be read in time. */
+  async #measure(path: string): Promise<
+    | {
+        dev: number;
+        size: number;
+        used: number;
+        available: number;
+        inodes: number;
+        inodesUsed: number;
+      }
+    | undefined
+  > {
+    if (this.#stuck.has(path)) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const call = Promise.all([statfs(path), stat(path)]);
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), STATFS_TIMEOUT_MS);
+      timer.unref();
+    });
+    try {
+      const result = await Promise.race([call, timeout]);
+      if (result === 'timeout') {
+        this.#stuck.add(path);
+        void call.then(
+          () => this.#stuck.delete(path),
+          () => this.#stuck.delete(path),
+        );
+        return undefined;
+      }
+      const [fs, st] = result;
+      return {
+        dev: st.dev,
+        size: fs.blocks * fs.bsize,
+        used: (fs.blocks - fs.bfree) * fs.bsize,
+        available: fs.bavail * fs.bsize,
+        inodes: fs.files,
+        inodesUsed: fs.files - fs.ffree,
+      };
+    } catch {
+      return undefined; // gone since the table was read, or not permitted
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function pathsFor(root: string): Paths {
+  if (root === '/') return { root, proc: '/proc', mounts: '/proc/self/mounts', netDev: '/proc/net/dev' };
+  const hostProc = join(root, 'proc');
+  if (existsSync(join(hostProc, '1/mounts')))
+    return {
+      root,
+      proc: hostProc,
+      // pid 1 of the host's procfs: the host's mount namespace and network namespace.
+      mounts: join(hostProc, '1/mounts'),
+      netDev: join(hostProc, '1/net/dev'),
+    };
+  const missing = `${hostProc} is not the host's procfs: mount the host's root with -v /:${root}:ro`;
+  return { root, proc: '/proc', mounts: { missing }, netDev: { missing } };
+}
+
+function readCpu(proc: string): HostCpu | undefined {
+  const stat = readFileSync(join(proc, 'stat'), 'utf8');
+  const total = /^cpu\s+(.*)$/m.exec(stat);
+  if (total === null) return undefined;
+  const perCore = [...stat.matchAll(/^cpu\d+\s+(.*)$/gm)].map((m) => usage(m[1] ?? ''));
+  const load = readFileSync(join(proc, 'loadavg'), 'utf8').trim().split(/\s+/).map(Number);
+  return {
+    cores: perCore.length,
+    usageSeconds: usage(total[1] ?? ''),
+    perCore,
+    load1: load[0] ?? 0,
+    load5: load[1] ?? 0,
+    load15: load[2] ?? 0,
+  };
+}
+
+/** One `/proc/stat` cpu line's fields, in seconds. */
+function usage(fields: string): HostCpu['usageSeconds'] {
+  const f = fields.trim().split(/\s+/).map(Number);
+  const s = (i: number): number => (f[i] ?? 0) / USER_HZ;
+  return {
+    user: s(0),
+    nice: s(1),
+    system: s(2),
+    idle: s(3),
+    iowait: s(4),
+    irq: s(5),
+    softirq: s(6),
+    steal: s(7),
+  };
+}
+
+function readMemory(proc: string): HostMemory | undefined {
+  const text = readFileSync(join(proc, 'meminfo'), 'utf8');
+  const kb = (key: string): number | undefined => {
+    const m = new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(text);
+    return m === null ? undefined : Number(m[1]) * 1024;
+  };
+  const total = kb('MemTotal');
+  const available = kb('MemAvailable');
+  if (total === undefined || available === undefined) return undefined;
+  const swapTotal = kb('SwapTotal') ?? 0;
+  return {
+    totalBytes: total,
+    availableBytes: available,
+    swapTotalBytes: swapTotal,
+    swapUsedBytes: Math.max(0, swapTotal - (kb('SwapFree') ?? swapTotal)),
+  };
+}
+
+function readPressure(proc: string): HostPressure | undefined {
+  const out: { cpu?: PressureEntry; memory?: PressureEntry; io?: PressureEntry } = {};
+  for (const resource of ['cpu', 'memory', 'io'] as const) {
+    let text: string;
+    try {
+      text = readFileSync(join(proc, 'pressure', resource), 'utf8');
+    } catch {
+      continue;
+    }
+    const some = pressureLine(text, 'some');
+    const full = pressureLine(text, 'full');
+    if (some !== undefined) out[resource] = full === undefined ? { some } : { some, full };
+  }
+  return Object.keys(out).length === 0 ? undefined : out;
+}
+
+function pressureLine(text: string, kind: 'some' | 'full'): PressureLine | undefined {
+  const m = new RegExp(`^${kind} avg10=([\\d.]+) avg60=([\\d.]+) avg300=([\\d.]+) total=(\\d+)`, 'm').exec(
+    text,
+  );
+  if (m === null) return undefined;
+  return {
+    avg10: Number(m[1]),
+    avg60: Number(m[2]),
+    avg300: Number(m[3]),
+    totalMicroseconds: Number(m[4]),
+  };
+}
+
+function osName(root: string): string | undefined {
+  for (const file of ['etc/os-release', 'usr/lib/os-release']) {
+    let text: string;
+    try {
+      text = readFileSync(join(root, file), 'utf8');
+    } catch {
+      continue;
+    }
+    const m = /^PRETTY_NAME=(.*)$/m.exec(text);
+    if (m !== null) return (m[1] ?? '').trim().replace(/^(["'])(.*)\1$/, '$2');
+  }
+  return undefined;
+}
+
+/** `/proc/net/dev`: every interface's cumulative bytes. */
+export function parseNetDev(text: string): HostInterface[] {
+  const out: HostInterface[] = [];
+  for (const line of text.split('\n').slice(2)) {
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    const f = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    out.push({ interface: line.slice(0, colon).trim(), rxBytes: f[0] ?? 0, txBytes: f[8] ?? 0 });
+  }
+  return out;
+}
+
+/** `/proc/<pid>/mounts`: octal escapes (`\040` for a space) decoded. */
+export function parseMounts(
+  text: string,
+): { device: string; mount: string; fsType: string; readOnly: boolean }[] {
+  const decode = (s: string): string =>
+    s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const [device = '', mount = '', fsType = '', options = ''] = line.split(' ');
+      return {
+        device: decode(device),
+        mount: decode(mount),
+        fsType,
+        readOnly: options.split(',').includes('ro'),
+      };
+    });
+}

@@ -43,7 +43,9 @@ RUN chmod 0755 /opt/dockgate/dist/cli/main.js && \
 
 # The gateway: all interfaces, port 2375, the host's socket, read-only for callers without a token
 # (protected mode allows that); tokens and the monitor's history in /data. Stopped within
-# docker's 10 s: the grace is shorter. Every option: DOCKGATE_<OPTION> (docs/distribution.md).
+# docker's 10 s: the grace is shorter. The host's figures (GET /dockgate/v1/host) from /host when
+# it is mounted (-v /:/host:ro), else only what any procfs says (docs/hosts.md).
+# Every option: DOCKGATE_<OPTION> (docs/distribution.md).
 ENV NODE_ENV=production \
     DOCKGATE_USER=10001:10001 \
     DOCKGATE_LISTEN=tcp://0.0.0.0:2375 \
@@ -51,6 +53,7 @@ ENV NODE_ENV=production \
     DOCKGATE_TOKENS=/data/tokens.json \
     DOCKGATE_SHUTDOWN_GRACE=8 \
     DOCKGATE_TECNATIVA_ENV=auto \
+    DOCKGATE_HOST_ROOT=auto \
     DOCKGATE_MONITOR_DATA=/data
 
 # /run/dockgate: where a unix socket listener goes, for a volume shared with its callers (a new

@@ -11,6 +11,9 @@ import { tecnativaProfile } from '../policy/tecnativa.js';
 import { type ConfigFile, readConfigFile } from './policy-file.js';
 import { loadPolicy, type PolicySource } from './policy-source.js';
 
+/** Where the image expects the host's root (`-v /:/host:ro`, docs/hosts.md#in-a-container). */
+const IMAGE_HOST_ROOT = '/host';
+
 /** Every default of `dockgate serve`, in one place; the CLI help and docs/gateway.md show them. */
 export const SERVE_DEFAULTS = {
   listen: ['tcp://127.0.0.1:2375'],
@@ -53,7 +56,10 @@ const rawServeOptions = z
       .optional(),
     auditKeep: z.string().regex(/^\d+$/, '--audit-keep must be a number of files').optional(),
     admin: z.string().optional(),
-    hostRoot: z.string().regex(/^\//, '--host-root must be an absolute path such as /host').optional(),
+    hostRoot: z
+      .string()
+      .regex(/^(\/|auto$)/, '--host-root must be an absolute path such as /host, or auto')
+      .optional(),
     workers: z
       .string()
       .regex(/^(auto|\d+)$/, '--workers must be a number of processes or "auto"')
@@ -264,9 +270,14 @@ function readMaterial(file: string, option: string): Buffer {
   }
 }
 
-/** `--host-root`: a directory that exists (a missing mount is said at start, not per request). */
+/**
+ * `--host-root`: a directory that exists (a missing mount is said at start, not per request).
+ * `auto` — the image's setting — is `/host` when it is mounted; when it is not, the host endpoint
+ * says which of its fields need it (`unavailable`) instead of reporting the container's own mounts.
+ */
 function hostRootOf(dir: string | undefined): string {
   if (dir === undefined || dir === '/') return '/';
+  if (dir === 'auto') return IMAGE_HOST_ROOT;
   if (!existsSync(dir))
     throw new DockgateError(
       'DG_CONFIG_INVALID',

@@ -79,13 +79,13 @@ describe('alert state machine: one rule, one target (a clock the test controls)'
 });
 
 describe('alert rules: defaults, scopes, silence', () => {
-  it('defaults: on except missing (no list), cpu, memory and update-available; loop 3 in 10 min, settle 2 min', () => {
+  it('defaults: on except missing (no list), cpu, memory, update-available, host-memory and host-cpu; loop 3 in 10 min, settle 2 min', () => {
     const rules = compileAlertRules(undefined);
     assert.deepEqual(
       Object.values(rules.rules)
         .filter((r) => r.enabled)
         .map((r) => r.kind),
-      ['died', 'oom', 'unhealthy', 'restart-loop', 'engine-down', 'update-failed'],
+      ['died', 'oom', 'unhealthy', 'restart-loop', 'engine-down', 'update-failed', 'disk', 'disk-fill'],
     );
     assert.deepEqual(rules.loop, { restarts: 3, windowMs: 600_000, settleMs: 120_000 });
     assert.equal(rules.rules.unhealthy.forMs, 30_000);

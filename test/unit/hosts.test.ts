@@ -1,0 +1,313 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { HostAnswer, HostFilesystem } from '../../src/engine/host/host-answer.js';
+import { parseMounts, parseNetDev } from '../../src/engine/host/host-reader.js';
+import { compileAlertRules } from '../../src/monitor/alerts/alert-rules.js';
+import { diskView, type SystemDf } from '../../src/monitor/hosts/disk-usage.js';
+import { cpuPercent, type FreeSample, hostPoint } from '../../src/monitor/hosts/host-collector.js';
+import { fullIn, hostConditions, watched } from '../../src/monitor/hosts/host-rules.js';
+import type { HostView } from '../../src/monitor/hosts/host-sources.js';
+import { planPrune } from '../../src/monitor/hosts/prune-plan.js';
+
+const GiB = 1024 ** 3;
+
+function fs(mount: string, usedGiB: number, sizeGiB: number, dockerRoot = false): HostFilesystem {
+  return {
+    mount,
+    device: `/dev/${mount.replace(/\//g, '_')}`,
+    fsType: 'ext4',
+    sizeBytes: sizeGiB * GiB,
+    usedBytes: usedGiB * GiB,
+    availableBytes: (sizeGiB - usedGiB) * GiB,
+    inodes: 1000,
+    inodesUsed: 10,
+    readOnly: false,
+    dockerRoot,
+  };
+}
+
+function view(filesystems: HostFilesystem[], extra: Partial<HostAnswer> = {}): HostView {
+  return {
+    read: '2026-12-07T10:00:00.000Z',
+    hostname: 'h',
+    kernel: '6',
+    os: 'Debian',
+    uptimeSeconds: 100,
+    cpu: null,
+    memory: { totalBytes: 16 * GiB, availableBytes: 8 * GiB, swapTotalBytes: 0, swapUsedBytes: 0 },
+    filesystems,
+    network: [],
+    unavailable: [],
+    source: 'gateway',
+    engine: {
+      name: 'h',
+      kernel: '6',
+      os: 'Debian',
+      cores: 2,
+      memoryTotalBytes: 16 * GiB,
+      dockerRootDir: '/var/lib/docker',
+      storageDriver: 'overlay2',
+      driverStatus: [],
+    },
+    ...extra,
+  };
+}
+
+describe('host rules (pure)', () => {
+  const rules = compileAlertRules(undefined);
+
+  it('defaults: disk and disk-fill on, the docker root watched at 90 %', () => {
+    assert.equal(rules.rules.disk.enabled, true);
+    assert.equal(rules.rules['disk-fill'].enabled, true);
+    assert.equal(rules.rules['host-memory'].enabled, false);
+    assert.equal(rules.rules['host-cpu'].enabled, false);
+    assert.deepEqual(rules.host.disk.mounts, ['docker-root']);
+    assert.equal(rules.host.disk.usedPercent, 90);
+    assert.equal(rules.host.diskFill.withinMs, 24 * 3_600_000);
+  });
+
+  it('disk: the docker root above 90 % is active; another filesystem is not watched by default', () => {
+    const conditions = hostConditions(rules.host, {
+      engine: 'e',
+      view: view([fs('/var/lib/docker', 95, 100, true), fs('/home', 99, 100)]),
+      point: undefined,
+      free: [],
+    });
+    const disk = conditions.filter((c) => c.kind === 'disk');
+    assert.equal(disk.length, 1);
+    assert.equal(disk[0]?.target, 'e/host:/var/lib/docker');
+    assert.equal(disk[0]?.active, true);
+    assert.match(disk[0]?.summary ?? '', /95\.0% full/);
+  });
+
+  it('disk: availableBytes fires below a size even under usedPercent', () => {
+    const r = compileAlertRules({ disk: { availableBytes: '10GiB', mounts: ['*'] } });
+    const [c] = hostConditions(r.host, {
+      engine: 'e',
+      view: view([fs('/', 95, 100)]),
+      point: undefined,
+      free: [],
+    });
+    assert.equal(c?.active, true, '5 GiB left is below 10 GiB');
+  });
+
+  it('watched: docker-root, * (writable ones) and mount points', () => {
+    const list = [fs('/a', 1, 2, true), fs('/b', 1, 2), { ...fs('/c', 1, 2), readOnly: true }];
+    assert.deepEqual(
+      watched(list, ['docker-root']).map((f) => f.mount),
+      ['/a'],
+    );
+    assert.deepEqual(
+      watched(list, ['*']).map((f) => f.mount),
+      ['/a', '/b'],
+    );
+    assert.deepEqual(
+      watched(list, ['/c']).map((f) => f.mount),
+      ['/c'],
+    );
+  });
+
+  it('fullIn: a steady fall predicts the time to zero; too short a history decides nothing; a rise is never full', () => {
+    const samples = (perSecond: number, seconds: number, start = 1000): FreeSample[] =>
+      Array.from({ length: seconds + 1 }, (_, i) => ({
+        t: i * 1000,
+        free: new Map([['/x', start + perSecond * i]]),
+      }));
+    const fit = fullIn(samples(-10, 20), '/x', 20_000);
+    assert.ok(fit !== undefined && fit.secondsToFull !== null);
+    assert.equal(Math.round(fit.secondsToFull), 80, '800 bytes left at 10 a second');
+    assert.equal(fullIn(samples(-10, 5), '/x', 20_000), undefined, 'spans less than half the window');
+    assert.equal(fullIn(samples(5, 20), '/x', 20_000)?.secondsToFull, null);
+  });
+
+  it('disk-fill: active when predicted within `within`, nothing without enough history', () => {
+    const r = compileAlertRules({ 'disk-fill': { within: '2m', window: '20s', mounts: ['/x'] } });
+    const free: FreeSample[] = Array.from({ length: 21 }, (_, i) => ({
+      t: i * 1000,
+      free: new Map([['/x', 1000 - 10 * i]]),
+    }));
+    const v = view([{ ...fs('/x', 0, 1), availableBytes: 800 }]);
+    const [c] = hostConditions(r.host, { engine: 'e', view: v, point: undefined, free }).filter(
+      (x) => x.kind === 'disk-fill',
+    );
+    assert.equal(c?.active, true);
+    assert.equal(c?.details.fullInSeconds, 80);
+    assert.deepEqual(
+      hostConditions(r.host, { engine: 'e', view: v, point: undefined, free: free.slice(-3) }).filter(
+        (x) => x.kind === 'disk-fill',
+      ),
+      [],
+    );
+  });
+
+  it('host-memory and host-cpu: thresholds; a host read through /info only gives no condition', () => {
+    const r = compileAlertRules({ 'host-memory': { below: '60%' }, 'host-cpu': { above: 50 } });
+    const point = { t: 0, cpuPercent: 75 } as unknown as Parameters<typeof hostConditions>[1]['point'];
+    const kinds = hostConditions(r.host, { engine: 'e', view: view([]), point, free: [] });
+    assert.deepEqual(
+      kinds.map((c) => [c.kind, c.active]),
+      [
+        ['host-memory', true],
+        ['host-cpu', true],
+      ],
+    );
+    const blind = view([], { memory: null, source: 'engine' } as Partial<HostAnswer>);
+    assert.deepEqual(hostConditions(r.host, { engine: 'e', view: blind, point: undefined, free: [] }), []);
+  });
+});
+
+describe('host readings (pure)', () => {
+  it('parseMounts decodes octal escapes; parseNetDev reads bytes in and out', () => {
+    const [m] = parseMounts('/dev/sdb1 /mnt/my\\040disk ext4 ro,relatime 0 0\n');
+    assert.deepEqual(m, { device: '/dev/sdb1', mount: '/mnt/my disk', fsType: 'ext4', readOnly: true });
+    const net = parseNetDev(
+      'Inter-|   Receive |  Transmit\n face |bytes packets|bytes\n  eth0: 100 1 0 0 0 0 0 0 200 2 0 0 0 0 0 0\n',
+    );
+    assert.deepEqual(net, [{ interface: 'eth0', rxBytes: 100, txBytes: 200 }]);
+  });
+
+  it('cpuPercent: busy share of all cores between two readings; hostPoint: rates without virtual interfaces', () => {
+    const usage = (busy: number, idle: number) => ({
+      user: busy,
+      nice: 0,
+      system: 0,
+      idle,
+      iowait: 0,
+      irq: 0,
+      softirq: 0,
+      steal: 0,
+    });
+    const a = view([], {
+      read: '2026-12-07T10:00:00.000Z',
+      cpu: { cores: 2, usageSeconds: usage(10, 90), perCore: [], load1: 0, load5: 0, load15: 0 },
+      network: [
+        { interface: 'eth0', rxBytes: 1000, txBytes: 0 },
+        { interface: 'veth1', rxBytes: 5000, txBytes: 0 },
+      ],
+    });
+    const b = view([], {
+      read: '2026-12-07T10:00:10.000Z',
+      cpu: { cores: 2, usageSeconds: usage(15, 105), perCore: [], load1: 0, load5: 0, load15: 0 },
+      network: [
+        { interface: 'eth0', rxBytes: 3000, txBytes: 0 },
+        { interface: 'veth1', rxBytes: 99_000, txBytes: 0 },
+      ],
+    });
+    assert.equal(cpuPercent(a, b), 25);
+    const p = hostPoint(a, b);
+    assert.equal(p.netRxBytesPerSecond, 200, 'eth0 only: 2000 bytes in 10 s');
+    assert.equal(p.memoryUsedBytes, 8 * GiB);
+    assert.equal(hostPoint(undefined, b).cpuPercent, null, 'one reading: no rate');
+  });
+});
+
+describe('prune plan (pure)', () => {
+  const now = Date.parse('2026-12-07T12:00:00Z');
+  const old = now / 1000 - 30 * 86_400;
+  const df: SystemDf = {
+    LayersSize: 1000,
+    Images: [
+      { Id: 'sha256:used', RepoTags: ['app:1'], Created: old, Size: 300, SharedSize: 100, Containers: 1 },
+      { Id: 'sha256:free', RepoTags: ['old:1'], Created: old, Size: 200, SharedSize: 100, Containers: 0 },
+      {
+        Id: 'sha256:dangle',
+        RepoTags: ['<none>:<none>'],
+        Created: old,
+        Size: 50,
+        SharedSize: 0,
+        Containers: 0,
+      },
+      {
+        Id: 'sha256:keep',
+        RepoTags: ['keep:1'],
+        Created: old,
+        Size: 70,
+        SharedSize: 0,
+        Containers: 0,
+        Labels: { 'dockgate.keep': 'true' },
+      },
+      { Id: 'sha256:new', RepoTags: ['new:1'], Created: now / 1000, Size: 10, SharedSize: 0, Containers: 0 },
+      { Id: 'sha256:gone-with', RepoTags: ['x:1'], Created: old, Size: 40, SharedSize: 0, Containers: 1 },
+    ],
+    Containers: [
+      {
+        Id: 'run',
+        Names: ['/run'],
+        Image: 'app:1',
+        ImageID: 'sha256:used',
+        Created: old,
+        State: 'running',
+        SizeRw: 5,
+      },
+      { Id: 'loop', Names: ['/loop'], Image: 'x:1', ImageID: 'sha256:x', Created: old, State: 'restarting' },
+      {
+        Id: 'done',
+        Names: ['/done'],
+        Image: 'x:1',
+        ImageID: 'sha256:gone-with',
+        Created: old,
+        State: 'exited',
+        SizeRw: 7,
+      },
+      {
+        Id: 'kept',
+        Names: ['/kept'],
+        Image: 'x:1',
+        ImageID: 'sha256:x',
+        Created: old,
+        State: 'exited',
+        Labels: { 'dockgate.keep': 'true' },
+      },
+    ],
+    Volumes: [
+      { Name: 'a'.repeat(64), UsageData: { Size: 9, RefCount: 0 } },
+      { Name: 'named', UsageData: { Size: 11, RefCount: 0 } },
+      { Name: 'busy', UsageData: { Size: 13, RefCount: 1 } },
+    ],
+  };
+
+  it('exited containers first, then images no remaining container uses; keep labels and running images stay', () => {
+    const plan = planPrune(df, { images: 'unused', containers: 'exited' }, now);
+    assert.deepEqual(
+      plan.containers.map((c) => c.id),
+      ['done'],
+    );
+    // gone-with's only container goes, but the restarting one names x:1 — a tag some container uses.
+    assert.deepEqual(
+      plan.images.map((i) => i.id),
+      ['sha256:free', 'sha256:dangle', 'sha256:new'],
+    );
+    assert.equal(plan.bytes, 7 + 100 + 50 + 10);
+  });
+
+  it('olderThan on creation; dangling only untagged; volumes only when asked, anonymous unless all', () => {
+    assert.deepEqual(
+      planPrune(df, { images: 'unused', olderThan: '168h' }, now).images.map((i) => i.id),
+      ['sha256:free', 'sha256:dangle'],
+    );
+    assert.deepEqual(
+      planPrune(df, { images: 'dangling' }, now).images.map((i) => i.id),
+      ['sha256:dangle'],
+    );
+    assert.deepEqual(planPrune(df, { images: 'dangling' }, now).volumes, []);
+    assert.deepEqual(
+      planPrune(df, { volumes: true }, now).volumes.map((v) => v.id),
+      ['a'.repeat(64)],
+    );
+    assert.deepEqual(
+      planPrune(df, { volumes: 'all' }, now).volumes.map((v) => v.id),
+      ['a'.repeat(64), 'named'],
+    );
+    assert.throws(() => planPrune(df, { images: 'unused', olderThan: 'soon' }, now), /olderThan/);
+  });
+
+  it("diskView: docker system df's reclaimable figures", () => {
+    const d = diskView(df, 12, now);
+    assert.equal(d.images.count, 6);
+    assert.equal(d.images.active, 2);
+    assert.equal(d.images.reclaimableBytes, 1000 - (300 - 100) - 40, 'layers minus the used images’ own');
+    assert.equal(d.containers.reclaimableBytes, 7, 'the stopped ones');
+    assert.equal(d.volumes.reclaimableBytes, 20);
+    assert.equal(d.tookMs, 12);
+  });
+});

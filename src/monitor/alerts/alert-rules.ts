@@ -36,6 +36,11 @@ const scopeSchema = z
   })
   .strict();
 
+/** What a filesystem rule watches: `docker-root`, `*`, or an absolute mount point. */
+const mountSpec = z
+  .string()
+  .regex(/^(docker-root|\*|\/.*)$/, 'a mount point (/data), docker-root, or * (every writable filesystem)');
+
 const common = {
   enabled: z.boolean().optional(),
   scope: scopeSchema.optional(),
@@ -101,7 +106,7 @@ export const alertsSchema = z
         usedPercent: z.number().positive().max(100).optional(),
         availableBytes: z.union([z.number().positive(), z.string()]).optional(),
         /** Mount points, `docker-root` (the default) or `*` (every writable one). */
-        mounts: z.array(z.string().min(1)).min(1).optional(),
+        mounts: z.array(mountSpec).min(1).optional(),
       })
       .strict()
       .optional(),
@@ -111,7 +116,7 @@ export const alertsSchema = z
         ...common,
         within: z.string().optional(),
         window: z.string().optional(),
-        mounts: z.array(z.string().min(1)).min(1).optional(),
+        mounts: z.array(mountSpec).min(1).optional(),
       })
       .strict()
       .optional(),

@@ -230,3 +230,49 @@ describe('the image: the monitor', () => {
     assert.equal((await docker(['inspect', '-f', '{{.State.ExitCode}}', id])).stdout.trim(), '0');
   });
 });
+
+describe('the image: the host agent (docs/hosts.md#in-a-container)', () => {
+  it('image_host_root_regression: without /host, filesystems and network are unavailable (never the container’s own); with -v /:/host:ro, the host’s', async () => {
+    const bare = await freePort();
+    const id = await runImage(['-e', `DOCKGATE_LISTEN=tcp://0.0.0.0:${bare}`]);
+    await healthy(id);
+    const without = (await (await fetch(`http://127.0.0.1:${bare}/dockgate/v1/host`)).json()) as {
+      filesystems: unknown[];
+      network: unknown[];
+      memory: { totalBytes: number } | null;
+      unavailable: { field: string; reason: string }[];
+    };
+    assert.deepEqual(without.filesystems, [], 'no filesystem reported from the container’s own mounts');
+    assert.deepEqual(without.network, []);
+    assert.ok((without.memory?.totalBytes ?? 0) > 0, 'kernel-wide figures still read');
+    const missing = without.unavailable.find((u) => u.field === 'filesystems');
+    assert.match(missing?.reason ?? '', /mount the host's root with -v \/:\/host:ro/);
+
+    // The documented mount; root so that it may reach the private engine's data root (a 0700 temp dir).
+    const port = await freePort();
+    const mounted = await runImage([
+      '-e',
+      `DOCKGATE_LISTEN=tcp://0.0.0.0:${port}`,
+      '-e',
+      'DOCKGATE_USER=',
+      '-v',
+      '/:/host:ro',
+    ]);
+    await healthy(mounted);
+    const host = (await (await fetch(`http://127.0.0.1:${port}/dockgate/v1/host`)).json()) as {
+      hostname: string;
+      filesystems: { mount: string; dockerRoot: boolean; sizeBytes: number }[];
+      network: { interface: string }[];
+      unavailable: { field: string }[];
+    };
+    assert.deepEqual(
+      host.unavailable.map((u) => u.field).filter((f) => f !== 'pressure'),
+      [],
+      JSON.stringify(host.unavailable),
+    );
+    const root = host.filesystems.find((f) => f.dockerRoot);
+    assert.ok(root, 'the docker root marked, as the host sees it');
+    assert.ok(!root.mount.startsWith('/host'), 'mount points as the host names them');
+    assert.ok(host.network.some((n) => n.interface === 'lo'));
+  });
+});

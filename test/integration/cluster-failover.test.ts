@@ -236,6 +236,26 @@ describe('several monitors on PostgreSQL (issue 28)', () => {
         ),
       { what: 'the stop recorded by the owner, shown here', timeout: 20_000 },
     );
+    // The host of the other monitor's engine: read by its owner (the reading is in its memory), asked here.
+    let hostAnswer: { latest: { source: string; engine: { cores: number } } | null } = { latest: null };
+    await waitFor(
+      async () => {
+        const host = await fetch(`${a.url}/api/v1/engines/${elsewhere}/host?range=5m`, {
+          headers: { authorization: `Bearer ${adminA}` },
+        });
+        assert.equal(host.status, 200, 'cluster_host_forward_regression');
+        hostAnswer = (await host.json()) as typeof hostAnswer;
+        return hostAnswer.latest !== null;
+      },
+      { what: "the owner's first host reading, asked of the other monitor" },
+    );
+    assert.equal(hostAnswer.latest?.source, 'engine', 'a dockerd without a gateway: /info only');
+    assert.ok((hostAnswer.latest?.engine.cores ?? 0) >= 1);
+    assert.equal(
+      (await fetch(`${a.url}/api/v1/engines/${elsewhere}/host`)).status,
+      409,
+      'anonymous: not sent on',
+    );
     // A terminal on the other monitor's engine, opened here: relayed to the owner and back.
     // b's other engine (not the one stopped above): its container still runs.
     const shellEngine = ENGINES.find((e) => e !== elsewhere && !(own.get(selfA) ?? []).includes(e)) as string;

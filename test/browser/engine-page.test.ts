@@ -73,6 +73,13 @@ describe('the engine page (a real browser)', () => {
     await page.click('button[type="submit"]');
     await page.locator('.live.live').waitFor();
     await page.goto(`${monitor.url}/engines`);
+    // The engine list has each host at a glance: the docker root's use, as the gateway read it.
+    await page.locator('tr[data-engine="box"] td[data-docker-root]').waitFor({ timeout: 30_000 });
+    const used = Number(
+      await page.locator('tr[data-engine="box"] td[data-docker-root]').getAttribute('data-docker-root'),
+    );
+    assert.ok(used > 0 && used < 100, `docker root ${used}% used`);
+    assert.deepEqual(await seriousViolations(page), [], 'axe on the engines page with hosts');
     await page.click('a[href="/engines/box"]');
     await page.locator('.engine-page[data-engine="box"]').waitFor();
     await page.locator('.facts').waitFor();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HostAnswer, HostFilesystem } from '../../src/engine/host/host-answer.js';
-import { parseMounts, parseNetDev } from '../../src/engine/host/host-reader.js';
+import { deviceNumber, parseMountInfo, parseNetDev } from '../../src/engine/host/host-reader.js';
 import { compileAlertRules } from '../../src/monitor/alerts/alert-rules.js';
 import { diskView, type SystemDf } from '../../src/monitor/hosts/disk-usage.js';
 import { cpuPercent, type FreeSample, hostPoint } from '../../src/monitor/hosts/host-collector.js';
@@ -157,9 +157,23 @@ describe('host rules (pure)', () => {
 });
 
 describe('host readings (pure)', () => {
-  it('parseMounts decodes octal escapes; parseNetDev reads bytes in and out', () => {
-    const [m] = parseMounts('/dev/sdb1 /mnt/my\\040disk ext4 ro,relatime 0 0\n');
-    assert.deepEqual(m, { device: '/dev/sdb1', mount: '/mnt/my disk', fsType: 'ext4', readOnly: true });
+  it('parseMountInfo reads device numbers, roots and escapes; deviceNumber encodes as mountinfo prints', () => {
+    const [m, bind] = parseMountInfo(
+      '36 35 8:17 / /mnt/my\\040disk rw,noatime shared:1 - ext4 /dev/sdb1 rw\n' +
+        '40 35 8:17 /data /srv ro,relatime - ext4 /dev/sdb1 rw\n',
+    );
+    assert.deepEqual(m, {
+      dev: '8:17',
+      root: '/',
+      mount: '/mnt/my disk',
+      fsType: 'ext4',
+      device: '/dev/sdb1',
+      readOnly: false,
+    });
+    assert.equal(bind?.root, '/data');
+    assert.equal(bind?.readOnly, true);
+    assert.equal(deviceNumber(2065n), '8:17');
+    assert.equal(deviceNumber((259n << 8n) | 3n), '259:3');
     const net = parseNetDev(
       'Inter-|   Receive |  Transmit\n face |bytes packets|bytes\n  eth0: 100 1 0 0 0 0 0 0 200 2 0 0 0 0 0 0\n',
     );

@@ -1,7 +1,16 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { type Alert, type ContainerItem, canAct, type EngineView, getJson, type Me, send } from './api.js';
+import {
+  type Alert,
+  type ContainerItem,
+  canAct,
+  type EngineView,
+  getJson,
+  type HostView,
+  type Me,
+  send,
+} from './api.js';
 import { bytes, when } from './format.js';
 import { Breakable } from './names.js';
 import { TerminalTab } from './terminal-tab.js';
@@ -463,8 +472,37 @@ export function AlertsPage({
   );
 }
 
-/** Every engine: reachability, versions, how stats and logs are read. */
+/** One engine's host as `GET /api/v1/hosts` has it (docs/hosts.md). */
+interface HostSummary {
+  readonly engine: string;
+  readonly latest: HostView | null;
+  readonly point: {
+    cpuPercent: number | null;
+    memoryUsedBytes: number | null;
+    memoryAvailableBytes: number | null;
+  } | null;
+}
+
+/** Every engine: reachability, versions, its host at a glance, how stats and logs are read. */
 export function EnginesPage({ engines }: { engines: ReadonlyMap<string, EngineView> }) {
+  const [hosts, setHosts] = useState<ReadonlyMap<string, HostSummary>>(new Map());
+  useEffect(() => {
+    let live = true;
+    const load = (): void => {
+      getJson<HostSummary[]>('/api/v1/hosts').then(
+        (list) => {
+          if (live) setHosts(new Map(list.map((h) => [h.engine, h])));
+        },
+        () => {},
+      );
+    };
+    load();
+    const timer = setInterval(load, 15_000);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, []);
   return (
     <article>
       <h2>Engines</h2>
@@ -473,6 +511,10 @@ export function EnginesPage({ engines }: { engines: ReadonlyMap<string, EngineVi
           <tr>
             <th scope="col">Engine</th>
             <th scope="col">Status</th>
+            <th scope="col">Docker root</th>
+            <th scope="col" class="wide">
+              Host
+            </th>
             <th scope="col">Version</th>
             <th scope="col" class="wide">
               Address
@@ -487,30 +529,72 @@ export function EnginesPage({ engines }: { engines: ReadonlyMap<string, EngineVi
           </tr>
         </thead>
         <tbody>
-          {[...engines.values()].map((e) => (
-            <tr key={e.name} data-engine={e.name}>
-              <th scope="row">
-                <a href={`/engines/${encodeURIComponent(e.name)}`}>{e.name}</a>
-              </th>
-              <td>
-                <span class={`engine ${e.status}`}>{e.status}</span>{' '}
-                <span class="muted">since {when(e.since)}</span>
-                {e.error === undefined ? null : <span class="health unhealthy">{e.error}</span>}
-              </td>
-              <td>
-                {e.version ?? '—'} <span class="muted">API {e.apiVersion ?? '—'}</span>
-              </td>
-              <td class="wide mono">{e.url}</td>
-              <td>
-                {e.containers.running} / {e.containers.total}
-              </td>
-              <td class="wide">
-                {e.statsPath ?? '—'}
-                {e.gateway === true ? ' (through a dockgate gateway)' : ''}
-              </td>
-              <td class="wide">{e.logsPath ?? '—'}</td>
-            </tr>
-          ))}
+          {[...engines.values()].map((e) => {
+            const host = hosts.get(e.name);
+            const root = host?.latest?.filesystems.find((f) => f.dockerRoot);
+            const used =
+              root === undefined || root.usedBytes + root.availableBytes === 0
+                ? undefined
+                : Math.round((root.usedBytes / (root.usedBytes + root.availableBytes)) * 1000) / 10;
+            const point = host?.point;
+            const memory =
+              point?.memoryUsedBytes == null || point.memoryAvailableBytes == null
+                ? undefined
+                : Math.round(
+                    (point.memoryUsedBytes / (point.memoryUsedBytes + point.memoryAvailableBytes)) * 100,
+                  );
+            return (
+              <tr key={e.name} data-engine={e.name}>
+                <th scope="row">
+                  <a href={`/engines/${encodeURIComponent(e.name)}`}>{e.name}</a>
+                </th>
+                <td>
+                  <span class={`engine ${e.status}`}>{e.status}</span>{' '}
+                  <span class="muted">since {when(e.since)}</span>
+                  {e.error === undefined ? null : <span class="health unhealthy">{e.error}</span>}
+                </td>
+                <td data-docker-root={used === undefined ? undefined : String(used)}>
+                  {root === undefined || used === undefined ? (
+                    <span class="muted">—</span>
+                  ) : (
+                    <>
+                      <meter
+                        min={0}
+                        max={100}
+                        low={80}
+                        high={90}
+                        optimum={0}
+                        value={used}
+                        aria-label={`${e.name} docker root used`}
+                      />{' '}
+                      {used}% <span class="muted">{bytes(root.availableBytes)} free</span>
+                    </>
+                  )}
+                </td>
+                <td class="wide">
+                  {point === null || point === undefined ? (
+                    <span class="muted">{host?.latest?.source === 'engine' ? 'no gateway' : '—'}</span>
+                  ) : (
+                    <>
+                      CPU {point.cpuPercent ?? '—'}% · memory {memory ?? '—'}%
+                    </>
+                  )}
+                </td>
+                <td>
+                  {e.version ?? '—'} <span class="muted">API {e.apiVersion ?? '—'}</span>
+                </td>
+                <td class="wide mono">{e.url}</td>
+                <td>
+                  {e.containers.running} / {e.containers.total}
+                </td>
+                <td class="wide">
+                  {e.statsPath ?? '—'}
+                  {e.gateway === true ? ' (through a dockgate gateway)' : ''}
+                </td>
+                <td class="wide">{e.logsPath ?? '—'}</td>
+              </tr>
+            );
+          })}
         </tbody>
       </table>
     </article>

@@ -1,3 +1,4 @@
+import type { StatsFs } from 'node:fs';
 import { existsSync, readFileSync } from 'node:fs';
 import { stat, statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -134,41 +135,28 @@ export class HostReader {
   ): Promise<HostFilesystem[]> {
     const root = this.#paths.root;
     const here = (mount: string): string => (root === '/' ? mount : join(root, mount));
-    const candidates = parseMounts(table).filter(
-      (m) =>
-        !IGNORED_TYPES.test(m.fsType) &&
-        !IGNORED_MOUNTS.test(m.mount) &&
-        (dockerRootDir === undefined || !m.mount.startsWith(`${dockerRootDir}/`)),
-    );
-    const measured = await Promise.all(
-      candidates.map(async (m) => ({ m, facts: await this.#measure(here(m.mount)) })),
-    );
-    // One entry per device (df's rule): a bind mount of a directory shows the same filesystem again.
-    const byDevice = new Map<number, HostFilesystem & { dev: number }>();
-    for (const { m, facts } of measured) {
-      if (facts === undefined || facts.size === 0) continue;
-      const known = byDevice.get(facts.dev);
-      if (known !== undefined && known.mount.length <= m.mount.length) continue;
-      byDevice.set(facts.dev, {
-        mount: m.mount,
-        device: m.device,
-        fsType: m.fsType,
-        sizeBytes: facts.size,
-        usedBytes: facts.used,
-        availableBytes: facts.available,
-        inodes: facts.inodes,
-        inodesUsed: facts.inodesUsed,
-        readOnly: m.readOnly,
-        dockerRoot: false,
-        dev: facts.dev,
-      });
+    // One entry per device (df's rule), chosen before any statfs: a bind mount of a directory
+    // (its root is not "/") shows the same filesystem again; the whole one, at its shortest path, wins.
+    const byDevice = new Map<string, MountEntry>();
+    for (const m of parseMountInfo(table)) {
+      if (IGNORED_TYPES.test(m.fsType) || IGNORED_MOUNTS.test(m.mount)) continue;
+      if (dockerRootDir !== undefined && m.mount.startsWith(`${dockerRootDir}/`)) continue;
+      const known = byDevice.get(m.dev);
+      const better =
+        known === undefined ||
+        (m.root === '/' && known.root !== '/') ||
+        ((m.root === '/') === (known.root === '/') && m.mount.length < known.mount.length);
+      if (better) byDevice.set(m.dev, m);
     }
-    let rootDev: number | undefined;
+    const measured = await Promise.all(
+      [...byDevice.values()].map(async (m) => ({ m, fs: await this.#statfs(here(m.mount)) })),
+    );
+    let rootDev: string | undefined;
     if (dockerRootDir === undefined)
       unavailable.push({ field: 'dockerRoot', reason: "the engine's DockerRootDir is not known" });
     else {
       try {
-        rootDev = (await stat(here(dockerRootDir))).dev;
+        rootDev = deviceNumber((await stat(here(dockerRootDir), { bigint: true })).dev);
       } catch (error) {
         unavailable.push({
           field: 'dockerRoot',
@@ -176,49 +164,44 @@ export class HostReader {
         });
       }
     }
-    return [...byDevice.values()]
-      .map(({ dev, ...fs }) => ({ ...fs, dockerRoot: dev === rootDev }))
+    return measured
+      .filter(({ fs }) => fs !== undefined && fs.blocks > 0)
+      .map(({ m, fs }) => {
+        const f = fs as NonNullable<typeof fs>;
+        return {
+          mount: m.mount,
+          device: m.device,
+          fsType: m.fsType,
+          sizeBytes: f.blocks * f.bsize,
+          usedBytes: (f.blocks - f.bfree) * f.bsize,
+          availableBytes: f.bavail * f.bsize,
+          inodes: f.files,
+          inodesUsed: f.files - f.ffree,
+          readOnly: m.readOnly,
+          dockerRoot: m.dev === rootDev,
+        };
+      })
       .sort((a, b) => Number(b.dockerRoot) - Number(a.dockerRoot) || a.mount.localeCompare(b.mount));
   }
 
-  /** statfs and the device number of one mount point; undefined when it cannot be read in time. */
-  async #measure(path: string): Promise<
-    | {
-        dev: number;
-        size: number;
-        used: number;
-        available: number;
-        inodes: number;
-        inodesUsed: number;
-      }
-    | undefined
-  > {
+  /** statfs of one mount point; undefined when it cannot be read in time. */
+  async #statfs(path: string): Promise<StatsFs | undefined> {
     if (this.#stuck.has(path)) return undefined;
     let timer: NodeJS.Timeout | undefined;
-    const call = Promise.all([statfs(path), stat(path)]);
+    const call = statfs(path);
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), STATFS_TIMEOUT_MS);
       timer.unref();
     });
     try {
       const result = await Promise.race([call, timeout]);
-      if (result === 'timeout') {
-        this.#stuck.add(path);
-        void call.then(
-          () => this.#stuck.delete(path),
-          () => this.#stuck.delete(path),
-        );
-        return undefined;
-      }
-      const [fs, st] = result;
-      return {
-        dev: st.dev,
-        size: fs.blocks * fs.bsize,
-        used: (fs.blocks - fs.bfree) * fs.bsize,
-        available: fs.bavail * fs.bsize,
-        inodes: fs.files,
-        inodesUsed: fs.files - fs.ffree,
-      };
+      if (result !== 'timeout') return result;
+      this.#stuck.add(path);
+      void call.then(
+        () => this.#stuck.delete(path),
+        () => this.#stuck.delete(path),
+      );
+      return undefined;
     } catch {
       return undefined; // gone since the table was read, or not permitted
     } finally {
@@ -228,14 +211,14 @@ export class HostReader {
 }
 
 function pathsFor(root: string): Paths {
-  if (root === '/') return { root, proc: '/proc', mounts: '/proc/self/mounts', netDev: '/proc/net/dev' };
+  if (root === '/') return { root, proc: '/proc', mounts: '/proc/self/mountinfo', netDev: '/proc/net/dev' };
   const hostProc = join(root, 'proc');
-  if (existsSync(join(hostProc, '1/mounts')))
+  if (existsSync(join(hostProc, '1/mountinfo')))
     return {
       root,
       proc: hostProc,
       // pid 1 of the host's procfs: the host's mount namespace and network namespace.
-      mounts: join(hostProc, '1/mounts'),
+      mounts: join(hostProc, '1/mountinfo'),
       netDev: join(hostProc, '1/net/dev'),
     };
   const missing = `${hostProc} is not the host's procfs: mount the host's root with -v /:${root}:ro`;
@@ -351,22 +334,44 @@ export function parseNetDev(text: string): HostInterface[] {
   return out;
 }
 
-/** `/proc/<pid>/mounts`: octal escapes (`\040` for a space) decoded. */
-export function parseMounts(
-  text: string,
-): { device: string; mount: string; fsType: string; readOnly: boolean }[] {
+/** One line of `/proc/<pid>/mountinfo`. */
+export interface MountEntry {
+  /** `major:minor` of the filesystem: the same for every mount of it. */
+  readonly dev: string;
+  /** The directory of the filesystem mounted here (`/` unless a bind mount of a subdirectory). */
+  readonly root: string;
+  readonly mount: string;
+  readonly fsType: string;
+  /** The mount source (`/dev/sda1`, `tmpfs`…). */
+  readonly device: string;
+  readonly readOnly: boolean;
+}
+
+/** `/proc/<pid>/mountinfo` (proc(5)): octal escapes (`\040` for a space) decoded. */
+export function parseMountInfo(text: string): MountEntry[] {
   const decode = (s: string): string =>
     s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => {
-      const [device = '', mount = '', fsType = '', options = ''] = line.split(' ');
-      return {
-        device: decode(device),
-        mount: decode(mount),
-        fsType,
-        readOnly: options.split(',').includes('ro'),
-      };
+  const out: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    const dash = line.indexOf(' - ');
+    if (dash < 0) continue;
+    const [, , dev = '', root = '', mount = '', options = ''] = line.slice(0, dash).split(' ');
+    const [fsType = '', source = ''] = line.slice(dash + 3).split(' ');
+    out.push({
+      dev,
+      root: decode(root),
+      mount: decode(mount),
+      fsType,
+      device: decode(source),
+      readOnly: options.split(',').includes('ro'),
     });
+  }
+  return out;
+}
+
+/** A `stat` device number as `major:minor` (glibc's encoding, as mountinfo prints it). */
+export function deviceNumber(dev: bigint): string {
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  return `${major}:${minor}`;
 }

@@ -211,8 +211,7 @@ function Filesystems({ host }: { host: HostView }) {
       <h3 id="fs-title">Filesystems</h3>
       <ul class="filesystems">
         {host.filesystems.map((fs) => {
-          const usable = fs.usedBytes + fs.availableBytes;
-          const percent = usable === 0 ? 0 : Math.round((fs.usedBytes / usable) * 1000) / 10;
+          const percent = usedPercent(fs);
           return (
             <li key={fs.mount} data-mount={fs.mount} data-docker-root={fs.dockerRoot ? 'true' : undefined}>
               <span class="fs-name">
@@ -224,15 +223,7 @@ function Filesystems({ host }: { host: HostView }) {
                   {fs.readOnly ? ' · read-only' : ''}
                 </span>
               </span>
-              <meter
-                min={0}
-                max={100}
-                low={80}
-                high={90}
-                optimum={0}
-                value={percent}
-                aria-label={`${fs.mount} used`}
-              />
+              <UsedMeter percent={percent} label={`${fs.mount} used`} />
               <span class="fs-figures">
                 {percent}% · {bytes(fs.availableBytes)} free of {bytes(fs.sizeBytes)}
               </span>
@@ -242,6 +233,17 @@ function Filesystems({ host }: { host: HostView }) {
       </ul>
     </section>
   );
+}
+
+/** A filesystem's use as a bar: amber past 80 %, red past 90 % (the `disk` rule's default). */
+export function UsedMeter({ percent, label }: { percent: number; label: string }) {
+  return <meter min={0} max={100} low={80} high={90} optimum={0} value={percent} aria-label={label} />;
+}
+
+/** df's Use%: used over what a user could have (root's reserve left out), one decimal. */
+export function usedPercent(fs: { usedBytes: number; availableBytes: number }): number {
+  const usable = fs.usedBytes + fs.availableBytes;
+  return usable === 0 ? 0 : Math.round((fs.usedBytes / usable) * 1000) / 10;
 }
 
 function DiskTable({ disk }: { disk: Disk }) {

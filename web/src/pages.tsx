@@ -11,6 +11,7 @@ import {
   type Me,
   send,
 } from './api.js';
+import { UsedMeter, usedPercent } from './engine-page.js';
 import { bytes, when } from './format.js';
 import { Breakable } from './names.js';
 import { TerminalTab } from './terminal-tab.js';
@@ -532,10 +533,7 @@ export function EnginesPage({ engines }: { engines: ReadonlyMap<string, EngineVi
           {[...engines.values()].map((e) => {
             const host = hosts.get(e.name);
             const root = host?.latest?.filesystems.find((f) => f.dockerRoot);
-            const used =
-              root === undefined || root.usedBytes + root.availableBytes === 0
-                ? undefined
-                : Math.round((root.usedBytes / (root.usedBytes + root.availableBytes)) * 1000) / 10;
+            const used = root === undefined ? undefined : usedPercent(root);
             const point = host?.point;
             const memory =
               point?.memoryUsedBytes == null || point.memoryAvailableBytes == null
@@ -558,16 +556,8 @@ export function EnginesPage({ engines }: { engines: ReadonlyMap<string, EngineVi
                     <span class="muted">—</span>
                   ) : (
                     <>
-                      <meter
-                        min={0}
-                        max={100}
-                        low={80}
-                        high={90}
-                        optimum={0}
-                        value={used}
-                        aria-label={`${e.name} docker root used`}
-                      />{' '}
-                      {used}% <span class="muted">{bytes(root.availableBytes)} free</span>
+                      <UsedMeter percent={used} label={`${e.name} docker root used`} /> {used}%{' '}
+                      <span class="muted">{bytes(root.availableBytes)} free</span>
                     </>
                   )}
                 </td>

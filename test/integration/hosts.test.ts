@@ -302,6 +302,10 @@ notify:
     ])
       assert.ok(key in last, `series has ${key}`);
     assert.equal(typeof last.memoryAvailableBytes, 'number');
+    const tmp = (
+      answer as unknown as { filesystems: { mount: string; points: { availableBytes: number }[] }[] }
+    ).filesystems.find((f) => f.mount === full);
+    assert.ok(tmp !== undefined && tmp.points.length > 0, 'each filesystem has its own series');
     assert.equal(typeof last.cpuPercent, 'number');
     const bad = await fetch(`${monitor.url}/api/v1/engines/host/host?range=forever`);
     assert.equal(bad.status, 400);

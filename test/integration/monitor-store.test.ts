@@ -12,6 +12,7 @@ import {
   Sessions,
   sessionAuthenticator,
 } from '../../src/monitor/auth/sessions.js';
+import { HostHistory } from '../../src/monitor/hosts/host-history.js';
 import { fromInspect } from '../../src/monitor/model/container.js';
 import { History } from '../../src/monitor/store/history.js';
 import { MIGRATIONS } from '../../src/monitor/store/migrations.js';
@@ -181,6 +182,61 @@ for (const backend of storeBackends()) {
           [95_000, 40, true],
         ],
       );
+    });
+
+    it('hosts: samples and each filesystem in the tiers; the free-space window read back (disk-fill after a restart)', async () => {
+      const { store, clock } = await history();
+      const hosts = new HostHistory(store.sql, store.writer, retention, clock);
+      const point = (t: number, cpu: number) => ({
+        t,
+        cpuPercent: cpu,
+        memoryUsedBytes: 100,
+        memoryAvailableBytes: 900,
+        swapUsedBytes: 0,
+        dockerRootUsedBytes: 10,
+        dockerRootAvailableBytes: 90,
+        load1: 0.5,
+        netRxBytesPerSecond: 1,
+        netTxBytesPerSecond: 2,
+        cpuPressurePercent: 1.5,
+        memoryPressurePercent: null,
+        ioPressurePercent: 0,
+      });
+      const fs = (avail: number) =>
+        [
+          {
+            mount: '/data',
+            device: '/dev/x',
+            fsType: 'ext4',
+            sizeBytes: 1000,
+            usedBytes: 1000 - avail,
+            availableBytes: avail,
+            inodes: 1,
+            inodesUsed: 0,
+            readOnly: false,
+            dockerRoot: false,
+          },
+        ] as const;
+      // Two hours ago, one sample a minute, the disk losing 5 bytes a minute.
+      for (let i = 0; i < 120; i++)
+        hosts.add('e', point(NOW - 7_200_000 + i * 60_000, i % 2 === 0 ? 10 : 30), fs(900 - 5 * i));
+      const series = await hosts.series('e', NOW - 3_600_000, 600_000);
+      assert.equal(series.length, 6, 'six ten-minute steps in the last hour');
+      assert.equal(series[0]?.cpuPercent, 20, 'averaged per step');
+      assert.equal(series[0]?.cpuPressurePercent, 1.5);
+      assert.equal(series[0]?.memoryPressurePercent, null);
+      const [data] = await hosts.filesystems('e', NOW - 3_600_000, 600_000);
+      assert.equal(data?.mount, '/data');
+      assert.equal(data?.points.length, 6);
+      const window = await hosts.recentFree('e', NOW - 3_600_000);
+      assert.equal(window.length, 60);
+      assert.equal(window.at(-1)?.free.get('/data'), 900 - 5 * 119);
+      // Rolled up: the hour-old minutes are in the minute tier; the same series from there.
+      await hosts.rollup(NOW);
+      const minute = await count(store, 'SELECT count(*) AS n FROM host_fs_samples WHERE tier = 1');
+      assert.equal(minute, 120);
+      assert.deepEqual(await hosts.series('e', NOW - 3_600_000, 600_000), series);
+      await store.close();
     });
 
     it('containers: the last state per container, removed ones found by name or prefix', async () => {

@@ -51,6 +51,7 @@ export class HostCollector {
   #disk: { view: DiskView; at: number } | undefined;
   #diskRead: Promise<DiskView> | undefined;
   #rounds = 0;
+  #seeded = false;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -160,7 +161,14 @@ export class HostCollector {
     this.#latest = view;
     this.#point = point;
     // `/info` alone measures nothing over time: no rows of nulls.
-    if (view.source === 'gateway') this.#history.add(this.engine, point);
+    if (view.source === 'gateway') this.#history.add(this.engine, point, view.filesystems);
+    if (!this.#seeded) {
+      // The free space of the last hours from the store: disk-fill's window survives a restart
+      // or a takeover by another monitor.
+      this.#seeded = true;
+      const stored = await this.#history.recentFree(this.engine, point.t - this.#keepMs).catch(() => []);
+      this.#free.unshift(...stored.filter((s) => s.t < point.t));
+    }
     if (view.filesystems.length > 0) {
       this.#free.push({
         t: point.t,
@@ -203,6 +211,9 @@ export function hostPoint(before: HostAnswer | undefined, now: HostAnswer): Host
     load1: now.cpu?.load1 ?? null,
     netRxBytesPerSecond: rate((a) => traffic(a, 'rxBytes')),
     netTxBytesPerSecond: rate((a) => traffic(a, 'txBytes')),
+    cpuPressurePercent: now.pressure?.cpu?.some.avg10 ?? null,
+    memoryPressurePercent: now.pressure?.memory?.some.avg10 ?? null,
+    ioPressurePercent: now.pressure?.io?.some.avg10 ?? null,
   };
 }
 

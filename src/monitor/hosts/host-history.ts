@@ -1,4 +1,5 @@
 import type { Clock } from '../../clock.js';
+import type { HostFilesystem } from '../../engine/host/host-answer.js';
 import type { Retention } from '../store/history.js';
 import type { Sql } from '../store/sql.js';
 import type { Writer } from '../store/writer.js';
@@ -16,6 +17,10 @@ export interface HostPoint {
   readonly load1: number | null;
   readonly netRxBytesPerSecond: number | null;
   readonly netTxBytesPerSecond: number | null;
+  /** PSI `some avg10` (percent of time stalled), where the kernel has it. */
+  readonly cpuPressurePercent: number | null;
+  readonly memoryPressurePercent: number | null;
+  readonly ioPressurePercent: number | null;
 }
 
 /** One point of `GET /api/v1/engines/{name}/host` (docs/hosts.md): the contract's names. */
@@ -23,26 +28,47 @@ export interface HostSeriesPoint extends Omit<HostPoint, 't'> {
   readonly time: string;
 }
 
-const COLUMNS = 'cpu, mem_used, mem_avail, swap_used, root_used, root_avail, load1, net_rx, net_tx';
+/** One filesystem's use over the range (`filesystems` of the same answer). */
+export interface FilesystemSeries {
+  readonly mount: string;
+  readonly points: readonly { time: string; usedBytes: number | null; availableBytes: number | null }[];
+}
+
+const COLUMNS =
+  'cpu, mem_used, mem_avail, swap_used, root_used, root_avail, load1, net_rx, net_tx, psi_cpu, psi_mem, psi_io';
+const AVERAGED =
+  'avg(cpu), avg(mem_used), avg(mem_avail), avg(swap_used), avg(root_used), avg(root_avail), avg(load1), avg(net_rx), avg(net_tx), avg(psi_cpu), avg(psi_mem), avg(psi_io)';
+/** Raw rows from the tiers the range needs: each tier up to where the coarser one has rolled up. */
+const TIERED = '((tier = 2 AND t < ?) OR (tier = 1 AND t >= ? AND t < ?) OR (tier = 0 AND t >= ?))';
 
 const SQL = {
-  add: `INSERT INTO host_samples (tier, engine, t, ${COLUMNS}) VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  add: `INSERT INTO host_samples (tier, engine, t, ${COLUMNS}) VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (tier, engine, t) DO NOTHING`,
+  addFs: `INSERT INTO host_fs_samples (tier, engine, mount, t, used, avail) VALUES (0, ?, ?, ?, ?, ?)
+    ON CONFLICT (tier, engine, mount, t) DO NOTHING`,
   series: `SELECT CAST(t / ? AS BIGINT) * ? AS bucket, avg(cpu) AS cpu, avg(mem_used) AS "memUsed",
       avg(mem_avail) AS "memAvail", avg(swap_used) AS "swapUsed", avg(root_used) AS "rootUsed",
-      avg(root_avail) AS "rootAvail", avg(load1) AS load1, avg(net_rx) AS "netRx", avg(net_tx) AS "netTx"
-    FROM host_samples WHERE engine = ? AND t >= ?
-      AND ((tier = 2 AND t < ?) OR (tier = 1 AND t >= ? AND t < ?) OR (tier = 0 AND t >= ?))
+      avg(root_avail) AS "rootAvail", avg(load1) AS load1, avg(net_rx) AS "netRx", avg(net_tx) AS "netTx",
+      avg(psi_cpu) AS "psiCpu", avg(psi_mem) AS "psiMem", avg(psi_io) AS "psiIo"
+    FROM host_samples WHERE engine = ? AND t >= ? AND ${TIERED}
     GROUP BY bucket ORDER BY bucket`,
-
+  fsSeries: `SELECT mount, CAST(t / ? AS BIGINT) * ? AS bucket, avg(used) AS used, avg(avail) AS avail
+    FROM host_fs_samples WHERE engine = ? AND t >= ? AND ${TIERED}
+    GROUP BY mount, bucket ORDER BY mount, bucket`,
+  recentFree: `SELECT mount, t, avail FROM host_fs_samples WHERE tier = 0 AND engine = ? AND t >= ? ORDER BY t`,
   rollup: `INSERT INTO host_samples (tier, engine, t, ${COLUMNS})
-    SELECT CAST(? AS INTEGER), engine, CAST(t / ? AS BIGINT) * ?, avg(cpu), avg(mem_used), avg(mem_avail),
-      avg(swap_used), avg(root_used), avg(root_avail), avg(load1), avg(net_rx), avg(net_tx)
+    SELECT CAST(? AS INTEGER), engine, CAST(t / ? AS BIGINT) * ?, ${AVERAGED}
     FROM host_samples WHERE tier = ? AND t >= ? AND t < ? GROUP BY 2, 3
     ON CONFLICT (tier, engine, t) DO UPDATE SET cpu = excluded.cpu, mem_used = excluded.mem_used,
       mem_avail = excluded.mem_avail, swap_used = excluded.swap_used, root_used = excluded.root_used,
-      root_avail = excluded.root_avail, load1 = excluded.load1, net_rx = excluded.net_rx, net_tx = excluded.net_tx`,
+      root_avail = excluded.root_avail, load1 = excluded.load1, net_rx = excluded.net_rx, net_tx = excluded.net_tx,
+      psi_cpu = excluded.psi_cpu, psi_mem = excluded.psi_mem, psi_io = excluded.psi_io`,
+  rollupFs: `INSERT INTO host_fs_samples (tier, engine, mount, t, used, avail)
+    SELECT CAST(? AS INTEGER), engine, mount, CAST(t / ? AS BIGINT) * ?, avg(used), avg(avail)
+    FROM host_fs_samples WHERE tier = ? AND t >= ? AND t < ? GROUP BY 2, 3, 4
+    ON CONFLICT (tier, engine, mount, t) DO UPDATE SET used = excluded.used, avail = excluded.avail`,
   cut: 'DELETE FROM host_samples WHERE tier = ? AND t < ?',
+  cutFs: 'DELETE FROM host_fs_samples WHERE tier = ? AND t < ?',
   meta: 'SELECT value FROM meta WHERE key = ?',
   setMeta:
     'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
@@ -53,10 +79,15 @@ const TIERS = [
   { tier: 2, size: 3_600_000, from: 1 },
 ] as const;
 
+const round = (v: number | null, digits = 0): number | null =>
+  v === null ? null : Math.round(Number(v) * 10 ** digits) / 10 ** digits;
+
 /**
  * The hosts' samples in the store, in the tiers container stats use (raw, one-minute, one-hour;
- * the same retention): written through the one writer, rolled up by the monitor's minute timer,
- * read back as a series whose finest tier still holds the range.
+ * the same retention): one row per reading for the host, one per filesystem; written through the
+ * one writer, rolled up by the monitor's minute timer, read back as series whose finest tier still
+ * holds the range — and the free space of the last hours, so `disk-fill` has its window again after
+ * a restart or a takeover.
  */
 export class HostHistory {
   readonly #sql: Sql;
@@ -71,7 +102,7 @@ export class HostHistory {
     this.#now = now;
   }
 
-  add(engine: string, p: HostPoint): void {
+  add(engine: string, p: HostPoint, filesystems: readonly HostFilesystem[]): void {
     this.#writer.push(
       SQL.add,
       [
@@ -86,17 +117,20 @@ export class HostHistory {
         p.load1,
         p.netRxBytesPerSecond,
         p.netTxBytesPerSecond,
+        p.cpuPressurePercent,
+        p.memoryPressurePercent,
+        p.ioPressurePercent,
       ],
       { engine },
     );
+    for (const fs of filesystems)
+      this.#writer.push(SQL.addFs, [engine, fs.mount, p.t, fs.usedBytes, fs.availableBytes], { engine });
   }
 
-  /** Points from `sinceMs`, one per `stepMs`, averaged; each range from the finest tier that has it. */
-  async series(engine: string, sinceMs: number, stepMs: number): Promise<HostSeriesPoint[]> {
-    await this.#writer.flush();
+  /** The tier bounds of a range, as History.stats picks them. */
+  async #tiers(sinceMs: number, stepMs: number): Promise<[number, number, number, number]> {
     const mark1 = await this.#mark(this.#sql, 1);
     const mark2 = await this.#mark(this.#sql, 2);
-    // The tier as History.stats picks it; what that tier has not rolled up yet from the finer ones.
     const age = this.#now() - sinceMs;
     const tier =
       stepMs >= 3_600_000 || age > this.#retention.minuteMs
@@ -104,8 +138,13 @@ export class HostHistory {
         : stepMs >= 60_000 || age > this.#retention.rawMs
           ? 1
           : 0;
-    const [hourUntil, minuteFrom, minuteUntil, rawFrom] =
-      tier === 0 ? [0, 0, 0, 0] : tier === 1 ? [0, 0, mark1, mark1] : [mark2, mark2, mark1, mark1];
+    // [hour tier until, minute tier from, minute tier until, raw tier from]
+    return tier === 0 ? [0, 0, 0, 0] : tier === 1 ? [0, 0, mark1, mark1] : [mark2, mark2, mark1, mark1];
+  }
+
+  /** Points from `sinceMs`, one per `stepMs`, averaged; each range from the finest tier that has it. */
+  async series(engine: string, sinceMs: number, stepMs: number): Promise<HostSeriesPoint[]> {
+    await this.#writer.flush();
     const rows = await this.#sql.all<{
       bucket: number;
       cpu: number | null;
@@ -117,9 +156,10 @@ export class HostHistory {
       load1: number | null;
       netRx: number | null;
       netTx: number | null;
-    }>(SQL.series, [stepMs, stepMs, engine, sinceMs, hourUntil, minuteFrom, minuteUntil, rawFrom]);
-    const round = (v: number | null, digits = 0): number | null =>
-      v === null ? null : Math.round(Number(v) * 10 ** digits) / 10 ** digits;
+      psiCpu: number | null;
+      psiMem: number | null;
+      psiIo: number | null;
+    }>(SQL.series, [stepMs, stepMs, engine, sinceMs, ...(await this.#tiers(sinceMs, stepMs))]);
     return rows.map((r) => ({
       time: new Date(Number(r.bucket)).toISOString(),
       cpuPercent: round(r.cpu, 2),
@@ -131,7 +171,48 @@ export class HostHistory {
       load1: round(r.load1, 2),
       netRxBytesPerSecond: round(r.netRx),
       netTxBytesPerSecond: round(r.netTx),
+      cpuPressurePercent: round(r.psiCpu, 2),
+      memoryPressurePercent: round(r.psiMem, 2),
+      ioPressurePercent: round(r.psiIo, 2),
     }));
+  }
+
+  /** Every filesystem's used and available bytes over the range, as `series` steps them. */
+  async filesystems(engine: string, sinceMs: number, stepMs: number): Promise<FilesystemSeries[]> {
+    await this.#writer.flush();
+    const rows = await this.#sql.all<{
+      mount: string;
+      bucket: number;
+      used: number | null;
+      avail: number | null;
+    }>(SQL.fsSeries, [stepMs, stepMs, engine, sinceMs, ...(await this.#tiers(sinceMs, stepMs))]);
+    const out = new Map<string, FilesystemSeries['points'][number][]>();
+    for (const r of rows) {
+      const points = out.get(r.mount) ?? out.set(r.mount, []).get(r.mount) ?? [];
+      points.push({
+        time: new Date(Number(r.bucket)).toISOString(),
+        usedBytes: round(r.used),
+        availableBytes: round(r.avail),
+      });
+    }
+    return [...out].map(([mount, points]) => ({ mount, points }));
+  }
+
+  /** Free bytes per mount of the raw tier since `sinceMs`: `disk-fill`'s window, read back. */
+  async recentFree(engine: string, sinceMs: number): Promise<{ t: number; free: Map<string, number> }[]> {
+    await this.#writer.flush();
+    const rows = await this.#sql.all<{ mount: string; t: number; avail: number | null }>(SQL.recentFree, [
+      engine,
+      sinceMs,
+    ]);
+    const byTime = new Map<number, Map<string, number>>();
+    for (const r of rows) {
+      if (r.avail === null) continue;
+      const t = Number(r.t);
+      const free = byTime.get(t) ?? byTime.set(t, new Map()).get(t) ?? new Map<string, number>();
+      free.set(r.mount, Number(r.avail));
+    }
+    return [...byTime].map(([t, free]) => ({ t, free }));
   }
 
   /** Rolls closed minutes and hours up and drops what retention no longer keeps (idempotent). */
@@ -142,12 +223,19 @@ export class HostHistory {
         const done = await this.#mark(tx, tier);
         const until = Math.floor(now / size) * size;
         if (until <= done) continue;
-        await tx.run(SQL.rollup, [tier, size, size, from, Math.floor(done / size) * size, until]);
+        const args = [tier, size, size, from, Math.floor(done / size) * size, until];
+        await tx.run(SQL.rollup, args);
+        await tx.run(SQL.rollupFs, args);
         await tx.run(SQL.setMeta, [`host.rollup.${tier}`, String(until)]);
       }
-      await tx.run(SQL.cut, [0, now - this.#retention.rawMs]);
-      await tx.run(SQL.cut, [1, now - this.#retention.minuteMs]);
-      await tx.run(SQL.cut, [2, now - this.#retention.hourMs]);
+      for (const [tier, keep] of [
+        [0, this.#retention.rawMs],
+        [1, this.#retention.minuteMs],
+        [2, this.#retention.hourMs],
+      ] as const) {
+        await tx.run(SQL.cut, [tier, now - keep]);
+        await tx.run(SQL.cutFs, [tier, now - keep]);
+      }
     });
   }
 

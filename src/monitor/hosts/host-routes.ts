@@ -47,6 +47,7 @@ export async function registerHostRoutes(app: FastifyInstance, ctx: ApiContext):
     return {
       latest: collector.latest ?? null,
       series: await ctx.hosts.history.series(collector.engine, since, step),
+      filesystems: await ctx.hosts.history.filesystems(collector.engine, since, step),
     };
   });
 

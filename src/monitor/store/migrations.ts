@@ -239,7 +239,19 @@ export const MIGRATIONS: readonly string[] = [
     load1 REAL,
     net_rx REAL,
     net_tx REAL,
+    psi_cpu REAL,
+    psi_mem REAL,
+    psi_io REAL,
     PRIMARY KEY (tier, engine, t)
+  ) WITHOUT ROWID;
+  CREATE TABLE host_fs_samples (
+    tier INTEGER NOT NULL,
+    engine TEXT NOT NULL,
+    mount TEXT NOT NULL,
+    t INTEGER NOT NULL,
+    used INTEGER,
+    avail INTEGER,
+    PRIMARY KEY (tier, engine, mount, t)
   ) WITHOUT ROWID;
   CREATE TABLE prunes (
     id TEXT PRIMARY KEY,

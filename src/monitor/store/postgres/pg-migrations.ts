@@ -235,7 +235,19 @@ export const PG_MIGRATIONS: readonly string[] = [
     load1 DOUBLE PRECISION,
     net_rx DOUBLE PRECISION,
     net_tx DOUBLE PRECISION,
+    psi_cpu DOUBLE PRECISION,
+    psi_mem DOUBLE PRECISION,
+    psi_io DOUBLE PRECISION,
     PRIMARY KEY (tier, engine, t)
+  );
+  CREATE TABLE host_fs_samples (
+    tier INTEGER NOT NULL,
+    engine TEXT NOT NULL,
+    mount TEXT NOT NULL,
+    t BIGINT NOT NULL,
+    used BIGINT,
+    avail BIGINT,
+    PRIMARY KEY (tier, engine, mount, t)
   );
   CREATE TABLE prunes (
     id TEXT PRIMARY KEY,

@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '../../clock.js';
 import type { Logger } from '../../log/logger.js';
-import { type HostFacts, hostConditions } from '../hosts/host-rules.js';
+import { type HostCondition, type HostFacts, hostConditions } from '../hosts/host-rules.js';
 import type { Stored } from '../logs/log-store.js';
 import type { ContainerItem } from '../model/container.js';
 import type { DeliveryQueue } from '../notify/delivery.js';
@@ -70,6 +70,8 @@ export class AlertEngine {
   readonly #updating = new Set<string>();
   readonly #owns: (engine: string) => boolean;
   readonly #hosts: (engine: string) => HostFacts | undefined;
+  /** Each engine's host conditions for its last reading. */
+  readonly #hostConditions = new Map<string, { read: string; conditions: readonly HostCondition[] }>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: {
@@ -134,6 +136,7 @@ export class AlertEngine {
       if (mine(key.slice(key.indexOf('|') + 1))) this.#trackers.delete(key);
     for (const key of [...this.#watches.keys()]) if (key.startsWith(`${engine}/`)) this.#watches.delete(key);
     for (const key of [...this.#logMatches.keys()]) if (mine(key)) this.#logMatches.delete(key);
+    this.#hostConditions.delete(engine);
   }
 
   start(): void {
@@ -453,7 +456,13 @@ export class AlertEngine {
   #hostRules(engine: string, now: number): void {
     const facts = this.#hosts(engine);
     if (facts === undefined) return;
-    for (const c of hostConditions(this.#rules.host, facts)) {
+    // Evaluated once per reading (a slope over hours of samples), stepped through the trackers every tick.
+    let cached = this.#hostConditions.get(engine);
+    if (cached?.read !== facts.view.read) {
+      cached = { read: facts.view.read, conditions: hostConditions(this.#rules.host, facts) };
+      this.#hostConditions.set(engine, cached);
+    }
+    for (const c of cached.conditions) {
       const rule = this.#rules.rules[c.kind];
       if (!rule.enabled || (rule.scope.engines.length > 0 && !rule.scope.engines.includes(engine))) continue;
       this.#levelTarget(

@@ -50,6 +50,7 @@ export class HostCollector {
   readonly #free: FreeSample[] = [];
   #disk: { view: DiskView; at: number } | undefined;
   #diskRead: Promise<DiskView> | undefined;
+  #diskTriedAt = Number.NEGATIVE_INFINITY;
   #rounds = 0;
   #seeded = false;
   #timer: NodeJS.Timeout | undefined;
@@ -126,6 +127,11 @@ export class HostCollector {
     return this.#diskRead;
   }
 
+  /** Docker's disk use as a cleanup just read it (no third `/system/df` for the same moment). */
+  remember(view: DiskView): void {
+    this.#disk = { view, at: this.#now() };
+  }
+
   #schedule(ms: number): void {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => void this.#round(), ms);
@@ -176,11 +182,14 @@ export class HostCollector {
       });
       while ((this.#free[0]?.t ?? point.t) < point.t - this.#keepMs) this.#free.shift();
     }
-    // Docker's own use, in the background every 15 minutes (never two at once).
-    if (this.#disk === undefined || now - this.#disk.at >= DISK_EVERY_MS)
+    // Docker's own use, in the background every 15 minutes (never two at once) — tried no more
+    // often when it fails (a policy that refuses it, an engine too slow to answer).
+    if (now - this.#diskTriedAt >= DISK_EVERY_MS) {
+      this.#diskTriedAt = now;
       void this.diskUsage().catch((error: Error) =>
         this.#log.debug({ engine: this.engine, err: error.message }, 'system df failed'),
       );
+    }
   }
 }
 

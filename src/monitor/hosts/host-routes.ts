@@ -78,7 +78,7 @@ export async function registerHostRoutes(app: FastifyInstance, ctx: ApiContext):
       throw badQuery('say what to clean up: images, containers, buildCache or volumes');
     const watcher = engineOf(ctx, collector.engine);
     const outcome = await ctx.hosts.pruner.prune(watcher, options, request.principal);
-    if (!outcome.dryRun) void collector.diskUsage(0).catch(() => {});
+    if (outcome.disk !== undefined) collector.remember(outcome.disk);
     return outcome;
   });
 }

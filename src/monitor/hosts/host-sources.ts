@@ -27,6 +27,10 @@ export interface HostView extends HostAnswer {
 const NO_AGENT =
   'no dockgate gateway in front of this engine: the Engine API gives cores, total memory and the storage driver only (docs/hosts.md)';
 
+/** A gateway whose policy does not give the monitor's identity the host endpoint. */
+const REFUSED =
+  "the dockgate gateway in front of this engine refused GET /dockgate/v1/host (403): allow it in the monitor's profile (read-only has it)";
+
 /**
  * How one engine's machine is read: through a dockgate gateway (`GET /dockgate/v1/host`), or
  * — dockerd answers 404 there — from `/info`, with nothing invented for what it does not say.
@@ -49,9 +53,10 @@ export async function chooseHostSource(watcher: EngineWatcher): Promise<HostSour
     };
   } catch (error) {
     if (!(error instanceof EngineError && [403, 404, 405, 501].includes(error.status))) throw error;
+    // `/info` is asked with the facts (every few minutes), not each round: it costs the engine.
+    const why = error.status === 403 ? REFUSED : NO_AGENT;
+    return { kind: 'engine', read: async (facts) => engineOnly(facts, why) };
   }
-  // `/info` is asked with the facts (every few minutes), not each round: it costs the engine.
-  return { kind: 'engine', read: async (facts) => engineOnly(facts) };
 }
 
 interface Info {
@@ -82,7 +87,7 @@ export async function readEngineFacts(watcher: EngineWatcher): Promise<EngineFac
   };
 }
 
-function engineOnly(facts: EngineFacts): HostView {
+function engineOnly(facts: EngineFacts, reason: string): HostView {
   return {
     read: new Date().toISOString(),
     hostname: facts.name,
@@ -96,7 +101,7 @@ function engineOnly(facts: EngineFacts): HostView {
     unavailable: (['uptime', 'cpu', 'memory', 'filesystems', 'network', 'pressure'] as const).map(
       (field) => ({
         field,
-        reason: NO_AGENT,
+        reason,
       }),
     ),
     source: 'engine',

@@ -140,6 +140,21 @@ describe('host rules (pure)', () => {
     );
   });
 
+  it('disk_fill_folds_into_disk: a filesystem past its disk threshold gets no disk-fill decision (one incident, no resolve)', () => {
+    const r = compileAlertRules({ disk: { mounts: ['/x'] }, 'disk-fill': { within: '2m', window: '20s' } });
+    const free: FreeSample[] = Array.from({ length: 21 }, (_, i) => ({
+      t: i * 1000,
+      free: new Map([['/x', 1000 - 10 * i]]),
+    }));
+    const nearlyFull = view([
+      { ...fs('/x', 0, 1), sizeBytes: 10_000, usedBytes: 9_500, availableBytes: 500 },
+    ]);
+    const kinds = hostConditions(r.host, { engine: 'e', view: nearlyFull, point: undefined, free })
+      .filter((c) => c.kind === 'disk' || c.kind === 'disk-fill')
+      .map((c) => `${c.kind}:${c.active}`);
+    assert.deepEqual(kinds, ['disk:true'], 'disk fires; disk-fill says nothing while it does');
+  });
+
   it('host-memory and host-cpu: thresholds; a host read through /info only gives no condition', () => {
     const r = compileAlertRules({ 'host-memory': { below: '60%' }, 'host-cpu': { above: 50 } });
     const point = { t: 0, cpuPercent: 75 } as unknown as Parameters<typeof hostConditions>[1]['point'];

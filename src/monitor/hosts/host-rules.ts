@@ -54,14 +54,18 @@ export function hostConditions(t: HostThresholds, facts: HostFacts): HostConditi
       },
     });
   }
+  // A filesystem past its `disk` threshold is that incident's: `disk-fill` neither opens a second
+  // message nor resolves its own (folded), until the disk is below the threshold again.
+  const full = new Set(out.filter((c) => c.active).map((c) => c.details.mount));
   for (const fs of watched(view.filesystems, t.diskFill.mounts)) {
+    if (full.has(fs.mount)) continue;
     const fit = fullIn(facts.free, fs.mount, t.diskFill.windowMs);
     if (fit === undefined) continue; // not enough history yet: no decision either way
-    const full = fit.secondsToFull !== null && fit.secondsToFull * 1000 <= t.diskFill.withinMs;
+    const soon = fit.secondsToFull !== null && fit.secondsToFull * 1000 <= t.diskFill.withinMs;
     out.push({
       kind: 'disk-fill',
       target: `${engine}/host:${fs.mount}`,
-      active: full,
+      active: soon,
       summary: `${label(fs)} on ${engine} will be full in ${fit.secondsToFull === null ? 'no time soon' : duration(fit.secondsToFull)} at the last ${duration(t.diskFill.windowMs / 1000)}'s rate (${bytes(fs.availableBytes)} free, ${bytes(-fit.bytesPerSecond * 3600)}/h)`,
       details: {
         mount: fs.mount,

@@ -466,14 +466,9 @@ describe('terminal: a shell in a container over a WebSocket (issue 24)', () => {
     assert.match(closed.reason, /revoked/);
     const box = await createContainer(client, ['sleep', '600']);
     cleanup.push(box);
-    await waitFor(
-      async () =>
-        (
-          await fetch(`${monitor.url}/api/v1/containers/local/${box}`, {
-            headers: { Authorization: `Bearer ${admin}` },
-          })
-        ).status === 200,
-    );
+    // Running in the monitor's live state, not only known: its create event comes before its start,
+    // and a terminal is refused while the state says "created" (a race seen on a loaded machine).
+    await known(monitor.url, admin, box);
     const s = await open(`/api/v1/containers/local/${box}/exec`, { Authorization: `Bearer ${admin}` });
     await ready(s);
     await client.json('POST', `/containers/${box}/kill`);

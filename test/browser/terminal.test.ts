@@ -98,11 +98,29 @@ describe('the Terminal tab in a real browser (issue 24)', () => {
     await page.getByRole('button', { name: 'reconnect' }).waitFor();
     // The session is on the admin's list, with its recording.
     await page.goto(`${monitor.url}/terminals`);
-    await page.locator('[data-session]', { hasText: 'exit 3' }).first().waitFor({ timeout: 10_000 });
+    const row = page.locator('[data-session]', { hasText: 'exit 3' }).first();
+    await row.waitFor({ timeout: 10_000 });
     await page.getByRole('button', { name: 'replay' }).first().click();
-    await waitFor(async () => /42/.test(await rowsText(page, '.replay')), {
-      what: 'the replay shows what the session showed',
+    // The replay plays in real time: "42" was on the screen only until the next `clear` (a few
+    // hundred ms, which a poll on a loaded machine can miss); the last screen stays — it ends with
+    // the `exit 3` typed. The recording itself holds the 42.
+    await waitFor(async () => /exit 3/.test(await rowsText(page, '.replay')), {
+      what: 'the replay plays the session to its last screen',
     });
+    const id = await row.getAttribute('data-session');
+    const cast = (await page.evaluate(
+      `fetch('/api/v1/terminals/${id}/cast').then((r) => r.text())`,
+    )) as string;
+    const shown = cast
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => JSON.parse(line) as [number, string, string])
+      .filter(([, kind]) => kind === 'o')
+      .map(([, , data]) => data)
+      .join('')
+      .replace(/\r/g, '');
+    assert.match(shown, /^42$/m, 'the recording has what the session showed');
     await page.close();
   });
 

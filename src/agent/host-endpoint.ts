@@ -3,7 +3,6 @@ import type { HostAnswer } from '../engine/host/host-answer.js';
 import { HostReader } from '../engine/host/host-reader.js';
 
 /** The gateway's own endpoint (docs/hosts.md). */
-export const HOST_PATH = '/dockgate/v1/host';
 export const HOST_ROUTE = 'GET /dockgate/v1/host';
 
 /** The engine's DockerRootDir is asked again after this long (a restarted dockerd may move it). */

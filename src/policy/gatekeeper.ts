@@ -299,23 +299,7 @@ export class Gatekeeper implements Gate {
           message: `dockgate: the engine could not be asked for its containers: ${(error as Error).message}`,
         },
       }));
-    const line = audit(
-      request,
-      caller,
-      head.normalised.path,
-      'allow',
-      head.rule.name,
-      undefined,
-      undefined,
-      head.route?.route.name,
-    );
-    return {
-      kind: 'answer',
-      status,
-      contentType: 'application/json',
-      body: Buffer.from(`${JSON.stringify(body)}\n`),
-      audit: line,
-    };
+    return ownAnswer(request, caller, head, status, body);
   }
 
   /**
@@ -328,23 +312,7 @@ export class Gatekeeper implements Gate {
     head: Extract<HeadOutcome, { kind: 'allow' }>,
   ): Promise<Ruling> {
     const { status, body } = await this.#hostEndpoint.answer();
-    const line = audit(
-      request,
-      caller,
-      head.normalised.path,
-      'allow',
-      head.rule.name,
-      undefined,
-      undefined,
-      HOST_ROUTE,
-    );
-    return {
-      kind: 'answer',
-      status,
-      contentType: 'application/json',
-      body: Buffer.from(`${JSON.stringify(body)}\n`),
-      audit: line,
-    };
+    return ownAnswer(request, caller, head, status, body);
   }
 
   /** Allowed, owners checked: forwarded to the engine, or answered by the gateway's own endpoint. */
@@ -655,5 +623,32 @@ function audit(
     rule,
     reason,
     code,
+  };
+}
+
+/** A JSON answer of the gateway's own endpoints (stats, host), with its audit line. */
+function ownAnswer(
+  request: GateRequest,
+  caller: Caller,
+  head: Extract<HeadOutcome, { kind: 'allow' }>,
+  status: number,
+  body: unknown,
+): Ruling {
+  const line = audit(
+    request,
+    caller,
+    head.normalised.path,
+    'allow',
+    head.rule.name,
+    undefined,
+    undefined,
+    head.route?.route.name,
+  );
+  return {
+    kind: 'answer',
+    status,
+    contentType: 'application/json',
+    body: Buffer.from(`${JSON.stringify(body)}\n`),
+    audit: line,
   };
 }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { humanDuration } from '../../src/monitor/alerts/alert-engine.js';
 import { compileAlertRules, globRegex, inScope } from '../../src/monitor/alerts/alert-rules.js';
 import { firingSince, INACTIVE, step, type Tracker } from '../../src/monitor/alerts/incident-tracker.js';
+import { humanDuration } from '../../src/monitor/config/duration.js';
 
 const timing = { forMs: 30_000, resolveForMs: 10_000, cooldownMs: 60_000 };
 

@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '../../clock.js';
 import type { Logger } from '../../log/logger.js';
+import { humanDuration } from '../config/duration.js';
 import { type HostCondition, type HostFacts, hostConditions } from '../hosts/host-rules.js';
 import type { Stored } from '../logs/log-store.js';
 import type { ContainerItem } from '../model/container.js';
@@ -810,14 +811,4 @@ export class AlertEngine {
 function loopSummary(item: ContainerItem, watch: Watch, windowMs: number): string {
   const codes = watch.exitCodes.slice(-5);
   return `${item.name} on ${item.engine} is restarting in a loop: ${watch.restarts.length} restarts in ${humanDuration(windowMs)}${codes.length > 0 ? ` (exit codes ${codes.join(', ')})` : ''}`;
-}
-
-/** 65_000 → "1m 5s". */
-export function humanDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return s % 60 === 0 ? `${m}m` : `${m}m ${s % 60}s`;
-  const h = Math.floor(m / 60);
-  return m % 60 === 0 ? `${h}h` : `${h}h ${m % 60}m`;
 }

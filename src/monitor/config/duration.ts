@@ -20,3 +20,13 @@ export function parseDuration(text: string, what: string, zero = false): number 
   if (!(ms > 0)) throw new DockgateError('DG_CONFIG_INVALID', `${what}: must be more than 0`);
   return ms;
 }
+
+/** The other way, for people: 65_000 → "1m 5s", 11_520_000 → "3h 12m". */
+export function humanDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return s % 60 === 0 ? `${m}m` : `${m}m ${s % 60}s`;
+  const h = Math.floor(m / 60);
+  return m % 60 === 0 ? `${h}h` : `${h}h ${m % 60}m`;
+}

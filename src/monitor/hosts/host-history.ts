@@ -1,6 +1,6 @@
 import type { Clock } from '../../clock.js';
 import type { HostFilesystem } from '../../engine/host/host-answer.js';
-import type { Retention } from '../store/history.js';
+import { type Retention, statsTier, TIERS } from '../store/history.js';
 import type { Sql } from '../store/sql.js';
 import type { Writer } from '../store/writer.js';
 
@@ -74,11 +74,6 @@ const SQL = {
     'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
 } as const;
 
-const TIERS = [
-  { tier: 1, size: 60_000, from: 0 },
-  { tier: 2, size: 3_600_000, from: 1 },
-] as const;
-
 const round = (v: number | null, digits = 0): number | null =>
   v === null ? null : Math.round(Number(v) * 10 ** digits) / 10 ** digits;
 
@@ -131,13 +126,7 @@ export class HostHistory {
   async #tiers(sinceMs: number, stepMs: number): Promise<[number, number, number, number]> {
     const mark1 = await this.#mark(this.#sql, 1);
     const mark2 = await this.#mark(this.#sql, 2);
-    const age = this.#now() - sinceMs;
-    const tier =
-      stepMs >= 3_600_000 || age > this.#retention.minuteMs
-        ? 2
-        : stepMs >= 60_000 || age > this.#retention.rawMs
-          ? 1
-          : 0;
+    const tier = statsTier(this.#now() - sinceMs, stepMs, this.#retention);
     // [hour tier until, minute tier from, minute tier until, raw tier from]
     return tier === 0 ? [0, 0, 0, 0] : tier === 1 ? [0, 0, mark1, mark1] : [mark2, mark2, mark1, mark1];
   }

@@ -1,5 +1,6 @@
 import type { HostFilesystem } from '../../engine/host/host-answer.js';
 import type { HostThresholds } from '../alerts/alert-rules.js';
+import { humanDuration } from '../config/duration.js';
 import type { FreeSample } from './host-collector.js';
 import type { HostPoint } from './host-history.js';
 import type { HostView } from './host-sources.js';
@@ -66,7 +67,7 @@ export function hostConditions(t: HostThresholds, facts: HostFacts): HostConditi
       kind: 'disk-fill',
       target: `${engine}/host:${fs.mount}`,
       active: soon,
-      summary: `${label(fs)} on ${engine} will be full in ${fit.secondsToFull === null ? 'no time soon' : duration(fit.secondsToFull)} at the last ${duration(t.diskFill.windowMs / 1000)}'s rate (${bytes(fs.availableBytes)} free, ${bytes(-fit.bytesPerSecond * 3600)}/h)`,
+      summary: `${label(fs)} on ${engine} will be full in ${fit.secondsToFull === null ? 'no time soon' : humanDuration(fit.secondsToFull * 1000)} at the last ${humanDuration(t.diskFill.windowMs)}'s rate (${bytes(fs.availableBytes)} free, ${bytes(-fit.bytesPerSecond * 3600)}/h)`,
       details: {
         mount: fs.mount,
         dockerRoot: fs.dockerRoot,
@@ -172,11 +173,4 @@ export function bytes(n: number): string {
     i++;
   }
   return `${n < 0 ? '-' : ''}${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
-
-function duration(seconds: number): string {
-  if (seconds < 90) return `${Math.round(seconds)}s`;
-  if (seconds < 90 * 60) return `${Math.round(seconds / 60)}m`;
-  if (seconds < 48 * 3600) return `${(seconds / 3600).toFixed(1)}h`;
-  return `${(seconds / 86400).toFixed(1)}d`;
 }

@@ -81,10 +81,21 @@ function point(time: number, r: SampleValues): StatsPoint {
   };
 }
 
+/**
+ * The tier a range reads from: the finest one whose retention still holds it and whose grain
+ * is not finer than the step (0 raw, 1 one-minute, 2 one-hour) — container stats and hosts alike.
+ */
+export function statsTier(ageMs: number, stepMs: number, retention: Retention): 0 | 1 | 2 {
+  if (stepMs >= 3_600_000 || ageMs > retention.minuteMs) return 2;
+  if (stepMs >= 60_000 || ageMs > retention.rawMs) return 1;
+  return 0;
+}
+
 /** The advisory lock key of the rollup (transaction-scoped: safe behind PgBouncer). */
 const ROLLUP_LOCK = 0x64677275;
 
-const TIERS = [
+/** The rolled-up tiers: each bucket size, and the finer tier it is made from. */
+export const TIERS = [
   { tier: 1, size: 60_000, from: 0 },
   { tier: 2, size: 3_600_000, from: 1 },
 ] as const;
@@ -300,13 +311,7 @@ export class History {
     await this.#writer.flush();
     // The store's clock, not the wall clock: a test that pins time pins the tier too.
     const now = this.#now();
-    const age = now - sinceMs;
-    const tier =
-      stepMs >= 3_600_000 || age > this.#retention.minuteMs
-        ? 2
-        : stepMs >= 60_000 || age > this.#retention.rawMs
-          ? 1
-          : 0;
+    const tier = statsTier(now - sinceMs, stepMs, this.#retention);
     // Each tier up to its rollup mark; from there on the next finer tier's rows.
     const mark1 = await this.#rollupMark(this.#sql, 1);
     const mark2 = await this.#rollupMark(this.#sql, 2);

@@ -299,7 +299,15 @@ describe('monitor logs', () => {
         // containers that crash have their last lines read from the engine for the alert.
         gateway.logs.some((l) => l.route === 'GET /containers/{id}/logs' && String(l.path).includes(id)),
         false,
-        'never through the engine',
+        // Seen once in a clean-clone run under load: say who asked and why, for the next one.
+        `never through the engine: ${JSON.stringify(
+          gateway.logs.filter((l) => l.route === 'GET /containers/{id}/logs' && String(l.path).includes(id)),
+        )}; the monitor said: ${monitor
+          .stderr()
+          .split('\n')
+          .filter((l) => /logs:|last lines|alert/.test(l))
+          .slice(-10)
+          .join(' | ')}`,
       );
     } finally {
       await monitor.stop();

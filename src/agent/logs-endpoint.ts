@@ -62,6 +62,8 @@ export class LogsEndpoint {
     const location = logLocation(inspect);
     if (location === undefined)
       return failure(501, "dockgate: the engine did not say where this container's log is");
+    // The engine answers a never-started container's log with nothing, follow or not.
+    if (location.kind === 'not-started') return stream(inspect, query, emptyLog(), () => {});
     if (location.kind === 'not-a-file')
       return failure(
         501,

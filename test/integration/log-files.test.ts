@@ -207,6 +207,28 @@ describe('GET /dockgate/v1/containers/{id}/logs', () => {
     assert.match(missing.body, /No such container: dg-no-such/);
   });
 
+  it('agent_logs_not_started_regression: a container created and never started has an empty log, as the engine says (not a 501 that turned a monitor off the gateway)', async () => {
+    const id = await createContainer(client, ['sh', '-c', 'echo never'], { start: false });
+    created.push(id);
+    for (const query of [
+      { stdout: '1', stderr: '1', timestamps: '1' },
+      { stdout: '1', follow: '1' },
+    ]) {
+      const mine = await ask(
+        gateway.port,
+        'GET',
+        `/dockgate/v1/containers/${id}/logs?${new URLSearchParams(query)}`,
+      );
+      const engine = await client.request('GET', `/containers/${id}/logs`, { query, stream: true });
+      let expected = '';
+      for await (const chunk of engine.body as AsyncIterable<Buffer>) expected += chunk.toString('latin1');
+      assert.equal(engine.status, 200);
+      assert.equal(mine.status, 200, mine.body);
+      assert.equal(mine.body, expected, JSON.stringify(query));
+      assert.equal(mine.body, '');
+    }
+  });
+
   it('agent_logs_path_regression: the file read is the one the engine names, never one the caller names', async () => {
     for (const ref of ['..%2F..%2F..%2F..%2Fetc%2Fpasswd', '%2Fetc%2Fpasswd', '..', '.']) {
       const answer = await ask(gateway.port, 'GET', `/dockgate/v1/containers/${ref}/logs?stdout=1`);

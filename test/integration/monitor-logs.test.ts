@@ -315,6 +315,55 @@ describe('monitor logs', () => {
     }
   });
 
+  it('logs_gateway_kept_regression: a container created and not started does not turn the monitor off the gateway for the whole engine', async () => {
+    const gateway = await startGateway({ profile: 'read-only' });
+    const monitor = await startMonitor([
+      '--engine',
+      `gw=tcp://127.0.0.1:${gateway.port}`,
+      '--data',
+      newData(),
+    ]);
+    try {
+      const { image, runId } = testEngine();
+      const idle = await client.json<{ Id: string }>('POST', '/containers/create', {
+        query: { name: 'dg-logs-idle' },
+        body: {
+          Image: image,
+          Cmd: ['true'],
+          Labels: { [RUN_LABEL]: runId },
+          HostConfig: { NetworkMode: 'none' },
+        },
+      });
+      cleanup.push(idle.Id);
+      // The monitor reads the created container's (empty) log through the gateway…
+      await waitFor(
+        () =>
+          gateway.logs.some(
+            (l) => l.route === 'GET /dockgate/v1/containers/{id}/logs' && String(l.path).includes(idle.Id),
+          ),
+        { what: "the idle container's log asked of the gateway" },
+      );
+      // …and the next container's log still comes through it.
+      const id = await run('dg-logs-after-idle', writer('idletag', 200));
+      await exited(id);
+      await assertSameAsEngine(monitor, id, 'idletag', 200);
+      const engineReads = gateway.logs.filter(
+        (l) =>
+          l.route === 'GET /containers/{id}/logs' && [id, idle.Id].some((c) => String(l.path).includes(c)),
+      );
+      assert.deepEqual(engineReads, [], 'never through the engine');
+      assert.ok(
+        gateway.logs.some(
+          (l) => l.route === 'GET /dockgate/v1/containers/{id}/logs' && String(l.path).includes(id),
+        ),
+      );
+      assert.doesNotMatch(monitor.stderr(), /not read through the gateway/);
+    } finally {
+      await monitor.stop();
+      await gateway.stop();
+    }
+  });
+
   it('an engine cut while a container logs, restored: no line missing, none twice', async () => {
     const relay = new EngineRelay();
     await relay.start();

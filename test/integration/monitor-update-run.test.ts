@@ -120,6 +120,9 @@ function comparable(c: ContainerInspect): Record<string, unknown> {
     LogPath: _l,
     RestartCount: _rc,
     GraphDriver: _g,
+    // Runtime state, not a setting: the health check's exec in flight at the moment of inspect
+    // (null between checks) — it differed once in a clean-clone run.
+    ExecIDs: _execs,
     NetworkSettings,
     Mounts,
     Config,

@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pino from 'pino';
+import { EngineError } from '../../src/client/errors.js';
 import { manualClock } from '../../src/clock.js';
 import { isoNanos, LineAssembler, parseStamped, sinceParam } from '../../src/monitor/logs/engine-lines.js';
 import { FairShare, waterFill } from '../../src/monitor/logs/fair-share.js';
+import { gatewayAnswer } from '../../src/monitor/logs/log-paths.js';
 import { compileQuery, lowerLiterals } from '../../src/monitor/logs/log-query.js';
 import { type LineKey, type LogSearch, LogStore, parseKey } from '../../src/monitor/logs/log-store.js';
 
@@ -275,5 +277,44 @@ describe('log store', () => {
     const newest = store.search(searchAll({ sources: [noisy.id], limit: 1 }));
     assert.equal(newest.lines[0]?.text.split(' ')[1], '59999');
     store.close();
+  });
+});
+
+describe("the gateway's log route", () => {
+  const answer = (status: number, message: string) =>
+    gatewayAnswer(new EngineError(status, message, 'GET', '/dockgate/v1/containers/x/logs'));
+
+  it('logs_gateway_answer_regression: only an answer about the engine turns the gateway off; a passing or one-container answer never does', () => {
+    // Not a gateway, refused by its policy, or the files are not readable there: the engine reads.
+    assert.equal(answer(404, 'page not found'), 'not-this-engine');
+    assert.equal(
+      answer(403, 'dockgate: GET /dockgate/v1/containers/{id}/logs is not allowed'),
+      'not-this-engine',
+    );
+    assert.equal(answer(401, 'dockgate: who are you'), 'not-this-engine');
+    assert.equal(answer(405, 'method not allowed'), 'not-this-engine');
+    assert.equal(
+      answer(
+        501,
+        'dockgate: cannot read /var/lib/docker/containers/abc here: run the gateway on the engine host',
+      ),
+      'not-this-engine',
+    );
+    // This container only.
+    assert.equal(
+      answer(501, 'dockgate: container abc logs with driver none: not a file the gateway reads'),
+      'this-container',
+    );
+    assert.equal(
+      answer(501, "dockgate: the engine did not say where this container's log is"),
+      'this-container',
+    );
+    // Passing, or the caller's: tried again later, the gateway kept.
+    assert.equal(answer(429, 'dockgate: too many requests in flight for monitor'), 'retry');
+    assert.equal(answer(503, 'dockgate: shutting down'), 'retry');
+    assert.equal(answer(502, 'dockgate: the engine could not be asked'), 'retry');
+    assert.equal(answer(404, 'No such container: x'), 'retry');
+    assert.equal(answer(400, 'unknown parameter tail'), 'retry');
+    assert.equal(gatewayAnswer(new Error('ECONNREFUSED')), 'retry');
   });
 });

@@ -14,16 +14,22 @@ export interface LogInspect {
 
 export type LogLocation =
   | { readonly kind: 'file'; readonly path: string; readonly format: FileLogFormat }
-  | { readonly kind: 'not-a-file'; readonly driver: string };
+  | { readonly kind: 'not-a-file'; readonly driver: string }
+  /** Never started: dockerd names the log's path at the first start, and there is no line yet. */
+  | { readonly kind: 'not-started' };
 
 /**
  * Where dockerd writes a container's log: `LogPath` for json-file; for local,
  * `<container dir>/local-logs/container.log` (LogPath is empty then). Both must sit in the
- * container's own directory, named by its full id: a path elsewhere is never read.
+ * container's own directory, named by its full id: a path elsewhere is never read (undefined).
+ * A container created but never started has neither path (dockerd sets them at its first start):
+ * its log is empty, as the engine answers it.
  */
 export function logLocation(inspect: LogInspect): LogLocation | undefined {
   const driver = inspect.HostConfig?.LogConfig?.Type ?? '';
   if (!FILE_LOG_DRIVERS.has(driver)) return { kind: 'not-a-file', driver: driver || 'unknown' };
+  if (inspect.State?.Running !== true && !inspect.LogPath && !inspect.HostnamePath && !inspect.ResolvConfPath)
+    return { kind: 'not-started' };
   if (driver === 'json-file') {
     const path = inspect.LogPath ?? '';
     const fits = basename(dirname(path)) === inspect.Id && basename(path) === `${inspect.Id}-json.log`;

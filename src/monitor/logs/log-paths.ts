@@ -86,21 +86,15 @@ export class LogPaths {
     yield* this.#watcher.client.containers.logBatches(container, options);
   }
 
-  /**
-   * The gateway answered with an error before any line: for this container (its driver writes no
-   * file: undefined, the engine reads it) or for the engine (not a gateway, refused, files not
-   * readable there). A missing container is the caller's error.
-   */
+  /** The gateway answered with an error before any line: what it means is decided by `gatewayAnswer`. */
   #refused(path: 'gateway', error: unknown): undefined {
-    if (!(error instanceof EngineError)) throw error;
-    const message = error.engineMessage;
-    if (error.status === 404 && !/page not found/i.test(message)) throw error; // no such container
-    if (error.status === 501 && /not a file the gateway reads/.test(message)) return undefined;
-    if (error.status === 400 || (error.status >= 500 && error.status !== 501)) throw error;
+    const meaning = gatewayAnswer(error);
+    if (meaning === 'this-container') return undefined;
+    if (meaning !== 'not-this-engine') throw error;
     this.#gateway = false;
     const level = this.#setting === 'gateway' ? 'warn' : 'info';
     this.#log[level](
-      { engine: this.#watcher.name, path, reason: message },
+      { engine: this.#watcher.name, path, reason: (error as EngineError).engineMessage },
       'logs: not read through the gateway',
     );
     return undefined;
@@ -115,6 +109,7 @@ export class LogPaths {
     )) as LogInspect;
     const location = logLocation(inspect);
     if (location === undefined || location.kind === 'not-a-file') return undefined;
+    if (location.kind === 'not-started') return (async function* nothing() {})();
     if ((await stat(containerDir(location)).catch(() => undefined)) === undefined) {
       this.#files = false;
       this.#log.info(
@@ -160,5 +155,32 @@ export class LogPaths {
     if (this.#told.has(path)) return;
     this.#told.add(path);
     this.#log.info({ engine: this.#watcher.name, path }, "logs: reading containers' logs");
+  }
+}
+
+/**
+ * What an error from the gateway's log route, before any line, says:
+ * - `this-container`: this container's log is not a file the gateway reads — the engine reads it;
+ * - `not-this-engine`: the engine is not a gateway, or it refuses the route, or cannot read the
+ *   files there — every container is read from the engine from now on;
+ * - `retry`: anything passing (429 of a rate or concurrency cap, 408, 5xx, a connection lost) or
+ *   the caller's own error (400, no such container): thrown, the collector tries again later.
+ * One container's answer never turns the gateway off for the whole engine (a container created
+ * and not yet started once did, under load: its log has no path until it starts).
+ */
+export function gatewayAnswer(error: unknown): 'this-container' | 'not-this-engine' | 'retry' {
+  if (!(error instanceof EngineError)) return 'retry';
+  const message = error.engineMessage;
+  switch (error.status) {
+    case 404:
+      return /page not found/i.test(message) ? 'not-this-engine' : 'retry';
+    case 401:
+    case 403:
+    case 405:
+      return 'not-this-engine';
+    case 501:
+      return /cannot read .* here/.test(message) ? 'not-this-engine' : 'this-container';
+    default:
+      return 'retry';
   }
 }

@@ -89,7 +89,13 @@ describe('the engine page (a real browser)', () => {
     assert.equal(await first.getAttribute('data-docker-root'), 'true', 'the docker root first');
     assert.match((await first.textContent()) ?? '', /docker root/);
     // Two readings make a point with rates: the chart draws once there is one.
-    await page.locator('.chart[data-points]').waitFor({ timeout: 30_000 });
+    await page.locator('.chart[data-label="CPU, memory, docker root, network"]').waitFor({ timeout: 30_000 });
+    // The disks' I/O from the same readings (this machine has a disk; its sensors, if any).
+    await page.locator('.chart[data-label="Disk I/O and temperature"]').waitFor({ timeout: 30_000 });
+    assert.match(
+      (await page.locator('.chart[data-label="Disk I/O and temperature"]').textContent()) ?? '',
+      /Disk write KiB\/s/,
+    );
     await page.locator('table.disk tr[data-type="Images"]').waitFor();
     assert.match((await page.locator('table.disk tr[data-type="Images"]').textContent()) ?? '', /Images\s*2/);
     assert.deepEqual(await seriousViolations(page), [], 'axe on the engine page');

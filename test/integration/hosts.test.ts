@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
   appendFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statfsSync,
@@ -122,6 +124,51 @@ describe('GET /dockgate/v1/host', () => {
     const line = gateway.logs.findLast((l) => l.path === '/dockgate/v1/host');
     assert.equal(line?.decision, 'allow', 'decided like any request, with an audit line');
     assert.equal(line?.route, 'GET /dockgate/v1/host');
+  });
+
+  it("host_disks_match_diskstats: whole disks with /proc/diskstats' counters (growing), partitions and loop devices left out; temperatures read or said unavailable", async () => {
+    const stats = (): Map<string, number[]> =>
+      new Map(
+        readFileSync('/proc/diskstats', 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => l.trim().split(/\s+/))
+          .map((f) => [f[2] as string, f.slice(3).map(Number)]),
+      );
+    const before = stats();
+    const host = JSON.parse((await ask(gateway.port, 'GET', '/dockgate/v1/host')).body) as HostAnswer;
+    const afterStats = stats();
+    assert.ok(host.disks.length >= 1, 'this machine has a disk');
+    for (const d of host.disks) {
+      assert.doesNotMatch(d.device, /^(loop|z?ram)\d+$|^(h|s|v|xv)d[a-z]\d+$|^nvme\d+n\d+p\d+$/, d.device);
+      const [a, b] = [before.get(d.device), afterStats.get(d.device)];
+      assert.ok(a !== undefined && b !== undefined, `${d.device} is in /proc/diskstats`);
+      const between = (value: number, i: number, scale: number, what: string) =>
+        assert.ok(
+          value >= (a[i] ?? 0) * scale && value <= (b[i] ?? 0) * scale,
+          `${d.device} ${what} ${value} between ${(a[i] ?? 0) * scale} and ${(b[i] ?? 0) * scale}`,
+        );
+      between(d.reads, 0, 1, 'reads');
+      between(d.readBytes, 2, 512, 'read bytes');
+      between(d.writes, 4, 1, 'writes');
+      between(d.writtenBytes, 6, 512, 'written bytes');
+      between(d.ioTimeSeconds, 9, 1 / 1000, 'io seconds');
+    }
+    // This machine's sensors as sysfs has them: none on a virtual machine, said so, never 0 °C.
+    const sensors = existsSync('/sys/class/hwmon')
+      ? readdirSync('/sys/class/hwmon').flatMap((c) =>
+          readdirSync(join('/sys/class/hwmon', c)).filter((f) => /^temp\d+_input$/.test(f)),
+        )
+      : [];
+    assert.equal(host.temperatures.length <= sensors.length, true);
+    if (sensors.length === 0) {
+      assert.deepEqual(host.temperatures, []);
+      assert.match(
+        host.unavailable.find((u) => u.field === 'temperatures')?.reason ?? '',
+        /no temperature sensor in \/sys\/class\/hwmon/,
+      );
+    } else
+      for (const t of host.temperatures) assert.ok(t.celsius > -50 && t.celsius < 150, JSON.stringify(t));
   });
 
   it('host_tmpfs_listed: a filesystem mounted now is in the next answer, with df -B1 figures', async () => {
@@ -299,8 +346,15 @@ notify:
       'load1',
       'netRxBytesPerSecond',
       'netTxBytesPerSecond',
+      'diskReadBytesPerSecond',
+      'diskWriteBytesPerSecond',
+      'temperatureCelsius',
     ])
       assert.ok(key in last, `series has ${key}`);
+    assert.ok(
+      answer.series.some((p) => typeof p.diskWriteBytesPerSecond === 'number'),
+      'disk rates from two readings',
+    );
     assert.equal(typeof last.memoryAvailableBytes, 'number');
     const tmp = (
       answer as unknown as { filesystems: { mount: string; points: { availableBytes: number }[] }[] }
@@ -325,6 +379,15 @@ notify:
     assert.match(metrics, /^node_cpu_seconds_total\{engine="host",cpu="0",mode="idle"\} [\d.]+$/m);
     assert.match(metrics, /^node_memory_MemAvailable_bytes\{engine="host"\} \d+$/m);
     assert.match(metrics, /^node_load1\{engine="host"\} [\d.]+$/m);
+    const disk0 = answer.latest.disks[0]?.device ?? 'none';
+    assert.match(
+      metrics,
+      new RegExp(`^node_disk_written_bytes_total\\{engine="host",device="${disk0}"\\} \\d+$`, 'm'),
+    );
+    assert.match(
+      metrics,
+      new RegExp(`^node_disk_io_time_seconds_total\\{engine="host",device="${disk0}"\\} [\\d.e+-]+$`, 'm'),
+    );
     assert.match(metrics, /^dockgate_engine_disk_bytes\{engine="host",type="images"\} \d+$/m);
     // promtool's only remark is the one it makes of node_exporter itself: meminfo's camelCase names,
     // kept as they are so node_exporter's dashboards find them.

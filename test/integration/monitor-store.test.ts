@@ -201,6 +201,9 @@ for (const backend of storeBackends()) {
         cpuPressurePercent: 1.5,
         memoryPressurePercent: null,
         ioPressurePercent: 0,
+        diskReadBytesPerSecond: 4096,
+        diskWriteBytesPerSecond: cpu * 1000,
+        temperatureCelsius: 41.5,
       });
       const fs = (avail: number) =>
         [
@@ -225,6 +228,8 @@ for (const backend of storeBackends()) {
       assert.equal(series[0]?.cpuPercent, 20, 'averaged per step');
       assert.equal(series[0]?.cpuPressurePercent, 1.5);
       assert.equal(series[0]?.memoryPressurePercent, null);
+      assert.equal(series[0]?.diskWriteBytesPerSecond, 20_000);
+      assert.equal(series[0]?.temperatureCelsius, 41.5);
       const [data] = await hosts.filesystems('e', NOW - 3_600_000, 600_000);
       assert.equal(data?.mount, '/data');
       assert.equal(data?.points.length, 6);

@@ -1,11 +1,20 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { HostAnswer, HostFilesystem } from '../../src/engine/host/host-answer.js';
-import { deviceNumber, parseMountInfo, parseNetDev } from '../../src/engine/host/host-reader.js';
-import { compileAlertRules } from '../../src/monitor/alerts/alert-rules.js';
+import {
+  deviceNumber,
+  parseDiskStats,
+  parseMountInfo,
+  parseNetDev,
+  readTemperatures,
+} from '../../src/engine/host/host-reader.js';
+import { alertsSchema, compileAlertRules } from '../../src/monitor/alerts/alert-rules.js';
 import { diskView, type SystemDf } from '../../src/monitor/hosts/disk-usage.js';
 import { cpuPercent, type FreeSample, hostPoint } from '../../src/monitor/hosts/host-collector.js';
-import { fullIn, hostConditions, watched } from '../../src/monitor/hosts/host-rules.js';
+import { fullIn, hostConditions, hottest, watched } from '../../src/monitor/hosts/host-rules.js';
 import type { HostView } from '../../src/monitor/hosts/host-sources.js';
 import { planPrune } from '../../src/monitor/hosts/prune-plan.js';
 
@@ -37,6 +46,8 @@ function view(filesystems: HostFilesystem[], extra: Partial<HostAnswer> = {}): H
     memory: { totalBytes: 16 * GiB, availableBytes: 8 * GiB, swapTotalBytes: 0, swapUsedBytes: 0 },
     filesystems,
     network: [],
+    disks: [],
+    temperatures: [],
     unavailable: [],
     source: 'gateway',
     engine: {
@@ -171,7 +182,96 @@ describe('host rules (pure)', () => {
   });
 });
 
+describe('host temperature (pure)', () => {
+  const sensor = (celsius: number, criticalCelsius: number | null, label: string | null = null) => ({
+    chip: 'coretemp',
+    sensor: 'temp1',
+    label,
+    celsius,
+    criticalCelsius,
+  });
+
+  it("host-temperature: off by default; above a set limit, or the chip's critical limit less 5 °C; no limit known, no decision", () => {
+    assert.equal(compileAlertRules(undefined).rules['host-temperature'].enabled, false);
+    const own = compileAlertRules({ 'host-temperature': {} });
+    const hot = view([], { temperatures: [sensor(60, 100), sensor(97, 100, 'Package id 0')] });
+    const [c] = hostConditions(own.host, { engine: 'e', view: hot, point: undefined, free: [] }).filter(
+      (x) => x.kind === 'host-temperature',
+    );
+    assert.equal(c?.active, true, '97 °C past 100 - 5');
+    assert.match(c?.summary ?? '', /coretemp Package id 0 at 97 °C \(limit 95 °C\)/);
+    assert.equal(hottest([sensor(90, 100)], undefined)?.over, false);
+    assert.equal(hottest([sensor(70, null)], undefined), undefined, 'no limit: nothing decided');
+    const set = compileAlertRules({ 'host-temperature': { above: 65 } });
+    assert.equal(hottest([sensor(70, null), sensor(50, 100)], set.host.temperatureAboveCelsius)?.over, true);
+    assert.equal(
+      hostConditions(set.host, { engine: 'e', view: view([]), point: undefined, free: [] }).some(
+        (x) => x.kind === 'host-temperature',
+      ),
+      false,
+      'a host without sensors gives no condition',
+    );
+    assert.equal(alertsSchema.safeParse({ 'host-temperature': { above: -1 } }).success, false);
+    assert.equal(alertsSchema.safeParse({ 'host-temperature': { above: 80, for: '1m' } }).success, true);
+  });
+
+  it('readTemperatures: every hwmon temp*_input in °C with its label and critical (else max) limit; an unreadable sensor left out', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dockgate-hwmon-'));
+    try {
+      const chip = (name: string, files: Record<string, string>) => {
+        mkdirSync(join(dir, name));
+        for (const [f, v] of Object.entries(files)) writeFileSync(join(dir, name, f), `${v}\n`);
+      };
+      chip('hwmon0', {
+        name: 'coretemp',
+        temp1_input: '45000',
+        temp1_label: 'Package id 0',
+        temp1_crit: '100000',
+        temp10_input: '44500',
+        temp2_input: '43000',
+        temp2_max: '84000',
+      });
+      chip('hwmon1', { name: 'acpitz' });
+      chip('hwmon2', { name: 'nvme', temp1_input: 'oops' });
+      assert.deepEqual(readTemperatures(dir), [
+        { chip: 'coretemp', sensor: 'temp1', label: 'Package id 0', celsius: 45, criticalCelsius: 100 },
+        { chip: 'coretemp', sensor: 'temp2', label: null, celsius: 43, criticalCelsius: 84 },
+        { chip: 'coretemp', sensor: 'temp10', label: null, celsius: 44.5, criticalCelsius: null },
+      ]);
+      assert.deepEqual(readTemperatures(join(dir, 'none')), []);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+});
+
 describe('host readings (pure)', () => {
+  it('parseDiskStats: whole disks (node_exporter leaves partitions, loop and ram out); sectors of 512 bytes; io time in seconds', () => {
+    const disks = parseDiskStats(
+      [
+        '   7       0 loop0 10 0 20 0 0 0 0 0 0 0 0 0 0 0 0 0 0',
+        ' 254       0 vda 39697 8220 2438074 12234 56094 32832 5171976 23163 0 8096 36715 13743 36 555168 931 9194 386',
+        ' 254       1 vda1 100 0 200 0 0 0 0 0 0 0 0 0 0 0 0 0 0',
+        ' 259       0 nvme0n1 1 0 8 0 2 0 16 0 0 1500 0',
+        ' 259       1 nvme0n1p1 1 0 8 0 2 0 16 0 0 1500 0',
+        ' 253       0 zram0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0',
+        ' 253       1 dm-0 5 0 8 0 6 0 16 0 0 4 0',
+      ].join('\n'),
+    );
+    assert.deepEqual(
+      disks.map((d) => d.device),
+      ['vda', 'nvme0n1', 'dm-0'],
+    );
+    assert.deepEqual(disks[0], {
+      device: 'vda',
+      reads: 39697,
+      readBytes: 2438074 * 512,
+      writes: 56094,
+      writtenBytes: 5171976 * 512,
+      ioTimeSeconds: 8.096,
+    });
+  });
+
   it('parseMountInfo reads device numbers, roots and escapes; deviceNumber encodes as mountinfo prints', () => {
     const [m, bind] = parseMountInfo(
       '36 35 8:17 / /mnt/my\\040disk rw,noatime shared:1 - ext4 /dev/sdb1 rw\n' +
@@ -227,6 +327,29 @@ describe('host readings (pure)', () => {
     assert.equal(p.netRxBytesPerSecond, 200, 'eth0 only: 2000 bytes in 10 s');
     assert.equal(p.memoryUsedBytes, 8 * GiB);
     assert.equal(hostPoint(undefined, b).cpuPercent, null, 'one reading: no rate');
+    const disk = (device: string, readBytes: number, writtenBytes: number) => ({
+      device,
+      reads: 0,
+      writes: 0,
+      readBytes,
+      writtenBytes,
+      ioTimeSeconds: 0,
+    });
+    const io = hostPoint(
+      { ...a, disks: [disk('sda', 0, 0), disk('dm-0', 0, 0)] },
+      {
+        ...b,
+        disks: [disk('sda', 40_960, 10_240), disk('dm-0', 40_960, 10_240)],
+        temperatures: [
+          { chip: 'k10temp', sensor: 'temp1', label: 'Tctl', celsius: 51.2, criticalCelsius: null },
+          { chip: 'nvme', sensor: 'temp1', label: 'Composite', celsius: 38, criticalCelsius: 84.8 },
+        ],
+      },
+    );
+    assert.equal(io.diskReadBytesPerSecond, 4096, 'sda only: device-mapper counts the same I/O again');
+    assert.equal(io.diskWriteBytesPerSecond, 1024);
+    assert.equal(io.temperatureCelsius, 51.2, 'the hottest sensor');
+    assert.equal(p.temperatureCelsius, null, 'no sensor: null, not 0');
   });
 });
 

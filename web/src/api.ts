@@ -3,7 +3,7 @@
 // reaches the bundle); the alert object is repeated below (its module needs Node).
 
 export type { DiskView } from '../../src/monitor/hosts/disk-usage.js';
-export type { HostSeriesPoint } from '../../src/monitor/hosts/host-history.js';
+export type { FilesystemSeries, HostSeriesPoint } from '../../src/monitor/hosts/host-history.js';
 export type { HostView } from '../../src/monitor/hosts/host-sources.js';
 export type { PruneOutcome } from '../../src/monitor/hosts/prune-runner.js';
 export type { ContainerItem } from '../../src/monitor/model/container.js';

@@ -3,6 +3,7 @@ import uPlot from 'uplot';
 import {
   type DiskView,
   type EngineView,
+  type FilesystemSeries,
   getJson,
   type HostSeriesPoint,
   type HostView,
@@ -21,6 +22,8 @@ const SECONDS: Record<(typeof RANGES)[number], number> = {
   '7d': 604_800,
 };
 
+type HostAnswer = { latest: HostView | null; series: HostSeriesPoint[]; filesystems: FilesystemSeries[] };
+
 type Disk = DiskView & {
   prunes: readonly { id: string; time: string; by: string; reclaimedBytes: number }[];
 };
@@ -32,7 +35,7 @@ type Disk = DiskView & {
  */
 export function EnginePage({ name, engine, me }: { name: string; engine: EngineView | undefined; me: Me }) {
   const [range, setRange] = useState<(typeof RANGES)[number]>('1h');
-  const [host, setHost] = useState<{ latest: HostView | null; series: HostSeriesPoint[] } | undefined>();
+  const [host, setHost] = useState<HostAnswer | undefined>();
   const [disk, setDisk] = useState<Disk | undefined>();
   const [error, setError] = useState<string | undefined>();
   const path = `/api/v1/engines/${encodeURIComponent(name)}`;
@@ -42,7 +45,7 @@ export function EnginePage({ name, engine, me }: { name: string; engine: EngineV
   useEffect(() => {
     let live = true;
     const load = (): void => {
-      getJson<{ latest: HostView | null; series: HostSeriesPoint[] }>(`${path}/host?range=${range}`).then(
+      getJson<HostAnswer>(`${path}/host?range=${range}`).then(
         (h) => {
           if (!live) return;
           setHost(h);
@@ -85,7 +88,30 @@ export function EnginePage({ name, engine, me }: { name: string; engine: EngineV
             No samples yet{latest?.source === 'engine' ? ': this engine has no dockgate gateway' : ''}.
           </p>
         ) : (
-          <HostChart points={host.series} seconds={SECONDS[range]} />
+          <>
+            <SeriesChart
+              label="CPU, memory, docker root, network"
+              points={host.series}
+              lines={HOST_LINES}
+              seconds={SECONDS[range]}
+            />
+            {host.series.some((p) => p.diskReadBytesPerSecond !== null || p.temperatureCelsius !== null) ? (
+              <SeriesChart
+                label="Disk I/O and temperature"
+                points={host.series}
+                lines={IO_LINES}
+                seconds={SECONDS[range]}
+              />
+            ) : null}
+            {host.filesystems.length > 1 ? (
+              <SeriesChart
+                label="Filesystems used"
+                points={fsPoints(host.filesystems)}
+                lines={fsLines(host.filesystems)}
+                seconds={SECONDS[range]}
+              />
+            ) : null}
+          </>
         )}
       </section>
       {latest === null ? null : <Filesystems host={latest} />}
@@ -154,30 +180,94 @@ function HostFacts({ host }: { host: HostView }) {
   );
 }
 
-function HostChart({ points, seconds }: { points: readonly HostSeriesPoint[]; seconds: number }) {
+/** One line of a chart: its label, colour, axis and value at a point. */
+interface Line<P> {
+  readonly label: string;
+  readonly stroke: string;
+  readonly scale: '%' | 'rate' | '°C';
+  readonly value: (p: P) => number | null;
+}
+
+const percentOf = (used: number | null, other: number | null): number | null =>
+  used === null || other === null || used + other === 0 ? null : (used / (used + other)) * 100;
+const kib = (v: number | null): number | null => (v === null ? null : v / 1024);
+
+const HOST_LINES: readonly Line<HostSeriesPoint>[] = [
+  { label: 'CPU %', stroke: '#2456c6', scale: '%', value: (p) => p.cpuPercent },
+  {
+    label: 'Memory %',
+    stroke: '#c2410c',
+    scale: '%',
+    value: (p) => percentOf(p.memoryUsedBytes, p.memoryAvailableBytes),
+  },
+  {
+    label: 'Docker root %',
+    stroke: '#7c3aed',
+    scale: '%',
+    value: (p) => percentOf(p.dockerRootUsedBytes, p.dockerRootAvailableBytes),
+  },
+  { label: 'Net in KiB/s', stroke: '#15803d', scale: 'rate', value: (p) => kib(p.netRxBytesPerSecond) },
+  { label: 'Net out KiB/s', stroke: '#0e7490', scale: 'rate', value: (p) => kib(p.netTxBytesPerSecond) },
+];
+
+const IO_LINES: readonly Line<HostSeriesPoint>[] = [
+  { label: 'Disk read KiB/s', stroke: '#15803d', scale: 'rate', value: (p) => kib(p.diskReadBytesPerSecond) },
+  {
+    label: 'Disk write KiB/s',
+    stroke: '#b91c1c',
+    scale: 'rate',
+    value: (p) => kib(p.diskWriteBytesPerSecond),
+  },
+  { label: 'Hottest sensor °C', stroke: '#a16207', scale: '°C', value: (p) => p.temperatureCelsius },
+];
+
+const FS_COLOURS = ['#7c3aed', '#2456c6', '#c2410c', '#15803d', '#0e7490', '#a16207', '#be185d', '#4b5563'];
+
+/** Every filesystem's points on one time axis (their buckets are the host series' buckets). */
+function fsPoints(
+  filesystems: readonly FilesystemSeries[],
+): { time: string; used: Map<string, number | null> }[] {
+  const byTime = new Map<string, Map<string, number | null>>();
+  for (const fs of filesystems)
+    for (const p of fs.points) {
+      const used = byTime.get(p.time) ?? byTime.set(p.time, new Map()).get(p.time) ?? new Map();
+      used.set(fs.mount, percentOf(p.usedBytes, p.availableBytes));
+    }
+  return [...byTime]
+    .sort(([a], [b]) => Date.parse(a) - Date.parse(b))
+    .map(([time, used]) => ({ time, used }));
+}
+
+function fsLines(filesystems: readonly FilesystemSeries[]): Line<ReturnType<typeof fsPoints>[number]>[] {
+  return filesystems.map((fs, i) => ({
+    label: `${fs.mount} %`,
+    stroke: FS_COLOURS[i % FS_COLOURS.length] ?? '#4b5563',
+    scale: '%',
+    value: (p) => p.used.get(fs.mount) ?? null,
+  }));
+}
+
+/** A uPlot chart of some lines over the range: percent on the left axis, the other unit on the right. */
+function SeriesChart<P extends { time: string }>({
+  label,
+  points,
+  lines,
+  seconds,
+}: {
+  label: string;
+  points: readonly P[];
+  lines: readonly Line<P>[];
+  seconds: number;
+}) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
     if (el === null) return;
-    const total = (p: HostSeriesPoint): number | null =>
-      p.memoryUsedBytes === null || p.memoryAvailableBytes === null
-        ? null
-        : p.memoryUsedBytes + p.memoryAvailableBytes;
     const data: uPlot.AlignedData = [
       points.map((p) => Date.parse(p.time) / 1000),
-      points.map((p) => p.cpuPercent),
-      points.map((p) => {
-        const t = total(p);
-        return t === null || t === 0 || p.memoryUsedBytes === null ? null : (p.memoryUsedBytes / t) * 100;
-      }),
-      points.map((p) =>
-        p.dockerRootUsedBytes === null || p.dockerRootAvailableBytes === null
-          ? null
-          : (p.dockerRootUsedBytes / (p.dockerRootUsedBytes + p.dockerRootAvailableBytes)) * 100,
-      ),
-      points.map((p) => (p.netRxBytesPerSecond === null ? null : p.netRxBytesPerSecond / 1024)),
-      points.map((p) => (p.netTxBytesPerSecond === null ? null : p.netTxBytesPerSecond / 1024)),
+      ...lines.map((line) => points.map((p) => line.value(p))),
     ];
+    const scales = [...new Set(lines.map((l) => l.scale))];
     const plot = new uPlot(
       {
         width: Math.max(280, el.clientWidth),
@@ -186,22 +276,27 @@ function HostChart({ points, seconds }: { points: readonly HostSeriesPoint[]; se
           x: { time: true, range: () => [Date.now() / 1000 - seconds, Date.now() / 1000] },
           '%': { range: [0, 100] },
         },
-        series: [
+        series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.stroke, scale: l.scale }))],
+        axes: [
           {},
-          { label: 'CPU %', stroke: '#2456c6', scale: '%' },
-          { label: 'Memory %', stroke: '#c2410c', scale: '%' },
-          { label: 'Docker root %', stroke: '#7c3aed', scale: '%' },
-          { label: 'Net in KiB/s', stroke: '#15803d', scale: 'net' },
-          { label: 'Net out KiB/s', stroke: '#0e7490', scale: 'net' },
+          ...scales.map((scale, i) => ({
+            scale,
+            side: i === 0 ? 3 : 1,
+            label: scale === 'rate' ? 'KiB/s' : scale,
+          })),
         ],
-        axes: [{}, { scale: '%' }, { scale: 'net', side: 1 }],
       },
       data,
       el,
     );
     return () => plot.destroy();
-  }, [points, seconds]);
-  return <div class="chart" ref={box} data-points={points.length} />;
+  }, [points, lines, seconds]);
+  return (
+    <figure class="chart-figure">
+      <figcaption>{label}</figcaption>
+      <div class="chart" ref={box} data-label={label} data-points={points.length} />
+    </figure>
+  );
 }
 
 function Filesystems({ host }: { host: HostView }) {

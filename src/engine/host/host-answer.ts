@@ -16,6 +16,10 @@ export interface HostAnswer {
   readonly memory: HostMemory | null;
   readonly filesystems: readonly HostFilesystem[];
   readonly network: readonly HostInterface[];
+  /** Block devices' I/O counters (`/proc/diskstats`: whole disks, not partitions, loop or ram). */
+  readonly disks: readonly HostDisk[];
+  /** hwmon temperature sensors (`/sys/class/hwmon`); a virtual machine usually has none. */
+  readonly temperatures: readonly HostTemperature[];
   /** Pressure stall information, where the kernel has it (Linux 4.20+, `psi=1`). */
   readonly pressure?: HostPressure;
   /** What could not be read here, and why: the fields above are then null or empty, never guessed. */
@@ -72,6 +76,30 @@ export interface HostInterface {
   readonly txBytes: number;
 }
 
+export interface HostDisk {
+  /** The kernel's name: `sda`, `nvme0n1`, `vda`, `dm-0`. */
+  readonly device: string;
+  readonly reads: number;
+  readonly writes: number;
+  /** 512-byte sectors, as bytes. */
+  readonly readBytes: number;
+  readonly writtenBytes: number;
+  /** Time the device had I/O in flight (its busy time). */
+  readonly ioTimeSeconds: number;
+}
+
+export interface HostTemperature {
+  /** The hwmon chip's `name` (`coretemp`, `k10temp`, `nvme`, `cpu_thermal`…). */
+  readonly chip: string;
+  /** `temp1`, `temp2`… */
+  readonly sensor: string;
+  /** The sensor's own label (`Package id 0`, `Composite`), when it has one. */
+  readonly label: string | null;
+  readonly celsius: number;
+  /** The chip's critical (or else max) temperature, when it says one. */
+  readonly criticalCelsius: number | null;
+}
+
 export interface PressureLine {
   /** Percent of time stalled, averaged over 10 s, 60 s and 300 s. */
   readonly avg10: number;
@@ -103,6 +131,8 @@ export interface HostUnavailable {
     | 'memory'
     | 'filesystems'
     | 'network'
+    | 'disks'
+    | 'temperatures'
     | 'pressure'
     | 'dockerRoot';
   readonly reason: string;

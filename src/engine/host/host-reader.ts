@@ -1,15 +1,17 @@
 import type { StatsFs } from 'node:fs';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { stat, statfs } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type {
   HostAnswer,
   HostCpu,
+  HostDisk,
   HostFilesystem,
   HostInterface,
   HostMemory,
   HostPressure,
+  HostTemperature,
   HostUnavailable,
   PressureEntry,
   PressureLine,
@@ -27,6 +29,11 @@ const STATFS_TIMEOUT_MS = 1_000;
  */
 const IGNORED_TYPES =
   /^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$/;
+/** node_exporter's default device exclusion: partitions, loop, ram and floppy devices. */
+const IGNORED_DEVICES = /^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$/;
+/** `/proc/diskstats` counts sectors of 512 bytes whatever the device's own sector size. */
+const SECTOR_BYTES = 512;
+
 const IGNORED_MOUNTS =
   /^\/(dev|proc|sys|run\/credentials\/.+|run\/docker\/netns\/.+|var\/lib\/docker\/.+|var\/lib\/containers\/storage\/.+)($|\/)/;
 
@@ -39,6 +46,8 @@ interface Paths {
   readonly netDev: string | { readonly missing: string };
   /** Prefixed to a host path to reach it here. */
   readonly root: string;
+  /** A sysfs: the host's (`/host/sys`) or, in any container, the kernel's hwmon is the host's too. */
+  readonly sys: string;
 }
 
 /**
@@ -99,6 +108,18 @@ export class HostReader {
       const netDev = p.netDev;
       network = attempt('network', () => parseNetDev(readFileSync(netDev, 'utf8')), `${netDev}`) ?? [];
     } else unavailable.push({ field: 'network', reason: p.netDev.missing });
+    const disks =
+      attempt(
+        'disks',
+        () => parseDiskStats(readFileSync(join(p.proc, 'diskstats'), 'utf8')),
+        `${p.proc}/diskstats`,
+      ) ?? [];
+    const temperatures = readTemperatures(join(p.sys, 'class/hwmon'));
+    if (temperatures.length === 0)
+      unavailable.push({
+        field: 'temperatures',
+        reason: `no temperature sensor in ${join(p.sys, 'class/hwmon')} (virtual machines have none)`,
+      });
     let filesystems: HostFilesystem[] = [];
     if (typeof p.mounts === 'string') {
       try {
@@ -117,6 +138,8 @@ export class HostReader {
       memory,
       filesystems,
       network,
+      disks,
+      temperatures,
       ...(pressure === undefined ? {} : { pressure }),
       unavailable,
     };
@@ -211,18 +234,21 @@ export class HostReader {
 }
 
 function pathsFor(root: string): Paths {
-  if (root === '/') return { root, proc: '/proc', mounts: '/proc/self/mountinfo', netDev: '/proc/net/dev' };
+  if (root === '/')
+    return { root, proc: '/proc', sys: '/sys', mounts: '/proc/self/mountinfo', netDev: '/proc/net/dev' };
+  const sys = existsSync(join(root, 'sys/class')) ? join(root, 'sys') : '/sys';
   const hostProc = join(root, 'proc');
   if (existsSync(join(hostProc, '1/mountinfo')))
     return {
       root,
       proc: hostProc,
+      sys,
       // pid 1 of the host's procfs: the host's mount namespace and network namespace.
       mounts: join(hostProc, '1/mountinfo'),
       netDev: join(hostProc, '1/net/dev'),
     };
   const missing = `${hostProc} is not the host's procfs: mount the host's root with -v /:${root}:ro`;
-  return { root, proc: '/proc', mounts: { missing }, netDev: { missing } };
+  return { root, proc: '/proc', sys, mounts: { missing }, netDev: { missing } };
 }
 
 function readCpu(proc: string): HostCpu | undefined {
@@ -330,6 +356,76 @@ export function parseNetDev(text: string): HostInterface[] {
       .split(/\s+/)
       .map(Number);
     out.push({ interface: line.slice(0, colon).trim(), rxBytes: f[0] ?? 0, txBytes: f[8] ?? 0 });
+  }
+  return out;
+}
+
+/** `/proc/diskstats` (Documentation/admin-guide/iostats.rst): whole devices' cumulative counters. */
+export function parseDiskStats(text: string): HostDisk[] {
+  const out: HostDisk[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    const device = f[2];
+    if (device === undefined || f.length < 14 || IGNORED_DEVICES.test(device)) continue;
+    const n = (i: number): number => Number(f[i + 3] ?? 0);
+    out.push({
+      device,
+      reads: n(0),
+      readBytes: n(2) * SECTOR_BYTES,
+      writes: n(4),
+      writtenBytes: n(6) * SECTOR_BYTES,
+      ioTimeSeconds: n(9) / 1000,
+    });
+  }
+  return out;
+}
+
+/**
+ * Every hwmon chip's `temp*_input` (millidegrees), with its label and critical (or max) limit.
+ * A sensor that cannot be read now (a sleeping disk answers EAGAIN) is left out, not guessed.
+ */
+export function readTemperatures(hwmon: string): HostTemperature[] {
+  const out: HostTemperature[] = [];
+  const text = (path: string): string | undefined => {
+    try {
+      return readFileSync(path, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  let chips: string[];
+  try {
+    chips = readdirSync(hwmon).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  } catch {
+    return out;
+  }
+  for (const chip of chips) {
+    const dir = join(hwmon, chip);
+    let files: string[];
+    try {
+      files = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    const name = text(join(dir, 'name')) ?? chip;
+    const sensors = files
+      .map((f) => /^(temp\d+)_input$/.exec(f)?.[1])
+      .filter((s): s is string => s !== undefined)
+      .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    for (const sensor of sensors) {
+      const milli = Number(text(join(dir, `${sensor}_input`)));
+      if (!Number.isFinite(milli) || text(join(dir, `${sensor}_input`)) === undefined) continue;
+      const limit = Number(
+        text(join(dir, `${sensor}_crit`)) ?? text(join(dir, `${sensor}_max`)) ?? Number.NaN,
+      );
+      out.push({
+        chip: name,
+        sensor,
+        label: text(join(dir, `${sensor}_label`)) || null,
+        celsius: milli / 1000,
+        criticalCelsius: Number.isFinite(limit) && limit > 0 ? limit / 1000 : null,
+      });
+    }
   }
   return out;
 }

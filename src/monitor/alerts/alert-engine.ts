@@ -87,7 +87,7 @@ export class AlertEngine {
     now?: Clock;
     /** Engines whose rules this monitor evaluates (several monitors: those it owns). */
     owns?: (engine: string) => boolean;
-    /** Each engine's host as last read (hosts/): the disk, disk-fill, host-memory and host-cpu rules. */
+    /** Each engine's host as last read (hosts/): the disk, disk-fill, host-memory, host-cpu and host-temperature rules. */
     hosts?: (engine: string) => HostFacts | undefined;
   }) {
     this.#owns = options.owns ?? (() => true);
@@ -453,7 +453,7 @@ export class AlertEngine {
     );
   }
 
-  /** disk, disk-fill, host-memory, host-cpu: the host's conditions (pure, host-rules.ts) through the tracker. */
+  /** disk, disk-fill, host-memory, host-cpu, host-temperature: the host's conditions (pure, host-rules.ts) through the tracker. */
   #hostRules(engine: string, now: number): void {
     const facts = this.#hosts(engine);
     if (facts === undefined) return;

@@ -21,6 +21,7 @@ export const ALERT_KINDS = [
   'disk-fill',
   'host-memory',
   'host-cpu',
+  'host-temperature',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
@@ -130,6 +131,14 @@ export const alertsSchema = z
       .object({ ...common, above: z.number().positive().max(100).optional() })
       .strict()
       .optional(),
+    /**
+     * The host's hottest sensor above `above` °C — or, with no `above`, above the sensor's own
+     * critical limit less 5 °C, where the chip says one.
+     */
+    'host-temperature': z
+      .object({ ...common, above: z.number().positive().max(150).optional() })
+      .strict()
+      .optional(),
     /** Patterns in the kept logs (docs/alerts.md#log): one incident per container and pattern. */
     log: z
       .array(
@@ -203,6 +212,8 @@ export interface HostThresholds {
   };
   readonly memoryBelow: { readonly fraction: number } | { readonly bytes: number };
   readonly cpuAbovePercent: number;
+  /** undefined: each sensor's critical limit less `CRITICAL_MARGIN_CELSIUS`. */
+  readonly temperatureAboveCelsius: number | undefined;
 }
 
 /** The defaults, in one place (docs/alerts.md shows them). */
@@ -217,6 +228,7 @@ export const ALERT_DEFAULTS = {
   diskFill: { within: '24h', window: '6h', for: '10m' },
   hostMemory: { below: '10%', for: '5m' },
   hostCpu: { above: 90, for: '5m' },
+  hostTemperature: { for: '2m' },
 } as const;
 
 /** What monitor.yaml's `alerts:` says, with every default filled in; errors name the key. */
@@ -291,6 +303,13 @@ export function compileAlertRules(file: AlertsFile | undefined): AlertRules {
         ALERT_DEFAULTS.hostCpu.for,
         ALERT_DEFAULTS.hostCpu.for,
       ),
+      'host-temperature': rule(
+        'host-temperature',
+        false,
+        f['host-temperature'],
+        ALERT_DEFAULTS.hostTemperature.for,
+        ALERT_DEFAULTS.hostTemperature.for,
+      ),
     },
     logs: (f.log ?? []).map((spec, i) => {
       const at = `alerts.log[${i}]`;
@@ -339,6 +358,7 @@ export function compileAlertRules(file: AlertsFile | undefined): AlertRules {
       },
       memoryBelow: hostMemoryThreshold(f['host-memory']?.below ?? ALERT_DEFAULTS.hostMemory.below),
       cpuAbovePercent: f['host-cpu']?.above ?? ALERT_DEFAULTS.hostCpu.above,
+      temperatureAboveCelsius: f['host-temperature']?.above,
     },
   };
 }

@@ -209,6 +209,13 @@ export function hostPoint(before: HostAnswer | undefined, now: HostAnswer): Host
     a.network.length === 0
       ? undefined
       : a.network.filter((n) => !VIRTUAL_INTERFACE.test(n.interface)).reduce((s, n) => s + n[key], 0);
+  // Device-mapper devices count their disks' I/O again: whole physical disks only.
+  const io = (a: HostAnswer, key: 'readBytes' | 'writtenBytes'): number | undefined =>
+    a.disks.length === 0
+      ? undefined
+      : a.disks
+          .filter((d) => !d.device.startsWith('dm-') && !d.device.startsWith('md'))
+          .reduce((s, d) => s + d[key], 0);
   return {
     t,
     cpuPercent: cpuPercent(before, now),
@@ -223,6 +230,10 @@ export function hostPoint(before: HostAnswer | undefined, now: HostAnswer): Host
     cpuPressurePercent: now.pressure?.cpu?.some.avg10 ?? null,
     memoryPressurePercent: now.pressure?.memory?.some.avg10 ?? null,
     ioPressurePercent: now.pressure?.io?.some.avg10 ?? null,
+    diskReadBytesPerSecond: rate((a) => io(a, 'readBytes')),
+    diskWriteBytesPerSecond: rate((a) => io(a, 'writtenBytes')),
+    temperatureCelsius:
+      now.temperatures.length === 0 ? null : Math.max(...now.temperatures.map((s) => s.celsius)),
   };
 }
 

@@ -21,6 +21,11 @@ export interface HostPoint {
   readonly cpuPressurePercent: number | null;
   readonly memoryPressurePercent: number | null;
   readonly ioPressurePercent: number | null;
+  /** Every whole disk's bytes read and written per second. */
+  readonly diskReadBytesPerSecond: number | null;
+  readonly diskWriteBytesPerSecond: number | null;
+  /** The hottest sensor's temperature, where the host has sensors. */
+  readonly temperatureCelsius: number | null;
 }
 
 /** One point of `GET /api/v1/engines/{name}/host` (docs/hosts.md): the contract's names. */
@@ -34,22 +39,37 @@ export interface FilesystemSeries {
   readonly points: readonly { time: string; usedBytes: number | null; availableBytes: number | null }[];
 }
 
-const COLUMNS =
-  'cpu, mem_used, mem_avail, swap_used, root_used, root_avail, load1, net_rx, net_tx, psi_cpu, psi_mem, psi_io';
-const AVERAGED =
-  'avg(cpu), avg(mem_used), avg(mem_avail), avg(swap_used), avg(root_used), avg(root_avail), avg(load1), avg(net_rx), avg(net_tx), avg(psi_cpu), avg(psi_mem), avg(psi_io)';
+/** Each stored figure: its column, its name in the API, the digits it is rounded to. */
+const FIELDS = [
+  ['cpu', 'cpuPercent', 2],
+  ['mem_used', 'memoryUsedBytes', 0],
+  ['mem_avail', 'memoryAvailableBytes', 0],
+  ['swap_used', 'swapUsedBytes', 0],
+  ['root_used', 'dockerRootUsedBytes', 0],
+  ['root_avail', 'dockerRootAvailableBytes', 0],
+  ['load1', 'load1', 2],
+  ['net_rx', 'netRxBytesPerSecond', 0],
+  ['net_tx', 'netTxBytesPerSecond', 0],
+  ['psi_cpu', 'cpuPressurePercent', 2],
+  ['psi_mem', 'memoryPressurePercent', 2],
+  ['psi_io', 'ioPressurePercent', 2],
+  ['disk_read', 'diskReadBytesPerSecond', 0],
+  ['disk_write', 'diskWriteBytesPerSecond', 0],
+  ['temp', 'temperatureCelsius', 1],
+] as const satisfies readonly (readonly [string, keyof HostSeriesPoint, number])[];
+
+/** The host_samples columns past the key, in FIELDS' order (store/copy-store.ts copies them). */
+export const HOST_SAMPLE_COLUMNS: readonly string[] = FIELDS.map(([column]) => column);
+const COLUMNS = HOST_SAMPLE_COLUMNS.join(', ');
 /** Raw rows from the tiers the range needs: each tier up to where the coarser one has rolled up. */
 const TIERED = '((tier = 2 AND t < ?) OR (tier = 1 AND t >= ? AND t < ?) OR (tier = 0 AND t >= ?))';
 
 const SQL = {
-  add: `INSERT INTO host_samples (tier, engine, t, ${COLUMNS}) VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  add: `INSERT INTO host_samples (tier, engine, t, ${COLUMNS}) VALUES (0, ?, ?, ${FIELDS.map(() => '?').join(', ')})
     ON CONFLICT (tier, engine, t) DO NOTHING`,
   addFs: `INSERT INTO host_fs_samples (tier, engine, mount, t, used, avail) VALUES (0, ?, ?, ?, ?, ?)
     ON CONFLICT (tier, engine, mount, t) DO NOTHING`,
-  series: `SELECT CAST(t / ? AS BIGINT) * ? AS bucket, avg(cpu) AS cpu, avg(mem_used) AS "memUsed",
-      avg(mem_avail) AS "memAvail", avg(swap_used) AS "swapUsed", avg(root_used) AS "rootUsed",
-      avg(root_avail) AS "rootAvail", avg(load1) AS load1, avg(net_rx) AS "netRx", avg(net_tx) AS "netTx",
-      avg(psi_cpu) AS "psiCpu", avg(psi_mem) AS "psiMem", avg(psi_io) AS "psiIo"
+  series: `SELECT CAST(t / ? AS BIGINT) * ? AS bucket, ${FIELDS.map(([c, name]) => `avg(${c}) AS "${name}"`).join(', ')}
     FROM host_samples WHERE engine = ? AND t >= ? AND ${TIERED}
     GROUP BY bucket ORDER BY bucket`,
   fsSeries: `SELECT mount, CAST(t / ? AS BIGINT) * ? AS bucket, avg(used) AS used, avg(avail) AS avail
@@ -57,12 +77,9 @@ const SQL = {
     GROUP BY mount, bucket ORDER BY mount, bucket`,
   recentFree: `SELECT mount, t, avail FROM host_fs_samples WHERE tier = 0 AND engine = ? AND t >= ? ORDER BY t`,
   rollup: `INSERT INTO host_samples (tier, engine, t, ${COLUMNS})
-    SELECT CAST(? AS INTEGER), engine, CAST(t / ? AS BIGINT) * ?, ${AVERAGED}
+    SELECT CAST(? AS INTEGER), engine, CAST(t / ? AS BIGINT) * ?, ${FIELDS.map(([c]) => `avg(${c})`).join(', ')}
     FROM host_samples WHERE tier = ? AND t >= ? AND t < ? GROUP BY 2, 3
-    ON CONFLICT (tier, engine, t) DO UPDATE SET cpu = excluded.cpu, mem_used = excluded.mem_used,
-      mem_avail = excluded.mem_avail, swap_used = excluded.swap_used, root_used = excluded.root_used,
-      root_avail = excluded.root_avail, load1 = excluded.load1, net_rx = excluded.net_rx, net_tx = excluded.net_tx,
-      psi_cpu = excluded.psi_cpu, psi_mem = excluded.psi_mem, psi_io = excluded.psi_io`,
+    ON CONFLICT (tier, engine, t) DO UPDATE SET ${FIELDS.map(([c]) => `${c} = excluded.${c}`).join(', ')}`,
   rollupFs: `INSERT INTO host_fs_samples (tier, engine, mount, t, used, avail)
     SELECT CAST(? AS INTEGER), engine, mount, CAST(t / ? AS BIGINT) * ?, avg(used), avg(avail)
     FROM host_fs_samples WHERE tier = ? AND t >= ? AND t < ? GROUP BY 2, 3, 4
@@ -98,26 +115,7 @@ export class HostHistory {
   }
 
   add(engine: string, p: HostPoint, filesystems: readonly HostFilesystem[]): void {
-    this.#writer.push(
-      SQL.add,
-      [
-        engine,
-        p.t,
-        p.cpuPercent,
-        p.memoryUsedBytes,
-        p.memoryAvailableBytes,
-        p.swapUsedBytes,
-        p.dockerRootUsedBytes,
-        p.dockerRootAvailableBytes,
-        p.load1,
-        p.netRxBytesPerSecond,
-        p.netTxBytesPerSecond,
-        p.cpuPressurePercent,
-        p.memoryPressurePercent,
-        p.ioPressurePercent,
-      ],
-      { engine },
-    );
+    this.#writer.push(SQL.add, [engine, p.t, ...FIELDS.map(([, name]) => p[name])], { engine });
     for (const fs of filesystems)
       this.#writer.push(SQL.addFs, [engine, fs.mount, p.t, fs.usedBytes, fs.availableBytes], { engine });
   }
@@ -134,36 +132,20 @@ export class HostHistory {
   /** Points from `sinceMs`, one per `stepMs`, averaged; each range from the finest tier that has it. */
   async series(engine: string, sinceMs: number, stepMs: number): Promise<HostSeriesPoint[]> {
     await this.#writer.flush();
-    const rows = await this.#sql.all<{
-      bucket: number;
-      cpu: number | null;
-      memUsed: number | null;
-      memAvail: number | null;
-      swapUsed: number | null;
-      rootUsed: number | null;
-      rootAvail: number | null;
-      load1: number | null;
-      netRx: number | null;
-      netTx: number | null;
-      psiCpu: number | null;
-      psiMem: number | null;
-      psiIo: number | null;
-    }>(SQL.series, [stepMs, stepMs, engine, sinceMs, ...(await this.#tiers(sinceMs, stepMs))]);
-    return rows.map((r) => ({
-      time: new Date(Number(r.bucket)).toISOString(),
-      cpuPercent: round(r.cpu, 2),
-      memoryUsedBytes: round(r.memUsed),
-      memoryAvailableBytes: round(r.memAvail),
-      swapUsedBytes: round(r.swapUsed),
-      dockerRootUsedBytes: round(r.rootUsed),
-      dockerRootAvailableBytes: round(r.rootAvail),
-      load1: round(r.load1, 2),
-      netRxBytesPerSecond: round(r.netRx),
-      netTxBytesPerSecond: round(r.netTx),
-      cpuPressurePercent: round(r.psiCpu, 2),
-      memoryPressurePercent: round(r.psiMem, 2),
-      ioPressurePercent: round(r.psiIo, 2),
-    }));
+    const rows = await this.#sql.all<Record<string, number | null> & { bucket: number }>(SQL.series, [
+      stepMs,
+      stepMs,
+      engine,
+      sinceMs,
+      ...(await this.#tiers(sinceMs, stepMs)),
+    ]);
+    return rows.map(
+      (r) =>
+        Object.fromEntries([
+          ['time', new Date(Number(r.bucket)).toISOString()],
+          ...FIELDS.map(([, name, digits]) => [name, round(r[name] ?? null, digits)]),
+        ]) as unknown as HostSeriesPoint,
+    );
   }
 
   /** Every filesystem's used and available bytes over the range, as `series` steps them. */

@@ -103,6 +103,54 @@ export function hostMetrics(registry: Registry, hosts: Hosts, owns: (engine: str
     );
   net('node_network_receive_bytes_total', 'Network device statistic receive_bytes.', 'rxBytes');
   net('node_network_transmit_bytes_total', 'Network device statistic transmit_bytes.', 'txBytes');
+  const disk = (name: string, help: string, pick: (d: HostView['disks'][number]) => number): void =>
+    family('counter', name, help, ['device'], (v) =>
+      v.disks.map((d) => [{ device: d.device }, pick(d)] as [Labels, number]),
+    );
+  disk(
+    'node_disk_reads_completed_total',
+    'The total number of reads completed successfully.',
+    (d) => d.reads,
+  );
+  disk(
+    'node_disk_writes_completed_total',
+    'The total number of writes completed successfully.',
+    (d) => d.writes,
+  );
+  disk('node_disk_read_bytes_total', 'The total number of bytes read successfully.', (d) => d.readBytes);
+  disk(
+    'node_disk_written_bytes_total',
+    'The total number of bytes written successfully.',
+    (d) => d.writtenBytes,
+  );
+  disk('node_disk_io_time_seconds_total', 'Total seconds spent doing I/Os.', (d) => d.ioTimeSeconds);
+  const temperature = (
+    name: string,
+    help: string,
+    pick: (t: HostView['temperatures'][number]) => number | null,
+  ): void =>
+    family('gauge', name, help, ['chip', 'sensor'], (v) =>
+      v.temperatures.flatMap((t) => {
+        const value = pick(t);
+        return value === null ? [] : [[{ chip: t.chip, sensor: t.sensor }, value] as [Labels, number]];
+      }),
+    );
+  temperature('node_hwmon_temp_celsius', 'Hardware monitor for temperature (input)', (t) => t.celsius);
+  temperature(
+    'node_hwmon_temp_crit_celsius',
+    'Hardware monitor for temperature (crit)',
+    (t) => t.criticalCelsius,
+  );
+  family(
+    'gauge',
+    'node_hwmon_sensor_label',
+    'Label for given chip and sensor',
+    ['chip', 'sensor', 'label'],
+    (v) =>
+      v.temperatures
+        .filter((t) => t.label !== null)
+        .map((t) => [{ chip: t.chip, sensor: t.sensor, label: t.label ?? '' }, 1] as [Labels, number]),
+  );
   const psi = (
     name: string,
     help: string,

@@ -7,7 +7,7 @@ import type { HostView } from './host-sources.js';
 
 /** What one host rule finds for one target now: the alert engine runs it through the tracker. */
 export interface HostCondition {
-  readonly kind: 'disk' | 'disk-fill' | 'host-memory' | 'host-cpu';
+  readonly kind: 'disk' | 'disk-fill' | 'host-memory' | 'host-cpu' | 'host-temperature';
   /** `<engine>/host` or `<engine>/host:<mount>`: the incident's target. */
   readonly target: string;
   readonly active: boolean;
@@ -23,6 +23,9 @@ export interface HostFacts {
   readonly free: readonly FreeSample[];
 }
 
+/** Without an `above`, a sensor alerts this far below the critical limit its chip states. */
+export const CRITICAL_MARGIN_CELSIUS = 5;
+
 /** A slope is fitted only over this many samples at least, spanning half the window. */
 const MIN_FIT_SAMPLES = 5;
 
@@ -30,7 +33,8 @@ const MIN_FIT_SAMPLES = 5;
  * The host rules as a pure function (docs/hosts.md#alerts): a reading in, one condition per
  * rule and target out — `disk` per watched filesystem (above `usedPercent` or below
  * `availableBytes`), `disk-fill` (free space's least-squares slope over the window reaches zero
- * within `within`), `host-memory`, `host-cpu`. What a reading does not have (a host read through
+ * within `within`), `host-memory`, `host-cpu`, `host-temperature` (the hottest sensor past its
+ * limit). What a reading does not have (a host read through
  * `/info` only) gives no condition, so nothing opens or resolves on a guess.
  */
 export function hostConditions(t: HostThresholds, facts: HostFacts): HostCondition[] {
@@ -103,7 +107,42 @@ export function hostConditions(t: HostThresholds, facts: HostFacts): HostConditi
       details: { cpuPercent: cpu, load1: view.cpu?.load1 ?? null, cores: view.cpu?.cores ?? null },
     });
   }
+  const hot = hottest(view.temperatures, t.temperatureAboveCelsius);
+  if (hot !== undefined)
+    out.push({
+      kind: 'host-temperature',
+      target: `${engine}/host`,
+      active: hot.over,
+      summary: `${engine}'s host: ${hot.sensor.chip} ${hot.sensor.label ?? hot.sensor.sensor} at ${hot.sensor.celsius} °C (limit ${hot.limit} °C)`,
+      details: {
+        chip: hot.sensor.chip,
+        sensor: hot.sensor.sensor,
+        label: hot.sensor.label,
+        celsius: hot.sensor.celsius,
+        limitCelsius: hot.limit,
+      },
+    });
   return out;
+}
+
+/**
+ * The sensor nearest (or furthest past) its limit: `above` for every sensor, or else each one's
+ * critical limit less the margin. Undefined when no sensor has a limit to be held to.
+ */
+export function hottest(
+  sensors: HostView['temperatures'],
+  above: number | undefined,
+): { sensor: HostView['temperatures'][number]; limit: number; over: boolean } | undefined {
+  let best: { sensor: HostView['temperatures'][number]; limit: number; over: boolean } | undefined;
+  for (const sensor of sensors) {
+    const limit =
+      above ??
+      (sensor.criticalCelsius === null ? undefined : sensor.criticalCelsius - CRITICAL_MARGIN_CELSIUS);
+    if (limit === undefined) continue;
+    if (best === undefined || sensor.celsius - limit > best.sensor.celsius - best.limit)
+      best = { sensor, limit, over: sensor.celsius > limit };
+  }
+  return best;
 }
 
 /** The filesystems a rule watches: `docker-root`, `*` (every writable one), or mount points. */

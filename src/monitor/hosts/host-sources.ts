@@ -98,12 +98,14 @@ function engineOnly(facts: EngineFacts, reason: string): HostView {
     memory: null,
     filesystems: [],
     network: [],
-    unavailable: (['uptime', 'cpu', 'memory', 'filesystems', 'network', 'pressure'] as const).map(
-      (field) => ({
-        field,
-        reason,
-      }),
-    ),
+    disks: [],
+    temperatures: [],
+    unavailable: (
+      ['uptime', 'cpu', 'memory', 'filesystems', 'network', 'disks', 'temperatures', 'pressure'] as const
+    ).map((field) => ({
+      field,
+      reason,
+    })),
     source: 'engine',
     engine: facts,
   };

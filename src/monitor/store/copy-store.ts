@@ -1,4 +1,5 @@
 import { DockgateError } from '../../errors.js';
+import { HOST_SAMPLE_COLUMNS } from '../hosts/host-history.js';
 import type { Store } from './open-store.js';
 import { ensureSampleDays } from './postgres/sample-partitions.js';
 import type { Param } from './sql.js';
@@ -141,23 +142,7 @@ const TABLES: readonly {
   },
   {
     table: 'host_samples',
-    columns: [
-      'tier',
-      'engine',
-      't',
-      'cpu',
-      'mem_used',
-      'mem_avail',
-      'swap_used',
-      'root_used',
-      'root_avail',
-      'load1',
-      'net_rx',
-      'net_tx',
-      'psi_cpu',
-      'psi_mem',
-      'psi_io',
-    ],
+    columns: ['tier', 'engine', 't', ...HOST_SAMPLE_COLUMNS],
     order: 'tier, t',
   },
   {

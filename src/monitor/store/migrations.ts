@@ -242,6 +242,9 @@ export const MIGRATIONS: readonly string[] = [
     psi_cpu REAL,
     psi_mem REAL,
     psi_io REAL,
+    disk_read REAL,
+    disk_write REAL,
+    temp REAL,
     PRIMARY KEY (tier, engine, t)
   ) WITHOUT ROWID;
   CREATE TABLE host_fs_samples (

@@ -238,6 +238,9 @@ export const PG_MIGRATIONS: readonly string[] = [
     psi_cpu DOUBLE PRECISION,
     psi_mem DOUBLE PRECISION,
     psi_io DOUBLE PRECISION,
+    disk_read DOUBLE PRECISION,
+    disk_write DOUBLE PRECISION,
+    temp DOUBLE PRECISION,
     PRIMARY KEY (tier, engine, t)
   );
   CREATE TABLE host_fs_samples (

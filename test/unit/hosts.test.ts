@@ -182,6 +182,30 @@ describe('host rules (pure)', () => {
   });
 });
 
+describe('host network (pure)', () => {
+  it('host-network: off by default at 100 MiB/s; in and out together above `above` (a size per second); no rates, no decision', () => {
+    assert.equal(compileAlertRules(undefined).rules['host-network'].enabled, false);
+    assert.equal(compileAlertRules(undefined).host.networkAboveBytesPerSecond, 100 * 1024 * 1024);
+    const r = compileAlertRules({ 'host-network': { above: '10MiB' } });
+    const point = (rx: number | null, tx: number | null) =>
+      ({ t: 0, cpuPercent: null, netRxBytesPerSecond: rx, netTxBytesPerSecond: tx }) as unknown as Parameters<
+        typeof hostConditions
+      >[1]['point'];
+    const net = (p: ReturnType<typeof point>) =>
+      hostConditions(r.host, { engine: 'e', view: view([]), point: p, free: [] }).filter(
+        (c) => c.kind === 'host-network',
+      );
+    const [busy] = net(point(6 * 1024 * 1024, 5 * 1024 * 1024));
+    assert.equal(busy?.active, true, '11 MiB/s together');
+    assert.match(
+      busy?.summary ?? '',
+      /moves 11\.0 MiB\/s \(in 6\.0 MiB\/s, out 5\.0 MiB\/s; above 10\.0 MiB\/s\)/,
+    );
+    assert.equal(net(point(6 * 1024 * 1024, 1024))[0]?.active, false);
+    assert.deepEqual(net(point(null, null)), [], 'the first reading has no rate');
+  });
+});
+
 describe('host temperature (pure)', () => {
   const sensor = (celsius: number, criticalCelsius: number | null, label: string | null = null) => ({
     chip: 'coretemp',

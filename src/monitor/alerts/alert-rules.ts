@@ -22,6 +22,7 @@ export const ALERT_KINDS = [
   'host-memory',
   'host-cpu',
   'host-temperature',
+  'host-network',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
@@ -139,6 +140,11 @@ export const alertsSchema = z
       .object({ ...common, above: z.number().positive().max(150).optional() })
       .strict()
       .optional(),
+    /** The host's network traffic (in and out together, real interfaces) above `above` per second. */
+    'host-network': z
+      .object({ ...common, above: z.union([z.number().positive(), z.string()]).optional() })
+      .strict()
+      .optional(),
     /** Patterns in the kept logs (docs/alerts.md#log): one incident per container and pattern. */
     log: z
       .array(
@@ -214,6 +220,8 @@ export interface HostThresholds {
   readonly cpuAbovePercent: number;
   /** undefined: each sensor's critical limit less `CRITICAL_MARGIN_CELSIUS`. */
   readonly temperatureAboveCelsius: number | undefined;
+  /** Bytes per second, in and out together. */
+  readonly networkAboveBytesPerSecond: number;
 }
 
 /** The defaults, in one place (docs/alerts.md shows them). */
@@ -229,6 +237,7 @@ export const ALERT_DEFAULTS = {
   hostMemory: { below: '10%', for: '5m' },
   hostCpu: { above: 90, for: '5m' },
   hostTemperature: { for: '2m' },
+  hostNetwork: { above: '100MiB', for: '5m' },
 } as const;
 
 /** What monitor.yaml's `alerts:` says, with every default filled in; errors name the key. */
@@ -310,6 +319,13 @@ export function compileAlertRules(file: AlertsFile | undefined): AlertRules {
         ALERT_DEFAULTS.hostTemperature.for,
         ALERT_DEFAULTS.hostTemperature.for,
       ),
+      'host-network': rule(
+        'host-network',
+        false,
+        f['host-network'],
+        ALERT_DEFAULTS.hostNetwork.for,
+        ALERT_DEFAULTS.hostNetwork.for,
+      ),
     },
     logs: (f.log ?? []).map((spec, i) => {
       const at = `alerts.log[${i}]`;
@@ -359,6 +375,10 @@ export function compileAlertRules(file: AlertsFile | undefined): AlertRules {
       memoryBelow: hostMemoryThreshold(f['host-memory']?.below ?? ALERT_DEFAULTS.hostMemory.below),
       cpuAbovePercent: f['host-cpu']?.above ?? ALERT_DEFAULTS.hostCpu.above,
       temperatureAboveCelsius: f['host-temperature']?.above,
+      networkAboveBytesPerSecond: size(
+        f['host-network']?.above ?? ALERT_DEFAULTS.hostNetwork.above,
+        'alerts.host-network.above',
+      ),
     },
   };
 }

@@ -7,7 +7,7 @@ import type { HostView } from './host-sources.js';
 
 /** What one host rule finds for one target now: the alert engine runs it through the tracker. */
 export interface HostCondition {
-  readonly kind: 'disk' | 'disk-fill' | 'host-memory' | 'host-cpu' | 'host-temperature';
+  readonly kind: 'disk' | 'disk-fill' | 'host-memory' | 'host-cpu' | 'host-temperature' | 'host-network';
   /** `<engine>/host` or `<engine>/host:<mount>`: the incident's target. */
   readonly target: string;
   readonly active: boolean;
@@ -34,7 +34,7 @@ const MIN_FIT_SAMPLES = 5;
  * rule and target out — `disk` per watched filesystem (above `usedPercent` or below
  * `availableBytes`), `disk-fill` (free space's least-squares slope over the window reaches zero
  * within `within`), `host-memory`, `host-cpu`, `host-temperature` (the hottest sensor past its
- * limit). What a reading does not have (a host read through
+ * limit), `host-network` (in and out together above a rate). What a reading does not have (a host read through
  * `/info` only) gives no condition, so nothing opens or resolves on a guess.
  */
 export function hostConditions(t: HostThresholds, facts: HostFacts): HostCondition[] {
@@ -105,6 +105,22 @@ export function hostConditions(t: HostThresholds, facts: HostFacts): HostConditi
       active: cpu > t.cpuAbovePercent,
       summary: `${engine}'s host uses ${cpu}% of its CPU (above ${t.cpuAbovePercent}%)`,
       details: { cpuPercent: cpu, load1: view.cpu?.load1 ?? null, cores: view.cpu?.cores ?? null },
+    });
+  }
+  const rx = facts.point?.netRxBytesPerSecond;
+  const tx = facts.point?.netTxBytesPerSecond;
+  if (rx !== null && rx !== undefined && tx !== null && tx !== undefined) {
+    const total = rx + tx;
+    out.push({
+      kind: 'host-network',
+      target: `${engine}/host`,
+      active: total > t.networkAboveBytesPerSecond,
+      summary: `${engine}'s host moves ${bytes(total)}/s (in ${bytes(rx)}/s, out ${bytes(tx)}/s; above ${bytes(t.networkAboveBytesPerSecond)}/s)`,
+      details: {
+        rxBytesPerSecond: Math.round(rx),
+        txBytesPerSecond: Math.round(tx),
+        aboveBytesPerSecond: t.networkAboveBytesPerSecond,
+      },
     });
   }
   const hot = hottest(view.temperatures, t.temperatureAboveCelsius);

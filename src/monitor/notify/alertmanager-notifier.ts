@@ -178,4 +178,11 @@ export function alertmanagerLabels(alert: Alert): Record<string, string> {
   };
 }
 
-const WARNING = new Set<AlertKind>(['cpu', 'memory', 'update-available', 'disk-fill', 'host-cpu']);
+const WARNING = new Set<AlertKind>([
+  'cpu',
+  'memory',
+  'update-available',
+  'disk-fill',
+  'host-cpu',
+  'host-network',
+]);

@@ -413,8 +413,9 @@ export function readTemperatures(hwmon: string): HostTemperature[] {
       .filter((s): s is string => s !== undefined)
       .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
     for (const sensor of sensors) {
-      const milli = Number(text(join(dir, `${sensor}_input`)));
-      if (!Number.isFinite(milli) || text(join(dir, `${sensor}_input`)) === undefined) continue;
+      const input = text(join(dir, `${sensor}_input`));
+      const milli = input === undefined || input === '' ? Number.NaN : Number(input);
+      if (!Number.isFinite(milli)) continue;
       const limit = Number(
         text(join(dir, `${sensor}_crit`)) ?? text(join(dir, `${sensor}_max`)) ?? Number.NaN,
       );

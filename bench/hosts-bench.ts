@@ -124,7 +124,7 @@ async function main(): Promise<void> {
       '',
       '## The agent',
       '',
-      `- One host reading (\`HostReader.read\`: /proc/stat, meminfo, loadavg, uptime, pressure, net/dev, mountinfo, one statfs per device — ${sample.filesystems.length} here — and one stat of the docker root): **${perRead.toFixed(0)} µs of CPU** — ${(cpu.user / READS).toFixed(0)} µs user, ${(cpu.system / READS).toFixed(0)} µs system (the kernel writing the /proc files and answering statfs) — ${wall.toFixed(2)} ms wall (the statfs calls in the thread pool), mean of ${READS} after 100 to warm up.`,
+      `- One host reading (\`HostReader.read\`: /proc/stat, meminfo, loadavg, uptime, pressure, net/dev, diskstats, the hwmon directory, mountinfo, one statfs per device — ${sample.filesystems.length} here — and one stat of the docker root): **${perRead.toFixed(0)} µs of CPU** — ${(cpu.user / READS).toFixed(0)} µs user, ${(cpu.system / READS).toFixed(0)} µs system (the kernel writing the /proc files and answering statfs) — ${wall.toFixed(2)} ms wall (the statfs calls in the thread pool), mean of ${READS} after 100 to warm up.`,
       `- \`GET /dockgate/v1/host\` through a gateway process (read-only profile, audit line on stdout): **${gatewayUs.toFixed(0)} µs of the gateway's CPU a request**, round trip p50 ${median(trips).toFixed(2)} ms, p95 ${p95(trips).toFixed(2)} ms (${READS} requests, one at a time).`,
       `- At the monitor's default interval (10 s) that is ${((gatewayUs / 10_000_000) * 100).toFixed(4)} % of one core on each host.`,
       '',

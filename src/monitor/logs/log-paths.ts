@@ -45,6 +45,8 @@ export class LogPaths {
   #gateway: boolean | undefined;
   #files: boolean | undefined;
   readonly #told = new Set<LogPath>();
+  /** A 429 from the gateway has been said. */
+  #capped = false;
 
   constructor(watcher: EngineWatcher, setting: LogPathSetting, log: Logger) {
     this.#watcher = watcher;
@@ -90,6 +92,14 @@ export class LogPaths {
   #refused(path: 'gateway', error: unknown): undefined {
     const meaning = gatewayAnswer(error);
     if (meaning === 'this-container') return undefined;
+    if (meaning === 'retry' && error instanceof EngineError && error.status === 429 && !this.#capped) {
+      // Tried again with backoff; said once, since a cap below the engine's containers keeps some unread.
+      this.#capped = true;
+      this.#log.warn(
+        { engine: this.#watcher.name, reason: error.engineMessage },
+        "logs: the gateway's rate or concurrency cap refuses some log reads (each follow holds a slot): raise the monitor identity's concurrency",
+      );
+    }
     if (meaning !== 'not-this-engine') throw error;
     this.#gateway = false;
     const level = this.#setting === 'gateway' ? 'warn' : 'info';

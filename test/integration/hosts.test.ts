@@ -399,3 +399,88 @@ notify:
     assert.deepEqual(remarks, [], 'promtool check metrics: nothing else to say');
   });
 });
+
+describe('the monitor: a host sensor', () => {
+  it('host_temperature_alert_once: a sensor past its critical limit less 5 °C opens one host-temperature incident, cooled resolves it; node_hwmon_ metrics and the series', async () => {
+    // This machine (a virtual one) has no hwmon: the gateway is given a host root whose sysfs holds
+    // one chip in the kernel's own format (millidegrees), which the test heats and cools.
+    const root = join(dir, 'sensor-host');
+    const chip = join(root, 'sys/class/hwmon/hwmon0');
+    mkdirSync(chip, { recursive: true });
+    writeFileSync(join(chip, 'name'), 'coretemp\n');
+    writeFileSync(join(chip, 'temp1_label'), 'Package id 0\n');
+    writeFileSync(join(chip, 'temp1_crit'), '100000\n');
+    writeFileSync(join(chip, 'temp1_input'), '45000\n');
+    const gateway = await startGateway({ profile: 'read-only', hostRoot: root });
+    const hook = await startWebhook<{ status: string; alert: { kind: string; summary: string } }>();
+    const config = join(dir, 'sensor-monitor.yaml');
+    writeFileSync(
+      config,
+      `version: 1
+engines:
+  - { name: warm, url: "${gateway.dockerHost}" }
+alerts:
+  host-temperature: { enabled: true, for: 0s }
+notify:
+  - { url: "${hook.url}" }
+`,
+    );
+    const monitor = await startMonitor([
+      '--config',
+      config,
+      '--data',
+      join(dir, 'sensor-data'),
+      '--interval',
+      '1s',
+    ]);
+    const events = (): string[] =>
+      hook.received.filter((m) => m.alert.kind === 'host-temperature').map((m) => m.status);
+    try {
+      await waitFor(
+        async () => {
+          const host = (await (await fetch(`${monitor.url}/api/v1/engines/warm/host?range=15m`)).json()) as {
+            latest: HostAnswer | null;
+          };
+          return host.latest?.temperatures.length === 1;
+        },
+        { what: 'the sensor read through the gateway' },
+      );
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.deepEqual(events(), [], '45 °C: nothing');
+      writeFileSync(join(chip, 'temp1_input'), '97000\n');
+      await waitFor(() => events().includes('firing'), { what: 'the temperature alert', timeout: 30_000 });
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.deepEqual(events(), ['firing'], 'one incident while it stays hot');
+      assert.match(
+        hook.received.find((m) => m.alert.kind === 'host-temperature')?.alert.summary ?? '',
+        /coretemp Package id 0 at 97 °C \(limit 95 °C\)/,
+      );
+      const metrics = await (await fetch(`${monitor.url}/metrics`)).text();
+      assert.match(metrics, /^node_hwmon_temp_celsius\{engine="warm",chip="coretemp",sensor="temp1"\} 97$/m);
+      assert.match(
+        metrics,
+        /^node_hwmon_temp_crit_celsius\{engine="warm",chip="coretemp",sensor="temp1"\} 100$/m,
+      );
+      assert.match(
+        metrics,
+        /^node_hwmon_sensor_label\{engine="warm",chip="coretemp",sensor="temp1",label="Package id 0"\} 1$/m,
+      );
+      const series = (
+        (await (await fetch(`${monitor.url}/api/v1/engines/warm/host?range=15m&step=1s`)).json()) as {
+          series: { temperatureCelsius: number | null }[];
+        }
+      ).series;
+      assert.ok(
+        series.some((p) => p.temperatureCelsius === 97),
+        'the hottest sensor in the series',
+      );
+      writeFileSync(join(chip, 'temp1_input'), '60000\n');
+      await waitFor(() => events().includes('resolved'), { what: 'resolved once cool', timeout: 30_000 });
+      assert.deepEqual(events(), ['firing', 'resolved']);
+    } finally {
+      await monitor.stop();
+      hook.close();
+      await gateway.stop();
+    }
+  });
+});

@@ -143,16 +143,17 @@ describe('GET /dockgate/v1/host', () => {
       assert.doesNotMatch(d.device, /^(loop|z?ram)\d+$|^(h|s|v|xv)d[a-z]\d+$|^nvme\d+n\d+p\d+$/, d.device);
       const [a, b] = [before.get(d.device), afterStats.get(d.device)];
       assert.ok(a !== undefined && b !== undefined, `${d.device} is in /proc/diskstats`);
-      const between = (value: number, i: number, scale: number, what: string) =>
+      // Each field as the kernel counts it (sectors, milliseconds), from the answer's unit.
+      const between = (value: number, i: number, count: (v: number) => number, what: string) =>
         assert.ok(
-          value >= (a[i] ?? 0) * scale && value <= (b[i] ?? 0) * scale,
-          `${d.device} ${what} ${value} between ${(a[i] ?? 0) * scale} and ${(b[i] ?? 0) * scale}`,
+          Math.round(count(value)) >= (a[i] ?? 0) && Math.round(count(value)) <= (b[i] ?? 0),
+          `${d.device} ${what} ${value} between ${a[i]} and ${b[i]} (as the kernel counts)`,
         );
-      between(d.reads, 0, 1, 'reads');
-      between(d.readBytes, 2, 512, 'read bytes');
-      between(d.writes, 4, 1, 'writes');
-      between(d.writtenBytes, 6, 512, 'written bytes');
-      between(d.ioTimeSeconds, 9, 1 / 1000, 'io seconds');
+      between(d.reads, 0, (v) => v, 'reads');
+      between(d.readBytes, 2, (v) => v / 512, 'read bytes');
+      between(d.writes, 4, (v) => v, 'writes');
+      between(d.writtenBytes, 6, (v) => v / 512, 'written bytes');
+      between(d.ioTimeSeconds, 9, (v) => v * 1000, 'io milliseconds');
     }
     // This machine's sensors as sysfs has them: none on a virtual machine, said so, never 0 °C.
     const sensors = existsSync('/sys/class/hwmon')

@@ -122,9 +122,20 @@ async function run(
   return Id;
 }
 
-async function timeline(m: MonitorProcess, engine: string, id: string): Promise<TimelineEntry[]> {
-  const response = await fetch(`${m.url}/api/v1/containers/${engine}/${id}`);
-  if (response.status !== 200) return [];
+async function timeline(
+  m: MonitorProcess,
+  engine: string,
+  id: string,
+  timeoutMs = 60_000,
+): Promise<TimelineEntry[]> {
+  // Bounded, so a wait on it fails in its own time and says so, not a request held for minutes.
+  const response = await fetch(`${m.url}/api/v1/containers/${engine}/${id}`, {
+    signal: AbortSignal.timeout(timeoutMs),
+  }).catch((error: Error) => {
+    if (error.name === 'TimeoutError') return undefined;
+    throw error;
+  });
+  if (response?.status !== 200) return [];
   return ((await response.json()) as { timeline: TimelineEntry[] }).timeline;
 }
 
@@ -349,17 +360,31 @@ describe('several monitors on PostgreSQL (issue 28)', () => {
     const paused = view.instances.find((i) => i.id !== view.self);
     assert.ok(paused !== undefined);
     const pausedEngine = paused.engines[0] as string;
+    // Each step's time, said if a later one fails (this test once took 215 s in a clean-clone run).
+    const began = Date.now();
+    const steps: string[] = [];
+    const step = (what: string) => steps.push(`${what} at ${Date.now() - began} ms`);
     process.kill(a.child.pid as number, 'SIGSTOP');
     try {
       await waitFor(async () => (await cluster(b)).leases.every((l) => l.owner === view.self), {
         what: 'the other monitor owning all four',
         timeout: 60_000,
       });
+      step('b owns all four');
       const victim = await run(pausedEngine, 'paused-victim', ['sleep', '600']);
+      step('victim started');
       await (engines.get(pausedEngine) as { client: DockerClient }).client.containers.kill(victim);
-      await waitFor(async () => (await timeline(b, pausedEngine, victim)).some((t) => t.action === 'die'), {
-        what: 'the kill in the timeline',
-        timeout: 30_000,
+      step('victim killed');
+      await waitFor(
+        async () => (await timeline(b, pausedEngine, victim, 5_000)).some((t) => t.action === 'die'),
+        { what: 'the kill in the timeline', timeout: 30_000 },
+      ).catch((error: Error) => {
+        const said = b
+          .stderr()
+          .split('\n')
+          .filter((l) => /"level":(40|50)/.test(l))
+          .slice(-8);
+        throw new Error(`${error.message}; ${steps.join(', ')}; b said: ${said.join(' | ')}`);
       });
       process.kill(a.child.pid as number, 'SIGCONT');
       await waitFor(async () => JSON.stringify(split(await cluster(b))) === '[2,2]', {

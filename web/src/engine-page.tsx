@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import {
   type DiskView,
@@ -63,6 +63,14 @@ export function EnginePage({ name, engine, me }: { name: string; engine: EngineV
   }, [path, range]);
   useEffect(loadDisk, [path]);
   const latest = host?.latest ?? null;
+  // Made once per answer: a new array each render would redraw the chart on every state change.
+  const fsChart = useMemo(
+    () =>
+      host === undefined || host.filesystems.length < 2
+        ? undefined
+        : { points: fsPoints(host.filesystems), lines: fsLines(host.filesystems) },
+    [host],
+  );
   return (
     <article class="engine-page" data-engine={name}>
       <h2>
@@ -103,11 +111,11 @@ export function EnginePage({ name, engine, me }: { name: string; engine: EngineV
                 seconds={SECONDS[range]}
               />
             ) : null}
-            {host.filesystems.length > 1 ? (
+            {fsChart !== undefined ? (
               <SeriesChart
                 label="Filesystems used"
-                points={fsPoints(host.filesystems)}
-                lines={fsLines(host.filesystems)}
+                points={fsChart.points}
+                lines={fsChart.lines}
                 seconds={SECONDS[range]}
               />
             ) : null}

@@ -118,7 +118,7 @@ export class HostReader {
     if (temperatures.length === 0)
       unavailable.push({
         field: 'temperatures',
-        reason: `no temperature sensor in ${join(p.sys, 'class/hwmon')} (virtual machines have none)`,
+        reason: `no temperature sensor in ${join(p.sys, 'class/hwmon')} (virtual machines usually have none; on hardware, a sensor driver may not be loaded)`,
       });
     let filesystems: HostFilesystem[] = [];
     if (typeof p.mounts === 'string') {

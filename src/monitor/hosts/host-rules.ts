@@ -1,4 +1,4 @@
-import type { HostFilesystem } from '../../engine/host/host-answer.js';
+import type { HostFilesystem, HostTemperature } from '../../engine/host/host-answer.js';
 import type { HostThresholds } from '../alerts/alert-rules.js';
 import { humanDuration } from '../config/duration.js';
 import type { FreeSample } from './host-collector.js';
@@ -146,10 +146,10 @@ export function hostConditions(t: HostThresholds, facts: HostFacts): HostConditi
  * critical limit less the margin. Undefined when no sensor has a limit to be held to.
  */
 export function hottest(
-  sensors: HostView['temperatures'],
+  sensors: readonly HostTemperature[],
   above: number | undefined,
-): { sensor: HostView['temperatures'][number]; limit: number; over: boolean } | undefined {
-  let best: { sensor: HostView['temperatures'][number]; limit: number; over: boolean } | undefined;
+): { sensor: HostTemperature; limit: number; over: boolean } | undefined {
+  let best: { sensor: HostTemperature; limit: number; over: boolean } | undefined;
   for (const sensor of sensors) {
     const limit =
       above ??
